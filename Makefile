@@ -1,0 +1,56 @@
+# The two commands of the README: `make demo` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
+export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+
+.PHONY: install demo test test-unit test-integration test-infra test-e2e synth local sizes openapi bench-tuner bench-search bench-ingest clean
+
+install: $(VENV)/.installed node_modules/.installed java
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e '.[runtime,local,infra,dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# DynamoDB Local runs on Java 17+. Debian's package is installed only where java is missing.
+java:
+	@command -v java >/dev/null || { echo "installing a Java runtime for DynamoDB Local"; \
+	  $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq openjdk-17-jre-headless; }
+
+demo: install
+	$(BIN)/python -m examples.demo
+
+test: install
+	$(BIN)/python -m pytest tests -q
+
+test-unit test-integration test-infra test-e2e: install
+	$(BIN)/python -m pytest tests/$(subst test-,,$@) -q
+
+synth: install
+	cdk synth --quiet --no-notices
+	@cat build/bundle-sizes.json
+
+local: install
+	$(BIN)/skytune local
+
+openapi: install
+	$(BIN)/python scripts/openapi.py > docs/openapi.json
+
+# Benchmarks: peers (Optuna, MLflow, PyTorch) live in their own virtualenv, never in `make test`.
+.venv-bench/.installed: pyproject.toml
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e '.[runtime,local,bench]' torch==2.13.0
+	@touch $@
+
+clean:
+	rm -rf build cdk.out .pytest_cache .hypothesis

@@ -1,0 +1,21 @@
+"""What every route needs from the outside world, created once per container (cold start)."""
+from __future__ import annotations
+
+from functools import cache
+
+from skytune import storage
+from skytune.settings import Settings
+from skytune.storage.repository import DynamoRepository
+
+
+@cache
+def settings() -> Settings:
+    loaded = Settings.from_environment()
+    storage.bind(loaded)
+    return loaded
+
+
+@cache
+def repository() -> DynamoRepository:
+    settings()
+    return DynamoRepository()

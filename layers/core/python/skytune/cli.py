@@ -1,0 +1,61 @@
+"""The `skytune` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from skytune import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="skytune", description="skytune: experiment tracking and tuning on AWS")
+    parser.add_argument("--version", action="version", version=f"skytune {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="run the whole stack on this machine (DynamoDB Local)")
+    local.add_argument("--port", type=int, default=8080, help="HTTP API port (0: a free one; default 8080)")
+    local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--data-dir", type=Path, default=Path(".skytune"), help="DynamoDB Local data (default .skytune/)")
+    local.add_argument("--in-memory", action="store_true", help="keep no data after exit")
+    local.add_argument("--dynamodb-port", type=int, default=0, help="DynamoDB Local port (default: a free one)")
+    local.add_argument("--stage", default="dev")
+    local.add_argument("--cdk-out", type=Path, help="use this synthesised cloud assembly instead of synthesising")
+    local.add_argument("--log-level", default="WARNING", help="handlers' log level (powertools)")
+
+    args = parser.parse_args(argv)
+    if args.command == "local":
+        return _local(args)
+    return 2
+
+
+def _local(args) -> int:
+    from skytune.local.errors import LocalRuntimeError
+
+    from skytune.local.runtime import LocalStack, run
+    from skytune.local.synth import find_project_root, synthesise
+    from skytune.local.template import stack_name
+
+    try:
+        if args.cdk_out:
+            assembly = args.cdk_out
+        else:
+            print("skytune local: synthesising the CDK app ...", flush=True)
+            project_root = find_project_root()
+            assembly = synthesise(project_root, project_root / "cdk.out", args.stage)
+        stack = LocalStack(
+            assembly_dir=assembly,
+            stack_name=stack_name(args.stage),
+            data_dir=None if args.in_memory else args.data_dir,
+            dynamodb_port=args.dynamodb_port,
+            log_level=args.log_level,
+        )
+        run(stack, args.host, args.port)
+    except LocalRuntimeError as error:
+        print(f"skytune local: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""`skytune local`: the synthesised stack running on this machine."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from skytune.local.dynamodb_local import DynamoDBLocal, ensure_port_free, free_port
+from skytune.local.errors import LocalRuntimeError
+from skytune.local.functions import LocalFunctions
+from skytune.local.http_api import HttpApiEmulator, serve
+from skytune.local.template import LOCAL_REGION, StackTemplate, TableSpec
+
+log = logging.getLogger("skytune.local")
+# Metrics are disabled locally; powertools still warns once per invocation that there were none.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def local_aws_environment(dynamodb_endpoint: str, log_level: str = "WARNING") -> dict[str, str]:
+    """Process environment for in-process handlers: fake credentials, DynamoDB Local as endpoint."""
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+        "AWS_REGION": LOCAL_REGION,
+        "AWS_DEFAULT_REGION": LOCAL_REGION,
+        # botocore (and so boto3 and PynamoDB) honours this per-service endpoint override.
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": log_level,
+        "POWERTOOLS_DEV": "false",
+    }
+
+
+def create_tables(client, tables: list[TableSpec]) -> list[str]:
+    """Create every table of the template that does not exist yet; returns the names created."""
+    existing = set(client.list_tables()["TableNames"])
+    created = []
+    for table in tables:
+        if table.name in existing:
+            continue
+        definition = {k: v for k, v in table.definition.items() if not k.startswith("_")}
+        client.create_table(**definition)
+        client.get_waiter("table_exists").wait(TableName=table.name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        ttl = table.definition.get("_ttl")
+        if ttl and ttl.get("Enabled"):
+            client.update_time_to_live(TableName=table.name, TimeToLiveSpecification=ttl)
+        created.append(table.name)
+    return created
+
+
+@dataclass
+class LocalStack:
+    """The whole local stack; also used by the test suite and the benchmarks."""
+
+    assembly_dir: Path
+    stack_name: str
+    data_dir: Path | None
+    dynamodb_port: int = 0
+    log_level: str = "WARNING"
+    template: StackTemplate = field(init=False)
+    dynamodb: DynamoDBLocal = field(init=False)
+    functions: LocalFunctions = field(init=False)
+
+    def start(self) -> "LocalStack":
+        self.template = StackTemplate.load(self.assembly_dir, self.stack_name)
+        self.dynamodb = DynamoDBLocal(self.data_dir, self.dynamodb_port).start()
+        os.environ.update(local_aws_environment(self.dynamodb.endpoint, self.log_level))
+        try:
+            create_tables(self.dynamodb_client(), self.template.tables())
+        except ClientError as error:
+            self.dynamodb.stop()
+            raise LocalRuntimeError(f"DynamoDB Local refused the tables ({error}); is the data dir corrupt?") from None
+        self.functions = LocalFunctions(self.template.functions())
+        return self
+
+    def dynamodb_client(self):
+        return boto3.client("dynamodb", endpoint_url=self.dynamodb.endpoint, region_name=LOCAL_REGION,
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def http_api(self, access_log: bool = False) -> HttpApiEmulator:
+        return HttpApiEmulator(self.template.routes(), self.functions, access_log=access_log)
+
+    def stop(self) -> None:
+        self.dynamodb.stop()
+
+
+def run(stack: LocalStack, host: str, port: int, ready: threading.Event | None = None) -> None:
+    """Serve the HTTP API until SIGINT/SIGTERM; DynamoDB Local stops with it."""
+    if port:
+        ensure_port_free(port, "HTTP API")
+    else:
+        port = free_port()
+    stack.start()
+    try:
+        server = serve(stack.http_api(access_log=True), host, port)
+    except OSError as error:
+        stack.stop()
+        raise LocalRuntimeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+    stopping = threading.Event()
+
+    def _stop(signum, _frame) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"skytune local: API on http://{host}:{port} (DynamoDB Local on {stack.dynamodb.endpoint}, "
+          f"data in {stack.data_dir or 'memory'})", flush=True)
+    if ready:
+        ready.set()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        stack.stop()
+        print("skytune local: stopped", flush=True)

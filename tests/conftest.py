@@ -1,0 +1,33 @@
+"""Fixtures shared by every test folder."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `tests.support` and `infra` import from the checkout
+# The Lambda function packages are imported as their handlers are in Lambda (code dir on sys.path).
+for function_dir in sorted((ROOT / "lambdas").iterdir()):
+    if function_dir.is_dir() and str(function_dir) not in sys.path:
+        sys.path.insert(0, str(function_dir))
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+
+def cdk_context(**overrides) -> dict:
+    """cdk.json's context with overrides, as `cdk synth -c key=value` would see it."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return {**context, **overrides}
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(tmp_path_factory) -> Path:
+    """The app synthesised once per session by the project's own CDK CLI (as `skytune local` does)."""
+    from skytune.local.synth import synthesise
+
+    return synthesise(ROOT, tmp_path_factory.mktemp("cdk.out"), stage="test")
