@@ -17,6 +17,18 @@ def local_stack(cloud_assembly):
     stack.stop()
 
 
+@pytest.fixture(scope="session")
+def bound_tables(local_stack):
+    """Bind the PynamoDB models to the template's tables, with the environment the functions get."""
+    from skytune import storage
+    from skytune.settings import Settings
+
+    environment = next(f.environment for f in local_stack.functions.specs.values() if "TRACKING_TABLE" in f.environment)
+    settings = Settings.model_validate(environment)
+    storage.bind(settings)
+    return settings
+
+
 @dataclass
 class ApiResponse:
     status: int

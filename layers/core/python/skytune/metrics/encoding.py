@@ -1,0 +1,35 @@
+"""Compact storage of many metric points in one item: delta-encoded steps and timestamps, raw float64
+values (exact), zlib-compressed. About 10-14 bytes a point for regular series, against ~100 bytes for
+one DynamoDB item per point."""
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Sequence
+
+_HEADER = struct.Struct("<I")
+
+
+def pack(points: Sequence[tuple[int, int, float]]) -> bytes:
+    """points: (step, timestamp_ms, value), any order; stored sorted by (step, timestamp)."""
+    ordered = sorted(points, key=lambda p: (p[0], p[1]))
+    n = len(ordered)
+    steps = [p[0] for p in ordered]
+    stamps = [p[1] for p in ordered]
+    step_deltas = [steps[0]] + [b - a for a, b in zip(steps, steps[1:])] if n else []
+    stamp_deltas = [stamps[0]] + [b - a for a, b in zip(stamps, stamps[1:])] if n else []
+    raw = _HEADER.pack(n) + struct.pack(f"<{n}q{n}q{n}d", *step_deltas, *stamp_deltas, *(p[2] for p in ordered))
+    return zlib.compress(raw, 6)
+
+
+def unpack(blob: bytes) -> list[tuple[int, int, float]]:
+    raw = zlib.decompress(blob)
+    (n,) = _HEADER.unpack_from(raw)
+    numbers = struct.unpack_from(f"<{n}q{n}q{n}d", raw, _HEADER.size)
+    steps, stamps, values = numbers[:n], numbers[n:2 * n], numbers[2 * n:]
+    points, step, stamp = [], 0, 0
+    for i in range(n):
+        step = steps[i] if i == 0 else step + steps[i]
+        stamp = stamps[i] if i == 0 else stamp + stamps[i]
+        points.append((step, stamp, values[i]))
+    return points
