@@ -20,6 +20,8 @@ class StageConfig(BaseModel):
     lambda_architecture: Literal["arm64", "x86_64"] = "arm64"
     subscribed_log_groups: list[str] = []
     metric_stream_namespaces: list[str] = []
+    metric_stream_format: Literal["json", "opentelemetry1.0"] = "json"
+    metric_stream_archive_days: int = Field(default=30, ge=1)
 
     @field_validator("jwt_audience", "subscribed_log_groups", "metric_stream_namespaces", mode="before")
     @classmethod
@@ -53,6 +55,8 @@ class StageConfig(BaseModel):
             "lambda_architecture": "lambdaArchitecture",
             "subscribed_log_groups": "subscribedLogGroups",
             "metric_stream_namespaces": "metricStreamNamespaces",
+            "metric_stream_format": "metricStreamFormat",
+            "metric_stream_archive_days": "metricStreamArchiveDays",
         }
         values = {field: app.node.try_get_context(key) for field, key in keys.items()}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})

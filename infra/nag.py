@@ -24,3 +24,32 @@ def acknowledge_function_role(stack: Stack, role, tables) -> None:
     if index_wildcards:
         suppressions.append(NagPackSuppression(id="AwsSolutions-IAM5", reason=GSI_REASON, applies_to=index_wildcards))
     NagSuppressions.add_resource_suppressions(role, suppressions, apply_to_children=True)
+
+
+def acknowledge_ingestion(stack: Stack, ingestion) -> None:
+    for queue in ingestion.dead_letter_queues:
+        NagSuppressions.add_resource_suppressions(queue, [NagPackSuppression(
+            id="AwsSolutions-SQS3",
+            reason="This queue is itself the dead-letter queue of an asynchronous invocation; a DLQ of a DLQ adds nothing "
+                   "(its depth alarm pages instead).",
+        )], apply_to_children=True)
+    NagSuppressions.add_resource_suppressions(ingestion.stream_bucket, [NagPackSuppression(
+        id="AwsSolutions-S1",
+        reason="The bucket only receives Firehose's copy of metric-stream records (no user access); server access "
+               "logs would need a second bucket for no audit value. CloudTrail data events can be enabled per account.",
+    )], apply_to_children=True)
+    bucket = stack.get_logical_id(ingestion.stream_bucket.node.default_child)
+    transform = stack.get_logical_id(ingestion.stream_function.function.node.default_child)
+    NagSuppressions.add_resource_suppressions(ingestion.firehose_role, [
+        NagPackSuppression(
+            id="AwsSolutions-IAM5",
+            reason="Firehose writes and retries multipart uploads of objects it names itself inside this one bucket "
+                   "(grant_write: s3:PutObject*, s3:Abort*, s3:DeleteObject* on bucket/*).",
+            applies_to=["Action::s3:DeleteObject*", "Action::s3:Abort*", f"Resource::<{bucket}.Arn>/*"],
+        ),
+        NagPackSuppression(
+            id="AwsSolutions-IAM5",
+            reason="Firehose invokes the transformation function by version/alias ARN (function-ARN:*), this function only.",
+            applies_to=[f"Resource::<{transform}.Arn>:*"],
+        ),
+    ], apply_to_children=True)

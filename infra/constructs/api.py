@@ -28,14 +28,9 @@ class Api(Construct):
             layers=layers,
             config=config,
             description="skytune HTTP API",
-            environment={
-                constants.ENV_TRACKING_TABLE: storage.tracking.table_name,
-                constants.ENV_METRICS_TABLE: storage.metrics.table_name,
-                constants.ENV_IDEMPOTENCY_TABLE: storage.idempotency.table_name,
-            },
+            environment=storage.environment(),
         )
-        for table in storage.all_tables:
-            table.grant_read_write_data(self.handler.function)
+        storage.grant_read_write(self.handler.function)
 
         self.http_api = apigw.HttpApi(
             self, "HttpApi",

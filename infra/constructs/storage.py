@@ -2,6 +2,8 @@
 from aws_cdk import RemovalPolicy, aws_dynamodb as dynamodb
 from constructs import Construct
 
+from infra import constants
+
 
 def _table(scope: Construct, id: str, *, ttl: str | None = None, indexes: int = 0, pk: str = "pk", sk: str | None = "sk") -> dynamodb.TableV2:
     table = dynamodb.TableV2(
@@ -49,3 +51,15 @@ class Storage(Construct):
     @property
     def all_tables(self) -> list[dynamodb.TableV2]:
         return [self.tracking, self.metrics, self.idempotency]
+
+    def environment(self) -> dict[str, str]:
+        """The variables skytune.settings.Settings reads."""
+        return {
+            constants.ENV_TRACKING_TABLE: self.tracking.table_name,
+            constants.ENV_METRICS_TABLE: self.metrics.table_name,
+            constants.ENV_IDEMPOTENCY_TABLE: self.idempotency.table_name,
+        }
+
+    def grant_read_write(self, grantee) -> None:
+        for table in self.all_tables:
+            table.grant_read_write_data(grantee)

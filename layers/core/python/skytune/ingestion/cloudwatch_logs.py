@@ -135,3 +135,20 @@ def _string(document: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise MalformedPayload(f"{key} must be a string")
     return value
+
+
+def encode_subscription(log_group: str, log_stream: str, events: list[tuple[str, int, str]], *,
+                        owner: str = "000000000000", subscription_filter: str = "skytune") -> dict[str, Any]:
+    """The Lambda event CloudWatch Logs sends for these (id, timestamp ms, message) events:
+    ``{"awslogs": {"data": base64(gzip(json))}}``. Local mode uses it to deliver a process's output."""
+    import gzip
+
+    document = {
+        "messageType": "DATA_MESSAGE",
+        "owner": owner,
+        "logGroup": log_group,
+        "logStream": log_stream,
+        "subscriptionFilters": [subscription_filter],
+        "logEvents": [{"id": event_id, "timestamp": timestamp, "message": message} for event_id, timestamp, message in events],
+    }
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(document).encode(), mtime=0)).decode("ascii")}}

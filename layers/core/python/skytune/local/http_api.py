@@ -14,12 +14,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from skytune.local.functions import LocalFunctions
 from skytune.local.template import LOCAL_ACCOUNT, RouteSpec
 
+LOCAL_PREFIX = "/_local/"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 
@@ -57,7 +58,10 @@ class CompiledRoute:
 
 
 class HttpApiEmulator:
-    def __init__(self, routes: list[RouteSpec], functions: LocalFunctions, access_log: bool = False) -> None:
+    def __init__(self, routes: list[RouteSpec], functions: LocalFunctions, access_log: bool = False,
+                 local_services: Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]] | None = None) -> None:
+        # Stand-ins for AWS services a local process would otherwise call (e.g. CloudWatch Logs), under /_local/
+        self.local_services = local_services
         self.routes = sorted((CompiledRoute.compile(r) for r in routes), key=lambda r: r.specificity)
         self.functions = functions
         self.access_log = access_log
@@ -71,6 +75,8 @@ class HttpApiEmulator:
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
         url = urlsplit(raw_path)
+        if url.path.startswith(LOCAL_PREFIX) and self.local_services is not None:
+            return self.local_services(method, url.path[len(LOCAL_PREFIX):], body)
         selected = self.select(method, url.path)
         if selected is None:
             return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'

@@ -68,7 +68,7 @@ class StackTemplate:
 
     def _physical_name(self, logical_id: str, resource: dict) -> str:
         props = resource.get("Properties", {})
-        for key in ("TableName", "FunctionName", "StateMachineName", "QueueName", "Name"):
+        for key in ("TableName", "FunctionName", "StateMachineName", "QueueName", "LogGroupName", "Name"):
             if isinstance(props.get(key), str):
                 return props[key]
         # CloudFormation would generate "<stack>-<logicalId>-<random>"; locally the random part is not needed.
@@ -210,6 +210,16 @@ class StackTemplate:
             method, _, path = route_key.partition(" ") if route_key != "$default" else ("ANY", "", "$default")
             routes.append(RouteSpec(method=method, path=path, function=function, route_key=route_key))
         return routes
+
+    def log_subscriptions(self) -> dict[str, str]:
+        """log group name -> logical id of the function its subscription filter delivers to."""
+        subscriptions = {}
+        for resource in self.of_type("AWS::Logs::SubscriptionFilter").values():
+            props = resource["Properties"]
+            function = self.logical_id_of_arn(self.resolve(props["DestinationArn"]))
+            if function is not None:
+                subscriptions[self.resolve(props["LogGroupName"])] = function
+        return subscriptions
 
     def state_machines(self) -> dict[str, dict]:
         machines = {}

@@ -1,0 +1,78 @@
+"""Ingestion use cases: decoded AWS payloads in, metric points written exactly once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from skytune.ingestion.cloudwatch_logs import LogBatch, sagemaker_training_job_from_stream
+from skytune.ingestion.metric_definitions import ExtractionStats, extract_points
+from skytune.ingestion.metric_stream import StreamDatapoint, sagemaker_training_job_from_dimensions
+from skytune.ingestion.sources import log_source_for, run_for_dimensions, sagemaker_run_id
+from skytune.metrics import MetricPoint, MetricStore, WriteResult
+
+# Besides the average (the point value), a metric-stream datapoint's other statistics are kept as
+# sibling series, so nothing CloudWatch sent is lost: `CPUUtilization`, `CPUUtilization:max`, ...
+STREAM_STATISTICS = ("max", "min", "sum", "count")
+
+
+class RunNotReady(Exception):
+    """Data for a SageMaker job whose run the state-change event has not created yet: retry later."""
+
+
+@dataclass
+class LogIngestResult:
+    run_id: str | None
+    points: int = 0
+    duplicates: int = 0
+    stats: ExtractionStats = field(default_factory=ExtractionStats)
+
+
+def ingest_log_batch(batch: LogBatch, store: MetricStore) -> LogIngestResult:
+    source = log_source_for(batch.log_group, batch.log_stream)
+    if source is None:
+        job = sagemaker_training_job_from_stream(batch.log_group, batch.log_stream)
+        if job is not None:
+            raise RunNotReady(f"no run registered yet for training job {job}")
+        return LogIngestResult(run_id=None)  # a stream nobody registered: nothing to scrape
+    result = LogIngestResult(run_id=source.run_id)
+    parsed = extract_points(source.compiled(), batch.events, stats=result.stats)
+    # Step-less points are numbered by occurrence: give them to the store in log order.
+    parsed.sort(key=lambda p: p.order_key)
+    points = [MetricPoint(p.metric, p.value, p.step, p.timestamp_ms) for p in parsed]
+    if points:
+        written = store.write(source.run_id, points)
+        result.points, result.duplicates = written.written, written.duplicates
+    return result
+
+
+def stream_points(datapoint: StreamDatapoint) -> list[MetricPoint]:
+    """Metric points of one datapoint: its average, and max/min/sum/count as sibling series.
+    The step is the period start in epoch seconds, so re-sent records land on the same step."""
+    step = datapoint.timestamp_ms // 1000
+    points = []
+    if datapoint.average is not None:
+        points.append(MetricPoint(datapoint.metric_name, datapoint.average, step, datapoint.timestamp_ms))
+    for statistic in STREAM_STATISTICS:
+        value = getattr(datapoint, statistic)
+        if value is not None:
+            points.append(MetricPoint(f"{datapoint.metric_name}:{statistic}", float(value), step, datapoint.timestamp_ms))
+    return points
+
+
+def run_for_datapoint(datapoint: StreamDatapoint) -> str | None:
+    job = sagemaker_training_job_from_dimensions(datapoint.dimensions)
+    if job is not None:
+        return sagemaker_run_id(job)
+    return run_for_dimensions(datapoint.namespace, datapoint.dimensions)
+
+
+def ingest_stream_datapoints(datapoints: list[StreamDatapoint], store: MetricStore) -> WriteResult:
+    """Write the datapoints of one Firehose record; returns what was written (0 if none maps to a run)."""
+    by_run: dict[str, list[MetricPoint]] = {}
+    for datapoint in datapoints:
+        run_id = run_for_datapoint(datapoint)
+        if run_id is not None:
+            by_run.setdefault(run_id, []).extend(stream_points(datapoint))
+    total = WriteResult()
+    for run_id, points in by_run.items():
+        total += store.write(run_id, points)
+    return total
