@@ -105,3 +105,17 @@ def test_bad_points_reject_the_whole_batch(store, run_id):
 def test_writing_to_a_missing_run_is_not_found(store):
     with pytest.raises(NotFound):
         store.write("no-such-run", points("loss", 3))
+
+
+def test_metrics_with_few_points_share_one_item_and_read_back_separately(store, run_id):
+    from benchmarks.capacity import capacity_meter
+
+    big = points("loss", 150)
+    small = [p for m in ("a", "b", "c") for p in points(m, 5, seed=ord(m))]
+    with capacity_meter() as meter:
+        store.write(run_id, big + small)
+    assert meter["requests"]["TransactWriteItems"] == 1
+    for metric in ("a", "b", "c"):
+        assert [(p["step"], p["value"]) for p in store.series(run_id, metric)] == [(p.step, p.value) for p in small if p.metric == metric]
+    assert len(store.series(run_id, "loss")) == 150
+    assert store.write(run_id, big + small).duplicates == 165

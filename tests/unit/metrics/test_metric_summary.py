@@ -107,3 +107,10 @@ def test_downsampling_keeps_every_bucket_extreme():
 def test_downsampling_returns_short_series_unchanged():
     series = [(s, s, float(s)) for s in range(10)]
     assert downsample(series, 10) == series
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=20), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**13), values), max_size=30), max_size=6))
+def test_shared_segment_encoding_round_trips_every_metric(series):
+    from skytune.metrics.encoding import pack_many, unpack_many
+
+    assert unpack_many(pack_many(series)) == {name: sorted(points, key=lambda p: (p[0], p[1])) for name, points in series.items()}

@@ -1,6 +1,7 @@
 """Ingestion use cases: decoded AWS payloads in, metric points written exactly once."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from skytune.ingestion.cloudwatch_logs import LogBatch, sagemaker_training_job_from_stream
@@ -8,6 +9,8 @@ from skytune.ingestion.metric_definitions import ExtractionStats, extract_points
 from skytune.ingestion.metric_stream import StreamDatapoint, sagemaker_training_job_from_dimensions
 from skytune.ingestion.sources import log_source_for, run_for_dimensions, sagemaker_run_id
 from skytune.metrics import MetricPoint, MetricStore, WriteResult
+
+log = logging.getLogger(__name__)
 
 # Besides the average (the point value), a metric-stream datapoint's other statistics are kept as
 # sibling series, so nothing CloudWatch sent is lost: `CPUUtilization`, `CPUUtilization:max`, ...
@@ -65,14 +68,25 @@ def run_for_datapoint(datapoint: StreamDatapoint) -> str | None:
     return run_for_dimensions(datapoint.namespace, datapoint.dimensions)
 
 
-def ingest_stream_datapoints(datapoints: list[StreamDatapoint], store: MetricStore) -> WriteResult:
-    """Write the datapoints of one Firehose record; returns what was written (0 if none maps to a run)."""
+def ingest_stream_records(records: dict[str, list[StreamDatapoint]], store: MetricStore) -> dict[str, str]:
+    """Write the datapoints of all records of one Firehose invocation, one metric-store write per run
+    (so a run's series get one segment per invocation, not one per record). Returns each record's
+    outcome: "Ok" (stored), "Dropped" (nothing in it belongs to a run) or "ProcessingFailed" (a write
+    it contributed to failed; a replay is harmless, the store skips what it already has)."""
     by_run: dict[str, list[MetricPoint]] = {}
-    for datapoint in datapoints:
-        run_id = run_for_datapoint(datapoint)
-        if run_id is not None:
-            by_run.setdefault(run_id, []).extend(stream_points(datapoint))
-    total = WriteResult()
+    contributors: dict[str, set[str]] = {}
+    for record_id, datapoints in records.items():
+        for datapoint in datapoints:
+            run_id = run_for_datapoint(datapoint)
+            if run_id is not None:
+                by_run.setdefault(run_id, []).extend(stream_points(datapoint))
+                contributors.setdefault(run_id, set()).add(record_id)
+    failed: set[str] = set()
     for run_id, points in by_run.items():
-        total += store.write(run_id, points)
-    return total
+        try:
+            store.write(run_id, points)
+        except Exception:  # noqa: BLE001 - reported per record; the caller logs it
+            log.exception("metric-stream write for run %s failed", run_id)
+            failed |= contributors[run_id]
+    stored = set().union(*contributors.values()) if contributors else set()
+    return {rid: "ProcessingFailed" if rid in failed else "Ok" if rid in stored else "Dropped" for rid in records}

@@ -12,18 +12,46 @@ _HEADER = struct.Struct("<I")
 
 def pack(points: Sequence[tuple[int, int, float]]) -> bytes:
     """points: (step, timestamp_ms, value), any order; stored sorted by (step, timestamp)."""
+    return zlib.compress(_raw(points), 6)
+
+
+def unpack(blob: bytes) -> list[tuple[int, int, float]]:
+    return _points(zlib.decompress(blob))
+
+
+def pack_many(series: dict[str, Sequence[tuple[int, int, float]]]) -> bytes:
+    """Several metrics' points in one blob (a segment shared by metrics with few points each)."""
+    parts = [struct.pack("<I", len(series))]
+    for name, points in series.items():
+        encoded_name, raw = name.encode(), _raw(points)
+        parts.append(struct.pack("<II", len(encoded_name), len(raw)) + encoded_name + raw)
+    return zlib.compress(b"".join(parts), 6)
+
+
+def unpack_many(blob: bytes) -> dict[str, list[tuple[int, int, float]]]:
+    raw = zlib.decompress(blob)
+    (count,), offset, series = struct.unpack_from("<I", raw), 4, {}
+    for _ in range(count):
+        name_length, raw_length = struct.unpack_from("<II", raw, offset)
+        offset += 8
+        name = raw[offset:offset + name_length].decode()
+        offset += name_length
+        series[name] = _points(raw[offset:offset + raw_length])
+        offset += raw_length
+    return series
+
+
+def _raw(points: Sequence[tuple[int, int, float]]) -> bytes:
     ordered = sorted(points, key=lambda p: (p[0], p[1]))
     n = len(ordered)
     steps = [p[0] for p in ordered]
     stamps = [p[1] for p in ordered]
     step_deltas = [steps[0]] + [b - a for a, b in zip(steps, steps[1:])] if n else []
     stamp_deltas = [stamps[0]] + [b - a for a, b in zip(stamps, stamps[1:])] if n else []
-    raw = _HEADER.pack(n) + struct.pack(f"<{n}q{n}q{n}d", *step_deltas, *stamp_deltas, *(p[2] for p in ordered))
-    return zlib.compress(raw, 6)
+    return _HEADER.pack(n) + struct.pack(f"<{n}q{n}q{n}d", *step_deltas, *stamp_deltas, *(p[2] for p in ordered))
 
 
-def unpack(blob: bytes) -> list[tuple[int, int, float]]:
-    raw = zlib.decompress(blob)
+def _points(raw: bytes) -> list[tuple[int, int, float]]:
     (n,) = _HEADER.unpack_from(raw)
     numbers = struct.unpack_from(f"<{n}q{n}q{n}d", raw, _HEADER.size)
     steps, stamps, values = numbers[:n], numbers[n:2 * n], numbers[2 * n:]

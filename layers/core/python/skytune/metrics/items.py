@@ -1,12 +1,14 @@
 """Storage items of the metric store.
 
 metrics table, one item per (run, metric, batch):   pk = RUN#<run_id>#M#<metric>   sk = SEG#<segment id>
+  or, for the metrics of a batch with few points each, one shared item:
+                                                    pk = RUN#<run_id>#SHARED       sk = SEG#<segment id>
 tracking table, the run item (owned by tracking):   pk = RUN#<run_id>              sk = RUN
     metric_summaries: map metric -> Summary JSON;   metrics_version: optimistic lock for the summaries
 """
 from __future__ import annotations
 
-from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.models import Model
 
 from skytune.storage import table_model
@@ -23,10 +25,15 @@ class MetricSegmentItem(Model):
     min_step = NumberAttribute()
     max_step = NumberAttribute()
     points = BinaryAttribute(legacy_encoding=False)
+    metrics = UnicodeSetAttribute(null=True)  # shared segments: the metrics inside
 
     @staticmethod
     def partition(run_id: str, metric: str) -> str:
         return f"RUN#{run_id}#M#{metric}"
+
+    @staticmethod
+    def shared_partition(run_id: str) -> str:
+        return f"RUN#{run_id}#SHARED"
 
 
 @table_model("tracking_table")

@@ -24,7 +24,7 @@ from pynamodb.transactions import TransactWrite
 
 from skytune.errors import InvalidInput, NotFound
 from skytune.metrics.downsample import downsample
-from skytune.metrics.encoding import pack, unpack
+from skytune.metrics.encoding import pack, pack_many, unpack, unpack_many
 from skytune.metrics.items import MetricSegmentItem, RunMetricsItem
 from skytune.metrics.summary import MAX_ABS_VALUE, Summary
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # One transaction holds at most 100 items (99 segments + the run item) and 4 MB; a segment item at most 400 KB.
 _SEGMENTS_PER_TRANSACTION = 99
 POINTS_PER_SEGMENT = 10_000
+OWN_SEGMENT_MIN_POINTS = 100
 _RETRYABLE_CODES = {"ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 
 
@@ -57,9 +58,15 @@ class WriteResult:
 
 @dataclass
 class _Segment:
-    metric: str
+    """The points one item stores: one metric's, or (shared) several metrics' with few points each."""
+
     segment_id: str
-    points: list[MetricPoint]
+    series: dict[str, list[MetricPoint]]
+    shared: bool = False
+
+    @property
+    def size(self) -> int:
+        return sum(len(points) for points in self.series.values())
 
 
 METRIC_NAME_MAX_LENGTH = 255
@@ -81,22 +88,36 @@ def validate_points(points: list[MetricPoint], field: str = "points") -> None:
             raise InvalidInput("timestamp must be non-negative epoch milliseconds", field=f"{where}.timestamp_ms")
 
 
-def segment_id(run_id: str, metric: str, points: list[MetricPoint]) -> str:
-    """Content address of a batch of one metric's points (in the order given: that order assigns
-    the steps of points that have none)."""
-    content = json.dumps([run_id, metric, [(p.step, p.timestamp_ms, repr(float(p.value))) for p in points]])
+def segment_id(run_id: str, series: dict[str, list[MetricPoint]]) -> str:
+    """Content address of a batch's points (in the order given: that order assigns the steps of
+    points that have none)."""
+    content = json.dumps([run_id, [[metric, [(p.step, p.timestamp_ms, repr(float(p.value))) for p in points]]
+                                   for metric, points in series.items()]])
     return hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
 def _segments(run_id: str, points: Iterable[MetricPoint]) -> list[_Segment]:
+    """One item per metric with many points in the batch; the metrics with few points share one item,
+    because every item costs at least one write unit however small it is."""
     by_metric: OrderedDict[str, list[MetricPoint]] = OrderedDict()
     for point in points:
         by_metric.setdefault(point.metric, []).append(point)
-    segments = []
+    segments, shared = [], OrderedDict()
     for metric, metric_points in by_metric.items():
+        if len(metric_points) < OWN_SEGMENT_MIN_POINTS:
+            shared[metric] = metric_points
+            continue
         for start in range(0, len(metric_points), POINTS_PER_SEGMENT):
-            chunk = metric_points[start:start + POINTS_PER_SEGMENT]
-            segments.append(_Segment(metric, segment_id(run_id, metric, chunk), chunk))
+            series = {metric: metric_points[start:start + POINTS_PER_SEGMENT]}
+            segments.append(_Segment(segment_id(run_id, series), series))
+    chunk: OrderedDict[str, list[MetricPoint]] = OrderedDict()
+    for metric, metric_points in shared.items():
+        if sum(map(len, chunk.values())) + len(metric_points) > POINTS_PER_SEGMENT:
+            segments.append(_Segment(segment_id(run_id, chunk), chunk, shared=True))
+            chunk = OrderedDict()
+        chunk[metric] = metric_points
+    if chunk:
+        segments.append(_Segment(segment_id(run_id, chunk), chunk, shared=True))
     return segments
 
 
@@ -130,8 +151,8 @@ class MetricStore:
                 break
             try:
                 self._transact(run_id, pending)
-                return WriteResult(written=sum(len(s.points) for s in pending),
-                                   duplicates=sum(len(s.points) for s in segments if s.segment_id in duplicates))
+                return WriteResult(written=sum(s.size for s in pending),
+                                   duplicates=sum(s.size for s in segments if s.segment_id in duplicates))
             except TransactWriteError as error:
                 reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or [])]
                 for segment, code in zip(pending, reasons):
@@ -143,7 +164,7 @@ class MetricStore:
                 self.sleep(min(2.0, 0.01 * 2 ** attempt) * (0.5 + self.random.random()))
         else:
             raise RuntimeError(f"metric write for run {run_id} did not settle after {self.max_attempts} attempts")
-        return WriteResult(written=0, duplicates=sum(len(s.points) for s in segments))
+        return WriteResult(written=0, duplicates=sum(s.size for s in segments))
 
     def _transact(self, run_id: str, segments: list[_Segment]) -> None:
         try:
@@ -156,19 +177,26 @@ class MetricStore:
 
         items, touched = [], {}
         for segment in segments:
-            summary = touched.get(segment.metric) or summaries.get(segment.metric) or Summary()
-            summary = Summary.from_json(summary.to_json())
-            stepped = []
-            for point in segment.points:
-                step = point.step if point.step is not None else summary.next_step
-                summary.add(point.value, step, point.timestamp_ms)
-                stepped.append((step, point.timestamp_ms, point.value))
-            touched[segment.metric] = summary
-            steps = [p[0] for p in stepped]
-            items.append(MetricSegmentItem(
-                MetricSegmentItem.partition(run_id, segment.metric), f"SEG#{segment.segment_id}",
-                count=len(stepped), min_step=min(steps), max_step=max(steps), points=pack(stepped),
-            ))
+            stored_series = {}
+            for metric, points in segment.series.items():
+                summary = Summary.from_json((touched.get(metric) or summaries.get(metric) or Summary()).to_json())
+                stepped = []
+                for point in points:
+                    step = point.step if point.step is not None else summary.next_step
+                    summary.add(point.value, step, point.timestamp_ms)
+                    stepped.append((step, point.timestamp_ms, point.value))
+                touched[metric] = summary
+                stored_series[metric] = stepped
+            steps = [p[0] for stepped in stored_series.values() for p in stepped]
+            if segment.shared:
+                item = MetricSegmentItem(MetricSegmentItem.shared_partition(run_id), f"SEG#{segment.segment_id}",
+                                         metrics=set(stored_series), points=pack_many(stored_series))
+            else:
+                (metric, stepped), = stored_series.items()
+                item = MetricSegmentItem(MetricSegmentItem.partition(run_id, metric), f"SEG#{segment.segment_id}",
+                                         points=pack(stepped))
+            item.count, item.min_step, item.max_step = len(steps), min(steps), max(steps)
+            items.append(item)
 
         if run.metric_summaries is None or "metric_summaries" not in run.attribute_values:
             actions = [RunMetricsItem.metric_summaries.set({m: s.to_json() for m, s in touched.items()})]
@@ -189,14 +217,18 @@ class MetricStore:
                max_points: int | None = None) -> list[dict]:
         if min_step is not None and max_step is not None and min_step > max_step:
             raise InvalidInput("min_step must not exceed max_step", field="min_step")
-        points: list[tuple[int, int, float]] = []
+        def in_window(segment) -> bool:
+            return not ((min_step is not None and segment.max_step < min_step) or (max_step is not None and segment.min_step > max_step))
+
+        candidates: list[tuple[int, int, float]] = []
         for segment in MetricSegmentItem.query(MetricSegmentItem.partition(run_id, metric)):
-            if (min_step is not None and segment.max_step < min_step) or (max_step is not None and segment.min_step > max_step):
-                continue
-            points.extend(
-                p for p in unpack(segment.points)
-                if (min_step is None or p[0] >= min_step) and (max_step is None or p[0] <= max_step)
-            )
+            if in_window(segment):
+                candidates.extend(unpack(segment.points))
+        for segment in MetricSegmentItem.query(MetricSegmentItem.shared_partition(run_id),
+                                               filter_condition=MetricSegmentItem.metrics.contains(metric)):
+            if in_window(segment):
+                candidates.extend(unpack_many(segment.points).get(metric, []))
+        points = [p for p in candidates if (min_step is None or p[0] >= min_step) and (max_step is None or p[0] <= max_step)]
         points.sort()
         if max_points is not None:
             points = downsample(points, max_points)

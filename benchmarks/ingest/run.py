@@ -1,0 +1,144 @@
+"""Ingestion benchmark: points per second through each handler into DynamoDB Local (one process), and
+write capacity per 1,000,000 points against the naive one-item-per-point design and SageMaker's
+BatchPutMetrics request count.
+
+    .venv/bin/python -m benchmarks.ingest.run [--points 200000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.capacity import capacity_meter  # noqa: E402
+from skytune.local.runtime import LocalStack  # noqa: E402
+from skytune.local.synth import synthesise  # noqa: E402
+from skytune.local.template import stack_name  # noqa: E402
+from skytune.metrics import Summary  # noqa: E402
+from tests.support import aws_events  # noqa: E402
+
+T0 = 1_800_000_000_000
+SAGEMAKER_POINTS_PER_REQUEST = 10  # BatchPutMetrics limit
+MILLION = 1_000_000
+
+
+def api(emulator, method, path, body=None):
+    status, _, payload = emulator.handle(method, path, {"content-type": "application/json"}, json.dumps(body).encode() if body is not None else b"")
+    assert status < 300, (status, payload[:300])
+    return json.loads(payload)
+
+
+def handler_id(stack, handler):
+    return next(lid for lid, spec in stack.functions.specs.items() if spec.handler == handler)
+
+
+def new_run(emulator, experiment) -> str:
+    return api(emulator, "POST", "/v1/runs", {"experiment": experiment, "name": uuid.uuid4().hex[:12]})["run_id"]
+
+
+def measure(label, n_points, work):
+    with capacity_meter() as meter:
+        started = time.perf_counter()
+        work()
+        elapsed = time.perf_counter() - started
+    return {"path": label, "points": n_points, "seconds": round(elapsed, 2), "points_per_s": round(n_points / elapsed),
+            "wcu": round(meter["wcu"], 1), "wcu_per_point": round(meter["wcu"] / n_points, 4),
+            "wcu_per_million": round(meter["wcu"] / n_points * MILLION), "write_requests": sum(
+                v for k, v in meter["requests"].items() if k in ("PutItem", "UpdateItem", "BatchWriteItem", "TransactWriteItems"))}
+
+
+def bench_logs(stack, emulator, total, lines_per_delivery):
+    run_id = new_run(emulator, "bench")
+    api(emulator, "POST", f"/v1/runs/{run_id}/log-sources", {"log_group": "/bench", "stream_prefix": "", "metric_definitions": [
+        {"Name": "train:loss", "Regex": r"Train Loss: ([0-9.]+);"}, {"Name": "test:acc", "Regex": r"Test Accuracy: ([0-9.]+)%;"}]})
+    rnd = random.Random(1)
+    lines = [(f"Train Loss: {rnd.random():.6f}; Test Accuracy: {rnd.uniform(50, 99):.3f}%;", T0 + i) for i in range(total // 2)]
+    events = [aws_events.cloudwatch_logs_event("/bench", "s", lines[i:i + lines_per_delivery], seed=i) for i in range(0, len(lines), lines_per_delivery)]
+    fn = handler_id(stack, "skytune_ingest.logs.lambda_handler")
+    return measure(f"CloudWatch Logs subscription ({lines_per_delivery} lines x 2 metrics per delivery)", len(lines) * 2,
+                   lambda: [stack.functions.invoke(fn, e) for e in events])
+
+
+def bench_stream(stack, emulator, total, records_per_invocation):
+    """A training job's metrics through a metric stream: 10 metrics, one datapoint a minute each; a
+    record holds one minute; Firehose hands the function `records_per_invocation` records at once."""
+    run_id = new_run(emulator, "bench")
+    api(emulator, "POST", f"/v1/runs/{run_id}/metric-stream-sources", {"name": "RunId", "value": run_id})
+    rnd = random.Random(2)
+    datapoints = [aws_events.MetricDatum("Custom/Train", f"m{i % 10}", {"RunId": run_id}, T0 + (i // 10) * 60_000, "Percent",
+                                         hi, hi / 2, hi * 1.5, 2.0) for i, hi in enumerate(rnd.uniform(1, 100) for _ in range(total // 5))]
+    minutes = [datapoints[i:i + 10] for i in range(0, len(datapoints), 10)]
+    events = [aws_events.firehose_metric_stream_event(minutes[i:i + records_per_invocation], seed=i)
+              for i in range(0, len(minutes), records_per_invocation)]
+    fn = handler_id(stack, "skytune_ingest.metric_stream.lambda_handler")
+    return measure(f"Metric stream via Firehose ({records_per_invocation} one-minute records of 10 metrics x 5 statistics per invocation)", len(datapoints) * 5,
+                   lambda: [stack.functions.invoke(fn, e) for e in events])
+
+
+def bench_api(stack, emulator, total, points_per_request):
+    run_id = new_run(emulator, "bench")
+    rnd = random.Random(3)
+    batches = [{"metrics": [{"name": f"m{j % 5}", "value": rnd.random(), "step": (i + j) // 5, "timestamp": T0 + i + j}
+                            for j in range(points_per_request)]} for i in range(0, total, points_per_request)]
+    return measure(f"HTTP log-batch ({points_per_request} points, 5 metrics per request)", total,
+                   lambda: [api(emulator, "POST", f"/v1/runs/{run_id}/log-batch", b) for b in batches])
+
+
+def bench_naive(stack, total):
+    """One DynamoDB item per point (what a straightforward design stores), written with BatchWriteItem."""
+    client = stack.dynamodb_client()
+    table = f"naive-{uuid.uuid4().hex[:6]}"
+    client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}])
+    rnd = random.Random(4)
+    run_id = str(uuid.uuid4())
+    items = [{"PutRequest": {"Item": {"pk": {"S": f"RUN#{run_id}#M#m{i % 5}"}, "sk": {"S": f"{i // 5:010d}#{T0 + i}"},
+                                      "value": {"N": repr(rnd.random())}, "timestamp": {"N": str(T0 + i)}}}} for i in range(total)]
+
+    def work():
+        for i in range(0, len(items), 25):
+            client.batch_write_item(RequestItems={table: items[i:i + 25]})
+
+    return measure("naive: one item per point (BatchWriteItem, no summaries)", total, work)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=100_000, help="points per path")
+    args = parser.parse_args()
+    assembly = synthesise(ROOT, Path(tempfile.mkdtemp()) / "cdk.out", "bench")
+    stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None, tuning_enabled=False).start()
+    try:
+        emulator = stack.http_api()
+        api(emulator, "POST", "/v1/experiments", {"name": "bench"})
+        rows = [
+            bench_logs(stack, emulator, args.points, 1000),
+            bench_logs(stack, emulator, args.points // 10, 50),
+            bench_stream(stack, emulator, args.points, 100),
+            bench_stream(stack, emulator, args.points // 10, 10),
+            bench_api(stack, emulator, args.points, 1000),
+            bench_api(stack, emulator, args.points // 10, 100),
+            bench_naive(stack, args.points // 10),
+        ]
+    finally:
+        stack.stop()
+    naive = rows[-1]["wcu_per_point"]
+    print(f"| path | points | points/s | WCU per point | WCU per 1M points | vs one item per point |")
+    print(f"|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(f"| {row['path']} | {row['points']:,} | {row['points_per_s']:,} | {row['wcu_per_point']} | "
+              f"{row['wcu_per_million']:,} | {naive / row['wcu_per_point']:.0f}x cheaper |")
+    print(f"| SageMaker BatchPutMetrics (10 points per request) | - | - | - | {MILLION // SAGEMAKER_POINTS_PER_REQUEST:,} requests per 1M points | - |")
+
+
+if __name__ == "__main__":
+    main()
