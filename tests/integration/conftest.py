@@ -29,6 +29,26 @@ def bound_tables(local_stack):
     return settings
 
 
+class Functions:
+    """Invoke the template's functions by handler, as their triggers would."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    def logical_id(self, handler: str) -> str:
+        matches = [lid for lid, spec in self.stack.functions.specs.items() if spec.handler == handler]
+        assert len(matches) == 1, f"{handler}: {matches}"
+        return matches[0]
+
+    def invoke(self, handler: str, event):
+        return self.stack.functions.invoke(self.logical_id(handler), event)
+
+
+@pytest.fixture(scope="session")
+def functions(local_stack) -> Functions:
+    return Functions(local_stack)
+
+
 @dataclass
 class ApiResponse:
     status: int

@@ -119,3 +119,9 @@ def test_metrics_with_few_points_share_one_item_and_read_back_separately(store, 
         assert [(p["step"], p["value"]) for p in store.series(run_id, metric)] == [(p.step, p.value) for p in small if p.metric == metric]
     assert len(store.series(run_id, "loss")) == 150
     assert store.write(run_id, big + small).duplicates == 165
+
+
+def test_deleting_a_run_removes_its_own_and_shared_segments(store, run_id):
+    store.write(run_id, points("loss", 150) + points("acc", 3))
+    store.delete_run(run_id, ["loss", "acc"])
+    assert store.series(run_id, "loss") == [] and store.series(run_id, "acc") == []

@@ -8,8 +8,9 @@ from pydantic import BaseModel
 
 from skytune import limits
 from skytune.tracking import experiments
-from skytune.tracking.records import Experiment, ExperimentInput
+from skytune.tracking.records import Experiment, ExperimentInput, ExperimentUpdate
 from skytune_api.context import repository
+from skytune_api.routes._common import errors
 
 router = APIGatewayHttpRouter()
 
@@ -19,20 +20,39 @@ class ExperimentPage(BaseModel):
     next_cursor: str | None = None
 
 
-@router.post("/experiments", summary="Create an experiment", tags=["experiments"], responses={201: {"description": "Created"}})
+class ExperimentDeleted(BaseModel):
+    experiment: str
+    trials: int
+    runs: int
+
+
+@router.post("/experiments", summary="Create an experiment", tags=["experiments"],
+             responses=errors(400, 409, s201={"description": "Created"}))
 def create_experiment(body: ExperimentInput) -> tuple[Experiment, int]:
     return experiments.create_experiment(repository(), body), 201
 
 
-@router.get("/experiments/<name>", summary="Get an experiment", tags=["experiments"])
+@router.get("/experiments/<name>", summary="Get an experiment", tags=["experiments"], responses=errors(404))
 def get_experiment(name: Annotated[str, Path()]) -> Experiment:
     return experiments.get_experiment(repository(), name)
 
 
-@router.get("/experiments", summary="List experiments (by name)", tags=["experiments"])
+@router.get("/experiments", summary="List experiments (by name)", tags=["experiments"], responses=errors(400))
 def list_experiments(
     limit: Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)] = 100,
     cursor: Annotated[str | None, Query()] = None,
 ) -> ExperimentPage:
     items, next_cursor = repository().list_experiments(limit, cursor)
     return ExperimentPage(experiments=items, next_cursor=next_cursor)
+
+
+@router.patch("/experiments/<name>", summary="Update an experiment (JSON merge patch of description and tags)",
+              tags=["experiments"], responses=errors(400, 404, 409))
+def update_experiment(name: Annotated[str, Path()], body: ExperimentUpdate) -> Experiment:
+    return experiments.update_experiment(repository(), name, body)
+
+
+@router.delete("/experiments/<name>", summary="Delete an experiment (409 while it has trials or runs, unless cascade=true)",
+               tags=["experiments"], responses=errors(404, 409))
+def delete_experiment(name: Annotated[str, Path()], cascade: Annotated[bool, Query()] = False) -> ExperimentDeleted:
+    return ExperimentDeleted(**experiments.delete_experiment(repository(), name, cascade=cascade))

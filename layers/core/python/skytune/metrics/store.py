@@ -234,6 +234,15 @@ class MetricStore:
             points = downsample(points, max_points)
         return [{"step": s, "timestamp_ms": t, "value": v} for s, t, v in points]
 
+    def delete_run(self, run_id: str, metrics) -> None:
+        """Delete a run's stored points (its own and its shared segments); the summaries go with the run item."""
+        partitions = [MetricSegmentItem.partition(run_id, metric) for metric in metrics]
+        partitions.append(MetricSegmentItem.shared_partition(run_id))
+        for partition in partitions:
+            with MetricSegmentItem.batch_write() as batch:
+                for segment in MetricSegmentItem.query(partition, attributes_to_get=["pk", "sk"]):
+                    batch.delete(segment)
+
     def summaries(self, run_id: str) -> dict[str, dict]:
         try:
             run = RunMetricsItem.get(*RunMetricsItem.key(run_id))

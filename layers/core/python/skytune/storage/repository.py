@@ -1,15 +1,43 @@
-"""The PynamoDB implementation of the domain repositories."""
+"""The PynamoDB implementation of the tracking repositories (item layout: storage/items.py).
+
+Multi-item invariants (a run and its name claim, trial memberships, parent link) are written in one
+DynamoDB transaction; edits of one item read it, apply the change in Python (so limits such as the
+tag count are checked on the result) and write it back on the condition that `updated_at` has not
+moved, so concurrent edits never lose each other's changes (the loser gets 409 and retries).
+"""
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.connection import Connection
+from pynamodb.expressions.condition import size
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
-from skytune.storage.items import ExperimentItem
-from skytune.tracking.records import Experiment
+from skytune.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from skytune.storage import _region
+from skytune.storage.items import (
+    ArtifactLinkItem,
+    ChildLinkItem,
+    ExperimentItem,
+    RunItem,
+    RunNameItem,
+    TrialItem,
+    TrialMembershipItem,
+    experiment_pk,
+    run_pk,
+)
+from skytune.tracking.records import Artifact, Experiment, Run, RunStatus, Trial
+
+_BATCH_GET_MAX = 100
 
 
+# -- cursors of list endpoints: DynamoDB's LastEvaluatedKey, opaque to clients ---------------------
 def encode_cursor(last_evaluated_key: dict | None) -> str | None:
     if not last_evaluated_key:
         return None
@@ -19,16 +47,86 @@ def encode_cursor(last_evaluated_key: dict | None) -> str | None:
 def decode_cursor(cursor: str | None) -> dict | None:
     if not cursor:
         return None
-    from skytune.errors import InvalidInput
-
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError, binascii.Error):
         raise InvalidInput("cursor is not one this API returned", field="cursor") from None
+    if not isinstance(key, dict) or not all(isinstance(v, dict) for v in key.values()):
+        raise InvalidInput("cursor is not one this API returned", field="cursor")
+    return key
 
 
-def _conditional_failed(error: PutError) -> bool:
+def _conditional_failed(error: Exception) -> bool:
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _too_large(error: Exception) -> bool:
+    """DynamoDB refuses an item over 400 KB with a ValidationException that says so."""
+    message = str(getattr(error, "cause_response_message", "") or "").lower()
+    return getattr(error, "cause_response_code", None) == "ValidationException" and "item size" in message
+
+
+def _reasons(error: TransactWriteError) -> list[str | None]:
+    return [getattr(reason, "code", None) if reason else None for reason in (error.cancellation_reasons or [])]
+
+
+def _plain(value: Any) -> Any:
+    """A PynamoDB raw MapAttribute/ListAttribute value as plain dicts and lists."""
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _merge_tags(current: dict[str, str], patch: dict[str, str | None]) -> dict[str, str]:
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _Transaction:
+    """A DynamoDB write transaction whose operations carry labels, so a cancellation maps back to
+    what failed. (PynamoDB sends condition checks, then deletes, puts and updates, whatever the call
+    order, and DynamoDB reports reasons in the order sent.)"""
+
+    _KINDS = ("check", "delete", "put", "update")
+
+    def __init__(self) -> None:
+        self._operations: dict[str, list[tuple[Any, Any]]] = {kind: [] for kind in self._KINDS}
+
+    def check(self, label: Any, model_cls, key: tuple[str, str], condition) -> None:
+        self._operations["check"].append((label, lambda t: t.condition_check(model_cls, *key, condition=condition)))
+
+    def delete(self, label: Any, item, condition=None) -> None:
+        self._operations["delete"].append((label, lambda t: t.delete(item, condition=condition)))
+
+    def put(self, label: Any, item, condition=None) -> None:
+        self._operations["put"].append((label, lambda t: t.save(item, condition=condition)))
+
+    def update(self, label: Any, item, actions: list, condition=None) -> None:
+        self._operations["update"].append((label, lambda t: t.update(item, actions=actions, condition=condition)))
+
+    def commit(self) -> list[Any]:
+        """[] on success, else the labels of the operations whose condition failed. Any other
+        failure is raised."""
+        ordered = [operation for kind in self._KINDS for operation in self._operations[kind]]
+        try:
+            with TransactWrite(connection=Connection(region=_region())) as transaction:
+                for _label, apply in ordered:
+                    apply(transaction)
+        except TransactWriteError as error:
+            failed = [label for (label, _), code in zip(ordered, _reasons(error)) if code == "ConditionalCheckFailed"]
+            if not failed:
+                raise
+            return failed
+        return []
 
 
 class DynamoRepository:
@@ -45,25 +143,403 @@ class DynamoRepository:
         return True
 
     def get_experiment(self, name: str) -> Experiment | None:
-        try:
-            item = ExperimentItem.get(*ExperimentItem.key(name))
-        except ExperimentItem.DoesNotExist:
-            return None
-        return _experiment(item)
+        item = self._experiment_item(name)
+        return None if item is None else _experiment(item)
 
     def list_experiments(self, limit: int, cursor: str | None) -> tuple[list[Experiment], str | None]:
-        page = ExperimentItem.listing.query(
-            "EXPERIMENTS", limit=limit, last_evaluated_key=decode_cursor(cursor)
-        )
+        page = ExperimentItem.listing.query("EXPERIMENTS", limit=limit, last_evaluated_key=decode_cursor(cursor))
         experiments = [_experiment(item) for item in page]
         return experiments, encode_cursor(page.last_evaluated_key)
 
+    def experiment_names(self) -> list[str]:
+        return [item.name for item in ExperimentItem.listing.query("EXPERIMENTS")]
+
+    def update_experiment(self, name: str, description: str | None, tags: dict[str, str | None], now: datetime,
+                          validate_tags) -> Experiment:
+        item = self._experiment_item(name, consistent=True)
+        if item is None:
+            raise NotFound(f"experiment {name!r} does not exist", field="name")
+        merged = validate_tags(_merge_tags(_plain(item.tags), tags))
+        actions = [ExperimentItem.tags.set(merged), ExperimentItem.updated_at.set(now)]
+        if description is not None:
+            actions.append(ExperimentItem.description.set(description))
+        self._update(item, actions, ExperimentItem.updated_at == item.updated_at, f"experiment {name!r}")
+        return _experiment(item)
+
+    def experiment_contents(self, name: str) -> tuple[list[str], list[str]]:
+        """(trial names, run ids) of the experiment, read from its partition."""
+        trials = [item.name for item in TrialItem.query(experiment_pk(name), TrialItem.sk.startswith("TRIAL#"))]
+        runs = [item.run_id for item in RunNameItem.query(experiment_pk(name), RunNameItem.sk.startswith("RUNNAME#"))]
+        return trials, runs
+
+    def delete_experiment_item(self, name: str) -> None:
+        ExperimentItem(*ExperimentItem.key(name)).delete()
+
+    def _experiment_item(self, name: str, consistent: bool = False) -> ExperimentItem | None:
+        try:
+            return ExperimentItem.get(*ExperimentItem.key(name), consistent_read=consistent)
+        except ExperimentItem.DoesNotExist:
+            return None
+
+    # -- trials ---------------------------------------------------------------------------
+    def insert_trial(self, trial: Trial) -> bool:
+        """False when the trial exists; NotFound when the experiment does not."""
+        item = TrialItem(*TrialItem.key(trial.experiment, trial.name), **trial.model_dump())
+        transaction = _Transaction()
+        transaction.check("experiment", ExperimentItem, ExperimentItem.key(trial.experiment), ExperimentItem.pk.exists())
+        transaction.put("trial", item, TrialItem.pk.does_not_exist())
+        failed = transaction.commit()
+        if "experiment" in failed:
+            raise NotFound(f"experiment {trial.experiment!r} does not exist", field="experiment")
+        return not failed
+
+    def get_trial(self, experiment: str, name: str) -> Trial | None:
+        item = self._trial_item(experiment, name)
+        return None if item is None else _trial(item)
+
+    def list_trials(self, experiment: str, limit: int, cursor: str | None) -> tuple[list[Trial], str | None]:
+        page = TrialItem.query(experiment_pk(experiment), TrialItem.sk.startswith("TRIAL#"), limit=limit,
+                               last_evaluated_key=decode_cursor(cursor))
+        trials = [_trial(item) for item in page]
+        return trials, encode_cursor(page.last_evaluated_key)
+
+    def update_trial(self, experiment: str, name: str, description: str | None, tags: dict[str, str | None],
+                     now: datetime, validate_tags) -> Trial:
+        item = self._trial_item(experiment, name, consistent=True)
+        if item is None:
+            raise NotFound(f"trial {name!r} does not exist in experiment {experiment!r}", field="trial")
+        merged = validate_tags(_merge_tags(_plain(item.tags), tags))
+        actions = [TrialItem.tags.set(merged), TrialItem.updated_at.set(now)]
+        if description is not None:
+            actions.append(TrialItem.description.set(description))
+        self._update(item, actions, TrialItem.updated_at == item.updated_at, f"trial {name!r}")
+        return _trial(item)
+
+    def delete_trial_item(self, experiment: str, name: str) -> None:
+        TrialItem(*TrialItem.key(experiment, name)).delete()
+
+    def trial_run_ids(self, experiment: str, trial: str, limit: int | None = None,
+                      cursor: str | None = None) -> tuple[list[str], str | None]:
+        page = TrialMembershipItem.listing.query(TrialMembershipItem.listing_key(experiment, trial), limit=limit,
+                                                 last_evaluated_key=decode_cursor(cursor))
+        run_ids = [item.run_id for item in page]
+        return run_ids, encode_cursor(page.last_evaluated_key)
+
+    def _trial_item(self, experiment: str, name: str, consistent: bool = False) -> TrialItem | None:
+        try:
+            return TrialItem.get(*TrialItem.key(experiment, name), consistent_read=consistent)
+        except TrialItem.DoesNotExist:
+            return None
+
+    # -- run <-> trial associations -------------------------------------------------------
+    def add_to_trial(self, run_id: str, experiment: str, trial: str, max_trials: int) -> bool:
+        """False when the run is already in the trial."""
+        membership = TrialMembershipItem(
+            *TrialMembershipItem.key(run_id, trial), gsi1pk=TrialMembershipItem.listing_key(experiment, trial),
+            gsi1sk=run_id, run_id=run_id, experiment=experiment, trial=trial,
+        )
+        transaction = _Transaction()
+        transaction.check("trial", TrialItem, TrialItem.key(experiment, trial), TrialItem.pk.exists())
+        transaction.put("membership", membership, TrialMembershipItem.pk.does_not_exist())
+        transaction.update("run", RunItem(*RunItem.key(run_id)), [RunItem.trials.add({trial})],
+                           RunItem.pk.exists() & (RunItem.experiment == experiment)
+                           & (RunItem.trials.does_not_exist() | (size(RunItem.trials) < max_trials)))
+        failed = transaction.commit()
+        if "trial" in failed:
+            raise NotFound(f"trial {trial!r} does not exist in experiment {experiment!r}", field="trial")
+        if "membership" in failed:
+            return False
+        if "run" in failed:
+            stored = self._run_item(run_id, consistent=True)
+            if stored is None or stored.experiment != experiment:
+                raise NotFound(f"run {run_id!r} does not exist in experiment {experiment!r}", field="run_id")
+            raise Conflict(f"a run belongs to at most {max_trials} trials", field="trials")
+        return True
+
+    def remove_from_trial(self, run_id: str, experiment: str, trial: str) -> bool:
+        """False when the run was not in the trial."""
+        transaction = _Transaction()
+        transaction.delete("membership", TrialMembershipItem(*TrialMembershipItem.key(run_id, trial)),
+                           TrialMembershipItem.pk.exists() & (TrialMembershipItem.experiment == experiment))
+        transaction.update("run", RunItem(*RunItem.key(run_id)), [RunItem.trials.delete({trial})], RunItem.pk.exists())
+        return not transaction.commit()
+
+    # -- runs -----------------------------------------------------------------------------
+    def insert_run(self, run: Run) -> str | None:
+        """Writes the run, its name claim, trial memberships and parent link atomically.
+
+        Returns None on success, else the run_id already holding (experiment, name). Raises
+        NotFound naming the missing experiment, trial or parent.
+        """
+        item = RunItem(
+            *RunItem.key(run.run_id), gsi1pk=RunItem.listing_key(run.experiment), gsi1sk=run.run_id,
+            run_id=run.run_id, experiment=run.experiment, name=run.name, trials=set(run.trials) or None,
+            parent=run.parent, status=run.status.value, start_time=run.start_time, end_time=run.end_time,
+            source=run.source, client_token=run.client_token, params=dict(run.params), tags=dict(run.tags),
+            inputs=[a.model_dump(exclude_none=True) for a in run.inputs],
+            outputs=[a.model_dump(exclude_none=True) for a in run.outputs],
+            created_at=run.created_at, updated_at=run.updated_at, metric_summaries={}, metrics_version=0,
+        )
+        claim = RunNameItem(*RunNameItem.key(run.experiment, run.name), run_id=run.run_id)
+        transaction = _Transaction()
+        transaction.check(("experiment", run.experiment), ExperimentItem, ExperimentItem.key(run.experiment),
+                          ExperimentItem.pk.exists())
+        transaction.put(("name", run.name), claim, RunNameItem.pk.does_not_exist())
+        transaction.put(("run_id", run.run_id), item, RunItem.pk.does_not_exist())
+        if run.parent is not None:
+            transaction.check(("parent", run.parent), RunItem, RunItem.key(run.parent), RunItem.pk.exists())
+            transaction.put(("child", run.run_id), ChildLinkItem(*ChildLinkItem.key(run.parent, run.run_id), child_id=run.run_id))
+        for trial in run.trials:
+            transaction.check(("trials", trial), TrialItem, TrialItem.key(run.experiment, trial), TrialItem.pk.exists())
+            transaction.put(("membership", trial), TrialMembershipItem(
+                *TrialMembershipItem.key(run.run_id, trial),
+                gsi1pk=TrialMembershipItem.listing_key(run.experiment, trial), gsi1sk=run.run_id,
+                run_id=run.run_id, experiment=run.experiment, trial=trial,
+            ))
+        try:
+            failed = transaction.commit()
+        except TransactWriteError as error:
+            if _too_large(error):
+                raise PayloadTooLarge("the run is larger than a DynamoDB item (400 KB)", field="params") from None
+            raise
+        # Missing references first: a retry of a create whose experiment was deleted is a 404, not a 409.
+        for field, value in sorted(failed, key=lambda label: label[0] == "name"):
+            if field == "name":
+                holder = self.run_id_by_name(run.experiment, run.name)
+                if holder is not None:
+                    return holder
+                raise Conflict(f"run name {run.name!r} is being claimed concurrently; retry", field="name")
+            what = {"experiment": "experiment", "parent": "parent run", "trials": "trial"}.get(field, field)
+            raise NotFound(f"{what} {value!r} does not exist", field=field)
+        self._put_artifact_links(run.run_id, run.experiment, run.inputs, run.outputs)
+        return None
+
+    def run_id_by_name(self, experiment: str, name: str) -> str | None:
+        try:
+            return RunNameItem.get(*RunNameItem.key(experiment, name), consistent_read=True).run_id
+        except RunNameItem.DoesNotExist:
+            return None
+
+    def get_run(self, run_id: str, consistent: bool = False) -> Run | None:
+        item = self._run_item(run_id, consistent)
+        return None if item is None else run_from_item(item)
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        """The runs that exist, in the order of `run_ids`."""
+        found: dict[str, Run] = {}
+        for start in range(0, len(run_ids), _BATCH_GET_MAX):
+            keys = [RunItem.key(run_id) for run_id in run_ids[start:start + _BATCH_GET_MAX]]
+            for item in RunItem.batch_get(keys):
+                found[item.run_id] = run_from_item(item)
+        return [found[run_id] for run_id in run_ids if run_id in found]
+
+    def list_runs(self, experiment: str, limit: int, cursor: str | None) -> tuple[list[Run], str | None]:
+        page = RunItem.listing.query(RunItem.listing_key(experiment), limit=limit, last_evaluated_key=decode_cursor(cursor))
+        runs = [run_from_item(item) for item in page]
+        return runs, encode_cursor(page.last_evaluated_key)
+
+    def iter_run_records(self, experiment: str) -> Iterator[dict[str, Any]]:
+        """Every run of the experiment as a plain dict (the candidates of a search): the run's
+        attributes, `params`, `tags`, `trials` (list) and `metric_summaries` in stored form."""
+        for item in RunItem.listing.query(RunItem.listing_key(experiment)):
+            yield {
+                "run_id": item.run_id, "name": item.name, "experiment": item.experiment, "status": item.status,
+                "trials": sorted(item.trials or ()), "parent": item.parent, "source": item.source,
+                "created_at": item.created_at, "start_time": item.start_time, "end_time": item.end_time,
+                "params": _plain(item.params), "tags": _plain(item.tags),
+                "metric_summaries": _plain(item.metric_summaries or {}),
+            }
+
+    def child_run_ids(self, run_id: str) -> list[str]:
+        return [item.child_id for item in ChildLinkItem.query(run_pk(run_id), ChildLinkItem.sk.startswith("CHILD#"))]
+
+    def update_run(self, run_id: str, changes: dict[str, Any], tags_patch: dict[str, str | None],
+                   now: datetime, validate_tags) -> Run:
+        """`changes`: attribute -> new value for name, status, start_time, end_time, source, inputs,
+        outputs (only those present change)."""
+        item = self._run_item(run_id, consistent=True)
+        if item is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        old_inputs, old_outputs = _artifacts(item.inputs), _artifacts(item.outputs)
+        actions = [RunItem.updated_at.set(now)]
+        if tags_patch:
+            actions.append(RunItem.tags.set(validate_tags(_merge_tags(_plain(item.tags), tags_patch))))
+        for attribute, value in changes.items():
+            if attribute in ("inputs", "outputs"):
+                value = [a.model_dump(exclude_none=True) for a in value]
+            elif isinstance(value, RunStatus):
+                value = value.value
+            path = getattr(RunItem, attribute)
+            actions.append(path.remove() if value is None else path.set(value))
+        unchanged = RunItem.updated_at == item.updated_at
+        new_name = changes.get("name")
+        if new_name is not None and new_name != item.name:
+            self._rename_run(item, new_name, actions, unchanged)
+        else:
+            self._update(item, actions, unchanged, f"run {run_id!r}")
+        if "inputs" in changes or "outputs" in changes:
+            self._replace_artifact_links(item, old_inputs, old_outputs)
+        return run_from_item(item)
+
+    def _rename_run(self, item: RunItem, new_name: str, actions: list, unchanged) -> None:
+        transaction = _Transaction()
+        transaction.put("name", RunNameItem(*RunNameItem.key(item.experiment, new_name), run_id=item.run_id),
+                        RunNameItem.pk.does_not_exist())
+        transaction.delete("old name", RunNameItem(*RunNameItem.key(item.experiment, item.name)))
+        transaction.update("run", item, actions, unchanged)
+        failed = transaction.commit()
+        if "name" in failed:
+            raise Conflict(f"experiment {item.experiment!r} already has a run named {new_name!r}", field="name")
+        if failed:
+            raise Conflict(f"run {item.run_id!r} changed concurrently; retry", field="run_id")
+        fresh = self._run_item(item.run_id, consistent=True)
+        if fresh is not None:
+            item.attribute_values = fresh.attribute_values
+
+    def log_params_and_tags(self, run_id: str, params: dict[str, Any], tags: dict[str, str], now: datetime,
+                            max_tags: int, attempts: int = 5) -> None:
+        """Params are write-once: a param already set to a different value is a 409 naming it.
+
+        Read, check (conflicting params, tag count) and write the merged maps back on the condition
+        that `updated_at` has not moved; a concurrent writer makes us re-read and re-check. (One
+        condition per param would be simpler to state, but DynamoDB caps an expression at 4 KB,
+        which 100 params exceed.) The metric store never touches `updated_at`, so metric writes do
+        not race with this.
+        """
+        for _attempt in range(attempts):
+            stored = self._run_item(run_id, consistent=True)
+            if stored is None:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            current_params, current_tags = _plain(stored.params), _plain(stored.tags)
+            for name, value in params.items():
+                if name in current_params and not _same_param(current_params[name], value):
+                    raise Conflict(f"param {name!r} is already {current_params[name]!r}; params never change once logged",
+                                   field=f"params.{name}")
+            merged_tags = {**current_tags, **tags}
+            if len(merged_tags) > max_tags:
+                raise InvalidInput(f"a run has at most {max_tags} tags", field="tags")
+            new_params = {name: value for name, value in params.items() if name not in current_params}
+            if not new_params and merged_tags == current_tags:
+                return  # nothing new: a retried batch
+            actions = [RunItem.updated_at.set(now), RunItem.params.set({**current_params, **new_params}),
+                       RunItem.tags.set(merged_tags)]
+            try:
+                RunItem(*RunItem.key(run_id)).update(actions=actions, condition=RunItem.updated_at == stored.updated_at)
+                return
+            except UpdateError as error:
+                if _too_large(error):
+                    raise PayloadTooLarge("the run's params and tags exceed a DynamoDB item (400 KB)", field="params") from None
+                if not _conditional_failed(error):
+                    raise
+        raise Conflict(f"run {run_id!r} is being changed concurrently; retry", field="run_id")
+
+    def delete_run_items(self, run_id: str) -> bool:
+        """Deletes everything the run owns in the tracking table, the run item last, so a retried
+        delete finishes a half-done one. False when the run does not exist."""
+        item = self._run_item(run_id, consistent=True)
+        if item is None:
+            return False
+        for owned in (
+            *TrialMembershipItem.query(run_pk(run_id), TrialMembershipItem.sk.startswith("TRIAL#")),
+            *ArtifactLinkItem.query(run_pk(run_id), ArtifactLinkItem.sk.startswith("ART#")),
+            *ChildLinkItem.query(run_pk(run_id), ChildLinkItem.sk.startswith("CHILD#")),
+        ):
+            owned.delete()
+        if item.parent:
+            ChildLinkItem(*ChildLinkItem.key(item.parent, run_id)).delete()
+        try:
+            RunNameItem(*RunNameItem.key(item.experiment, item.name)).delete(condition=RunNameItem.run_id == run_id)
+        except DeleteError as error:
+            if not _conditional_failed(error):
+                raise
+        item.delete()
+        return True
+
+    def delete_metric_series(self, run_id: str, metrics: Iterable[str]) -> None:
+        """Deletes the run's metric points (the metric store owns their layout)."""
+        from skytune.metrics import MetricStore
+
+        MetricStore().delete_run(run_id, metrics)
+
+    def metric_names(self, run_id: str) -> list[str]:
+        item = self._run_item(run_id, consistent=True)
+        return [] if item is None else sorted(_plain(item.metric_summaries or {}))
+
+    def _run_item(self, run_id: str, consistent: bool = False) -> RunItem | None:
+        try:
+            return RunItem.get(*RunItem.key(run_id), consistent_read=consistent)
+        except RunItem.DoesNotExist:
+            return None
+
+    # -- artifacts and lineage ------------------------------------------------------------
+    def _put_artifact_links(self, run_id: str, experiment: str, inputs: Iterable[Artifact], outputs: Iterable[Artifact]) -> None:
+        with ArtifactLinkItem.batch_write() as batch:
+            for direction, artifacts in (("input", inputs), ("output", outputs)):
+                for artifact in artifacts:
+                    batch.save(ArtifactLinkItem(
+                        *ArtifactLinkItem.key(run_id, direction, artifact.name),
+                        gsi2pk=ArtifactLinkItem.uri_key(artifact.uri), gsi2sk=f"{direction}#{run_id}#{artifact.name}",
+                        run_id=run_id, experiment=experiment, direction=direction, name=artifact.name,
+                        uri=artifact.uri, media_type=artifact.media_type, digest=artifact.digest,
+                    ))
+
+    def _replace_artifact_links(self, item: RunItem, old_inputs: list[Artifact], old_outputs: list[Artifact]) -> None:
+        new_inputs, new_outputs = _artifacts(item.inputs), _artifacts(item.outputs)
+        with ArtifactLinkItem.batch_write() as batch:
+            for direction, old, new in (("input", old_inputs, new_inputs), ("output", old_outputs, new_outputs)):
+                kept = {a.name for a in new}
+                for artifact in old:
+                    if artifact.name not in kept:
+                        batch.delete(ArtifactLinkItem(*ArtifactLinkItem.key(item.run_id, direction, artifact.name)))
+        self._put_artifact_links(item.run_id, item.experiment, new_inputs, new_outputs)
+
+    def artifact_links_by_uri(self, uri: str) -> list[ArtifactLinkItem]:
+        return list(ArtifactLinkItem.by_uri.query(ArtifactLinkItem.uri_key(uri)))
+
+    # -- shared ---------------------------------------------------------------------------
+    def _update(self, item, actions: list, condition, what: str) -> None:
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if _conditional_failed(error):
+                raise Conflict(f"{what} changed concurrently or was deleted; retry") from None
+            if _too_large(error):
+                raise PayloadTooLarge(f"{what} would exceed a DynamoDB item (400 KB)") from None
+            raise
+
+
+def _same_param(stored: Any, value: Any) -> bool:
+    if isinstance(stored, bool) or isinstance(value, bool):
+        return type(stored) is type(value) and stored == value
+    return stored == value
+
+
+def _artifacts(values: Any) -> list[Artifact]:
+    return [Artifact(**{k: v for k, v in _plain(value).items() if v is not None}) for value in (values or [])]
+
 
 def _experiment(item: ExperimentItem) -> Experiment:
-    return Experiment(
-        name=item.name,
-        description=item.description,
-        tags=dict(item.tags.as_dict() if hasattr(item.tags, "as_dict") else item.tags),
-        created_at=item.created_at,
-        updated_at=item.updated_at,
+    return Experiment(name=item.name, description=item.description, tags=_plain(item.tags),
+                      created_at=item.created_at, updated_at=item.updated_at)
+
+
+def _trial(item: TrialItem) -> Trial:
+    return Trial(name=item.name, experiment=item.experiment, description=item.description, tags=_plain(item.tags),
+                 created_at=item.created_at, updated_at=item.updated_at)
+
+
+def public_summaries(stored: dict) -> dict[str, dict]:
+    from skytune.metrics import public_summary  # the metric store owns the stored form
+
+    return {metric: public_summary(summary) for metric, summary in sorted(stored.items())}
+
+
+def run_from_item(item: RunItem) -> Run:
+    return Run(
+        run_id=item.run_id, experiment=item.experiment, name=item.name, trials=sorted(item.trials or ()),
+        parent=item.parent, status=RunStatus(item.status), start_time=item.start_time, end_time=item.end_time,
+        source=item.source, params=_plain(item.params), tags=_plain(item.tags),
+        inputs=_artifacts(item.inputs), outputs=_artifacts(item.outputs),
+        metrics=public_summaries(_plain(item.metric_summaries or {})),
+        created_at=item.created_at, updated_at=item.updated_at, client_token=item.client_token,
     )

@@ -1,11 +1,17 @@
-"""Experiment use cases: create, get, list (update/delete arrive with the tracking issue)."""
+"""Experiment use cases: create, get, list, update, delete.
+
+Cascade rule: deleting an experiment that still has trials or runs is a 409 (with their counts)
+unless `cascade=True`, which deletes every run (with its metric series, trial memberships,
+artifact links and child runs), then every trial, then the experiment.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Protocol
 
 from skytune.errors import Conflict, NotFound
-from skytune.tracking.records import Experiment, ExperimentInput
+from skytune.tracking._checks import checked_tags
+from skytune.tracking.records import Experiment, ExperimentInput, ExperimentUpdate
 
 
 class ExperimentRepository(Protocol):
@@ -14,8 +20,12 @@ class ExperimentRepository(Protocol):
     def list_experiments(self, limit: int, cursor: str | None) -> tuple[list[Experiment], str | None]: ...
 
 
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(timezone.utc)
+
+
 def create_experiment(repo: ExperimentRepository, request: ExperimentInput, now: datetime | None = None) -> Experiment:
-    now = now or datetime.now(timezone.utc)
+    now = _now(now)
     experiment = Experiment(**request.model_dump(), created_at=now, updated_at=now)
     if not repo.insert_experiment(experiment):
         existing = repo.get_experiment(request.name)
@@ -31,3 +41,28 @@ def get_experiment(repo: ExperimentRepository, name: str) -> Experiment:
     if experiment is None:
         raise NotFound(f"experiment {name!r} does not exist", field="name")
     return experiment
+
+
+def update_experiment(repo, name: str, update: ExperimentUpdate, now: datetime | None = None) -> Experiment:
+    return repo.update_experiment(name, update.description, update.tags, _now(now), checked_tags)
+
+
+def delete_experiment(repo, name: str, cascade: bool = False) -> dict:
+    """Returns what was deleted: {"experiment": name, "trials": n, "runs": n}."""
+    from skytune.tracking import runs, trials  # runs/trials import experiments' helpers
+
+    get_experiment(repo, name)
+    trial_names, run_ids = repo.experiment_contents(name)
+    if (trial_names or run_ids) and not cascade:
+        raise Conflict(
+            f"experiment {name!r} still has {len(trial_names)} trial(s) and {len(run_ids)} run(s); "
+            "delete them first or pass cascade=true",
+            field="cascade", details={"trials": len(trial_names), "runs": len(run_ids)},
+        )
+    deleted_runs = 0
+    for run_id in run_ids:
+        deleted_runs += runs.delete_run(repo, run_id, cascade=True)
+    for trial in trial_names:
+        trials.delete_trial(repo, name, trial)
+    repo.delete_experiment_item(name)
+    return {"experiment": name, "trials": len(trial_names), "runs": deleted_runs}

@@ -1,0 +1,48 @@
+"""What the tracking routers share: the error responses they document, and the metric store."""
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+# Imported before the tables are bound (at cold start) so the metric store's item types get their
+# table names with everyone else's.
+from skytune.metrics import MetricStore
+from skytune_api.context import settings
+
+_DESCRIPTIONS = {
+    400: "Invalid input; `error.field` names what to fix",
+    404: "Not found",
+    409: "Conflict with the stored state",
+    413: "Request too large; `error.details` names the limit",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorDetail
+
+
+def errors(*statuses: int, **success: dict) -> dict:
+    """The `responses=` of a route: the given error statuses with the error envelope schema,
+    plus any success responses passed as {status: {...}} through `success` ("s201" -> 201)."""
+    responses: dict[int, dict] = {
+        status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorEnvelope}}}
+        for status in statuses
+    }
+    for key, value in success.items():
+        responses[int(key.lstrip("s"))] = value
+    return responses
+
+
+@cache
+def metric_store() -> MetricStore:
+    settings()  # binds the tables
+    return MetricStore()

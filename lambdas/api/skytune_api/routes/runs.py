@@ -1,0 +1,100 @@
+"""Runs: CRUD, nested runs, batch logging, metric series."""
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from skytune import limits
+from skytune.tracking import limits as tracking_limits
+from skytune.tracking import runs
+from skytune.tracking.records import LogBatch, LogBatchResult, Run, RunInput, RunUpdate, Series, SeriesPoint
+from skytune_api.context import repository
+from skytune_api.routes._common import errors, metric_store
+
+router = APIGatewayHttpRouter()
+
+RunId = Annotated[str, Path(description="Run id (server-generated ULID)")]
+
+
+class RunPage(BaseModel):
+    runs: list[Run]
+    next_cursor: str | None = None
+
+
+class RunList(BaseModel):
+    runs: list[Run]
+
+
+class RunDeleted(BaseModel):
+    run_id: str
+    runs_deleted: int
+
+
+@router.post("/runs", summary="Create a run (a retry with the same body answers the same run)", tags=["runs"],
+             responses=errors(400, 404, 409, 413, s201={"description": "Created"}))
+def create_run(body: RunInput) -> tuple[Run, int]:
+    return runs.create_run(repository(), body), 201
+
+
+@router.get("/runs/<run_id>", summary="Get a run with its metric summaries", tags=["runs"], responses=errors(404))
+def get_run(run_id: RunId) -> Run:
+    return runs.get_run(repository(), run_id)
+
+
+@router.patch("/runs/<run_id>", summary="Update a run (name, status, times, source, tags merge patch, artifacts)",
+              tags=["runs"], responses=errors(400, 404, 409, 413))
+def update_run(run_id: RunId, body: RunUpdate) -> Run:
+    return runs.update_run(repository(), run_id, body)
+
+
+@router.delete("/runs/<run_id>", summary="Delete a run (409 while it has child runs, unless cascade=true)",
+               tags=["runs"], responses=errors(404, 409))
+def delete_run(run_id: RunId, cascade: Annotated[bool, Query()] = False) -> RunDeleted:
+    deleted = runs.delete_run(repository(), run_id, cascade=cascade)
+    return RunDeleted(run_id=run_id, runs_deleted=deleted)
+
+
+@router.get("/experiments/<experiment>/runs", summary="List the runs of an experiment (oldest first)", tags=["runs"],
+            responses=errors(400, 404))
+def list_runs(
+    experiment: Annotated[str, Path()],
+    limit: Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)] = 100,
+    cursor: Annotated[str | None, Query()] = None,
+) -> RunPage:
+    items, next_cursor = runs.list_runs(repository(), experiment, limit, cursor)
+    return RunPage(runs=items, next_cursor=next_cursor)
+
+
+@router.get("/runs/<run_id>/children", summary="List the child runs of a run", tags=["runs"], responses=errors(404))
+def list_children(run_id: RunId) -> RunList:
+    return RunList(runs=runs.list_children(repository(), run_id))
+
+
+@router.post("/runs/<run_id>/log-batch",
+             summary=f"Log up to {tracking_limits.BATCH_METRICS_MAX} metric points, {tracking_limits.BATCH_PARAMS_MAX} "
+                     f"params and {tracking_limits.BATCH_TAGS_MAX} tags (at most {tracking_limits.BATCH_BODY_MAX_BYTES} bytes)",
+             description="Idempotent: a retried batch changes nothing (a point is identified by run, metric, step, "
+                         "timestamp and value; params are write-once). NaN and infinity are refused with 400.",
+             tags=["runs"], responses=errors(400, 404, 409, 413))
+def log_batch(run_id: RunId, body: LogBatch) -> LogBatchResult:
+    runs.check_body_size(router.current_event.decoded_body if router.current_event.body else None)
+    return runs.log_batch(repository(), metric_store(), run_id, body)
+
+
+@router.get("/runs/<run_id>/metrics/<metric>",
+            summary="Read a metric series in a step window, optionally downsampled keeping minima and maxima",
+            tags=["runs"], responses=errors(400, 404))
+def read_series(
+    run_id: RunId,
+    metric: Annotated[str, Path()],
+    min_step: Annotated[int | None, Query(ge=0)] = None,
+    max_step: Annotated[int | None, Query(ge=0)] = None,
+    max_points: Annotated[int | None, Query(ge=2, le=tracking_limits.SERIES_MAX_POINTS)] = None,
+) -> Series:
+    metric = unquote(metric)  # "train%2Floss" is how a client sends the metric "train/loss"
+    points = runs.read_series(repository(), metric_store(), run_id, metric, min_step, max_step, max_points)
+    return Series(run_id=run_id, metric=metric, points=[SeriesPoint(**point) for point in points])

@@ -1,0 +1,50 @@
+"""Run search and analytics (the language: docs/search.md)."""
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from skytune.tracking import query, run_search
+from skytune.tracking.records import GroupByRequest, GroupByResult, SearchPage, SearchRequest, TableRequest
+from skytune_api.context import repository
+from skytune_api.routes._common import errors, metric_store
+
+router = APIGatewayHttpRouter()
+
+
+class TablePage(SearchPage):
+    columns: list[str]
+
+
+@router.post("/runs/search",
+             summary="Search runs of one, several or all experiments: filter, sort, project, cursor pagination",
+             description="Parse errors answer 400 with `error.details.position` and `error.details.expected`. "
+                         "Runs without a sort key's value (e.g. an unknown metric) sort last.",
+             tags=["search"], responses=errors(400, 404))
+def search_runs(body: SearchRequest) -> SearchPage:
+    rows, _runs, next_cursor = run_search.search(repository(), metric_store(), body)
+    return SearchPage(rows=rows, next_cursor=next_cursor)
+
+
+@router.post("/analytics/table", summary="A table of runs (with trial names) as JSON or CSV, one page per call",
+             description="`format: csv` answers text/csv with the next cursor in the `x-next-cursor` header.",
+             tags=["analytics"],
+             responses=errors(400, 404, s200={"description": "The table", "content": {
+                 "application/json": {"model": TablePage}, "text/csv": {"schema": {"type": "string"}}}}))
+def runs_table(body: TableRequest):  # noqa: ANN201 - no annotation: two media types, documented in `responses`
+    rows, columns, next_cursor = run_search.table(repository(), metric_store(), body)
+    if body.format == "csv":
+        headers = {"x-next-cursor": next_cursor} if next_cursor else {}
+        return Response(status_code=200, content_type="text/csv; charset=utf-8", body=query.to_csv(rows, columns),
+                        headers=headers)
+    page = TablePage(rows=rows, columns=columns, next_cursor=next_cursor)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=page.model_dump_json())
+
+
+@router.post("/analytics/group-by",
+             summary="Group runs by fields and aggregate (count, mean, std, median, min, max, sum)",
+             tags=["analytics"], responses=errors(400, 404))
+def group_by(body: GroupByRequest) -> GroupByResult:
+    return GroupByResult(groups=run_search.group_by(repository(), metric_store(), body))
+
+

@@ -1,0 +1,128 @@
+"""Search and analytics over stored runs: the query language (`tracking.query`) applied to the
+runs of the experiments asked for.
+
+Candidates are every run of those experiments (one Query per experiment on gsi1; the run item
+carries params, tags, trial names and metric summaries, so there is one read per run). Summaries
+are decoded only for the metrics a run is actually asked about; series (for `.at(step)` and
+`.window(a, b)` predicates) are read only for runs that reach such a predicate.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from skytune.errors import InvalidInput, NotFound
+from skytune.tracking import query
+from skytune.tracking.query import QueryError, RunView
+from skytune.tracking.records import GroupByRequest, SearchRequest, TableRequest
+
+
+class LazySummaries(Mapping):
+    """metric -> public summary, decoded from the stored form on first access."""
+
+    __slots__ = ("_stored", "_decoded")
+
+    def __init__(self, stored: Mapping[str, Any]) -> None:
+        self._stored = stored
+        self._decoded: dict[str, dict] = {}
+
+    def __getitem__(self, metric: str) -> dict:
+        decoded = self._decoded.get(metric)
+        if decoded is None:
+            from skytune.metrics import public_summary
+
+            decoded = self._decoded[metric] = public_summary(self._stored[metric])
+        return decoded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+
+def run_view(record: dict[str, Any], store) -> RunView:
+    run_id = record["run_id"]
+
+    def load_series(metric: str) -> list[tuple[int, float]]:
+        if metric not in record["metric_summaries"]:
+            return []
+        return [(point["step"], point["value"]) for point in store.series(run_id, metric)]
+
+    return RunView(
+        run_id=run_id,
+        attributes={
+            "name": record["name"], "experiment": record["experiment"], "status": record["status"],
+            "trial": record["trials"], "created": record["created_at"], "started": record["start_time"],
+            "ended": record["end_time"], "source": record["source"], "parent": record["parent"],
+        },
+        params=record["params"], tags=record["tags"], metrics=LazySummaries(record["metric_summaries"]),
+        series_source=load_series,
+    )
+
+
+def candidates(repo, store, experiments: list[str] | None) -> Iterator[RunView]:
+    if experiments is None:
+        names = repo.experiment_names()
+    else:
+        names = list(dict.fromkeys(experiments))
+        for name in names:
+            if repo.get_experiment(name) is None:
+                raise NotFound(f"experiment {name!r} does not exist", field="experiments")
+    for name in names:
+        for record in repo.iter_run_records(name):
+            yield run_view(record, store)
+
+
+def _parsed(parse, text, field: str):
+    try:
+        return parse(text)
+    except QueryError as error:
+        raise InvalidInput(f"{field}: {error}", field=field, details=error.to_dict()) from None
+
+
+def _context(experiments: list[str] | None) -> str:
+    return "*" if experiments is None else ",".join(sorted(set(experiments)))
+
+
+def search(repo, store, request: SearchRequest) -> tuple[list[dict], list[RunView], str | None]:
+    """(rows, their runs, next cursor). Without `columns` a row holds everything the run has
+    (attributes, params, the default metric statistics, tags: the runs-table columns)."""
+    expr = _parsed(query.parse_filter, request.filter, "filter")
+    order = _parsed(query.parse_order_by, request.order_by, "order_by")
+    columns = _parsed(query.parse_columns, request.columns, "columns")
+    try:
+        result = query.search_runs(
+            candidates(repo, store, request.experiments), filter=expr, order_by=order, columns=columns or None,
+            cursor=request.cursor, limit=request.limit, context=_context(request.experiments),
+        )
+    except QueryError as error:  # only the cursor is left to fail here
+        raise InvalidInput(f"cursor: {error}", field="cursor", details=error.to_dict()) from None
+    rows = result.rows if columns else query.runs_table(result.runs)
+    return rows, result.runs, result.next_cursor
+
+
+def table(repo, store, request: TableRequest) -> tuple[list[dict], list[str], str | None]:
+    """(rows, column keys, next cursor): one page of the runs table."""
+    columns = _parsed(query.parse_columns, request.columns, "columns") or None
+    metric_stats = tuple(request.metric_stats) if request.metric_stats else query.DEFAULT_METRIC_STATS
+    unknown = [stat for stat in metric_stats if stat not in query.SUMMARY_STATS]
+    if unknown:
+        raise InvalidInput(f"unknown metric statistics {unknown}; expected some of {list(query.SUMMARY_STATS)}",
+                           field="metric_stats")
+    _rows, runs, next_cursor = search(repo, store, request.model_copy(update={"columns": None}))
+    shown = columns if columns is not None else query.table_columns(runs, metric_stats)
+    rows = query.runs_table(runs, shown)
+    return rows, [column.key for column in shown], next_cursor
+
+
+def group_by(repo, store, request: GroupByRequest) -> list[dict]:
+    expr = _parsed(query.parse_filter, request.filter, "filter")
+    keys = _parsed(query.parse_columns, request.group_by, "group_by")
+    aggregates = _parsed(query.parse_aggregates, request.aggregates, "aggregates")
+    matches = expr.compile()
+    runs = (run for run in candidates(repo, store, request.experiments) if matches(run))
+    try:
+        return query.group_by(runs, keys, aggregates)
+    except QueryError as error:
+        raise InvalidInput(f"group_by: {error}", field="group_by", details=error.to_dict()) from None
