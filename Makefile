@@ -8,14 +8,14 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install demo test test-unit test-integration test-infra test-e2e synth local sizes openapi bench-tuner bench-search bench-ingest clean
+.PHONY: install demo test test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-latency bench-search bench-ingest clean
 
 install: $(VENV)/.installed node_modules/.installed java
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -e '.[runtime,local,infra,dev]'
+	$(PIP) install -e '.[runtime,local,infra,dev,demo]'
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -51,6 +51,18 @@ openapi: install
 	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e '.[runtime,local,bench]' torch==2.13.0
 	@touch $@
+
+bench-tuner: .venv-bench/.installed
+	.venv-bench/bin/python -m benchmarks.tuner.run --seeds 20 --budgets 30,50,100 --jobs 2 --markdown benchmarks/tuner/comparison.md
+
+bench-latency: install
+	$(BIN)/python -m benchmarks.tuner.latency
+
+bench-ingest: install
+	$(BIN)/python -m benchmarks.ingest.run --points 20000
+
+bench-search: .venv-bench/.installed
+	.venv-bench/bin/python -m benchmarks.search.run --runs 10000
 
 clean:
 	rm -rf build cdk.out .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Optimiser benchmark: skytune's strategies against Optuna on functions with known optima."""

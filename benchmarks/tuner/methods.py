@@ -1,0 +1,84 @@
+"""Each method behind one ask/tell interface, so the same asynchronous loop drives them all."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from benchmarks.tuner.problems import Problem
+from skytune.optimize import Observation, parse_space, suggest
+
+
+class SkytuneMethod:
+    """skytune's stateless ``suggest``: every ask rebuilds from the history, as in Lambda."""
+
+    def __init__(self, strategy: str, problem: Problem, seed: int, **options: Any) -> None:
+        self.strategy, self.seed, self.options = strategy, seed, options
+        self.space = parse_space(problem.parameter_ranges)
+        self.completed: list[Observation] = []
+        self.running: dict[int, dict] = {}
+        self._next = 0
+
+    def ask(self) -> tuple[int, dict]:
+        config = suggest(self.strategy, self.space, self.completed, list(self.running.values()),
+                         1, self.seed, objective="Minimize", **self.options)[0]
+        handle, self._next = self._next, self._next + 1
+        self.running[handle] = config
+        return handle, config
+
+    def tell(self, handle: int, value: float) -> None:
+        self.completed.append(Observation(self.running.pop(handle), value))
+
+
+class OptunaMethod:
+    """Optuna's ask-and-tell; running trials stay RUNNING in the study, which both GPSampler
+    (q-batch log EI) and TPE with ``constant_liar`` take into account."""
+
+    def __init__(self, sampler_name: str, problem: Problem, seed: int, parallel: bool) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        if sampler_name == "OptunaGP":
+            sampler = optuna.samplers.GPSampler(seed=seed)
+        elif sampler_name == "OptunaTPE":
+            sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=parallel)
+        else:
+            raise ValueError(sampler_name)
+        self.study = optuna.create_study(direction="minimize", sampler=sampler)
+        self.problem = problem
+        self.trials: dict[int, Any] = {}
+
+    def _sample(self, trial) -> dict:
+        ranges = self.problem.parameter_ranges
+        config: dict[str, Any] = {}
+        for r in ranges.get("ContinuousParameterRanges", []):
+            config[r["Name"]] = trial.suggest_float(r["Name"], float(r["MinValue"]),
+                                                    float(r["MaxValue"]),
+                                                    log=r.get("ScalingType") == "Logarithmic")
+        for r in ranges.get("IntegerParameterRanges", []):
+            config[r["Name"]] = trial.suggest_int(r["Name"], int(r["MinValue"]), int(r["MaxValue"]),
+                                                  log=r.get("ScalingType") == "Logarithmic")
+        for r in ranges.get("CategoricalParameterRanges", []):
+            config[r["Name"]] = trial.suggest_categorical(r["Name"], r["Values"])
+        return config
+
+    def ask(self) -> tuple[int, dict]:
+        trial = self.study.ask()
+        config = self._sample(trial)
+        self.trials[trial.number] = trial
+        return trial.number, config
+
+    def tell(self, handle: int, value: float) -> None:
+        self.study.tell(self.trials.pop(handle), value)
+
+
+SKYTUNE_METHODS = {"Bayesian": "Bayesian", "Random": "Random", "Sobol": "Sobol"}
+OPTUNA_METHODS = ("OptunaGP", "OptunaTPE")
+ALL_METHODS = ("Bayesian", "OptunaGP", "OptunaTPE", "Random")
+
+
+def make_method(name: str, problem: Problem, seed: int, parallel: bool):
+    if name in OPTUNA_METHODS:
+        return OptunaMethod(name, problem, seed, parallel)
+    return SkytuneMethod(SKYTUNE_METHODS[name], problem, seed)

@@ -1,0 +1,237 @@
+"""Bayesian optimisation: GP surrogate + log expected improvement, stateless per call.
+
+One call rebuilds everything from the history:
+
+1. Until ``n_initial`` trials exist, propose scrambled Sobol points (continuing the sequence at
+   the number of trials already issued, so successive calls do not repeat themselves).
+2. Encode completed trials (features, see :mod:`space`); failed trials get the worst observed
+   value so the model learns to avoid their region; values are signed so we always minimise,
+   then standardised.
+3. Fit the GP's hyperparameters (MAP, multi-start L-BFGS). Beyond ``max_fit_points`` trials,
+   fit on a random subset of that size from the best start only: each step is cubic in the
+   trials, and a hundred of them pin the hyperparameters down well. The GP itself then
+   conditions on every trial.
+4. Pending trials and earlier picks in this batch enter as *kriging-believer* fantasies: observed
+   at the posterior mean, so their variance collapses and the incumbent accounts for them. This
+   keeps asynchronous workers and batch members apart without inventing values.
+5. Maximise log EI: Sobol candidates plus perturbations of the best trials, the top ones
+   refined by L-BFGS on the numeric features, then snapped to integers/categories and polished
+   by one-step discrete moves (each other category, each integer +-1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from skytune.optimize import lbfgs
+from skytune.optimize.acquisition import (
+    log_expected_improvement,
+    log_expected_improvement_and_gradient,
+)
+from skytune.optimize.gp import GaussianProcess, KernelStructure, Prior, fit_hyperparameters
+from skytune.optimize.observation import Objective, Observation, sign_for
+from skytune.optimize.sobol import sobol
+from skytune.optimize.space import CategoricalParameter, SearchSpace
+
+
+@dataclass(frozen=True)
+class BayesianOptions:
+    n_initial: int | None = None  # None: max(4, min(10, P + 1))
+    n_candidates: int = 1024
+    n_local_per_scale: int = 64
+    n_refine: int = 4
+    max_fit_points: int = 100
+    n_fit_starts: int = 3
+    prior: Prior = Prior()
+    output_transform: str = "none"  # or "power": Box-Cox, see warp_outputs
+
+    def initial_count(self, space: SearchSpace) -> int:
+        if self.n_initial is not None:
+            return self.n_initial
+        return max(4, min(10, space.dimension + 1))
+
+
+def kernel_structure(space: SearchSpace) -> KernelStructure:
+    groups, factors = [], []
+    for j, (p, (_, width)) in enumerate(zip(space.parameters, space.feature_blocks())):
+        groups += [j] * width
+        factors += [0.5 if isinstance(p, CategoricalParameter) else 1.0] * width
+    return KernelStructure(np.array(groups, dtype=int), np.array(factors), space.dimension)
+
+
+def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
+                     pending: Sequence[dict[str, Any]], n: int, seed: int, *,
+                     objective: Objective = "Minimize", **options: Any) -> list[dict[str, Any]]:
+    opts = BayesianOptions(**options)
+    sign = sign_for(objective)
+    rng = np.random.default_rng([seed, len(completed), len(pending), 0xB0])
+    usable = [o for o in completed if space.contains(o.params)]
+    pending = [p for p in pending if space.contains(p)]
+    successes = [o for o in usable if o.is_success]
+    issued = len(completed) + len(pending)
+
+    n_initial_left = max(0, opts.initial_count(space) - issued)
+    if len(successes) < 2:
+        n_initial_left = n
+    n_sobol = min(n, n_initial_left)
+    picks: list[dict[str, Any]] = []
+    if n_sobol:
+        picks = space.from_unit(sobol(issued, n_sobol, space.dimension, seed))
+    if n_sobol == n:
+        return picks
+
+    structure = kernel_structure(space)
+    x = space.to_features([o.params for o in usable])
+    worst = max(sign * o.value for o in successes)
+    y_raw = np.array([sign * o.value if o.is_success else worst for o in usable])
+    y = warp_outputs(y_raw) if opts.output_transform == "power" else y_raw
+    y = (y - y.mean()) / max(y.std(), 1e-12)
+
+    fit_idx, long_history = np.arange(len(y)), len(y) > opts.max_fit_points
+    if long_history:
+        fit_idx = np.sort(rng.choice(len(y), opts.max_fit_points, replace=False))
+    theta = fit_hyperparameters(x[fit_idx], y[fit_idx], structure, rng, opts.prior,
+                                n_starts=opts.n_fit_starts, climb_all_starts=not long_history)
+    gp = GaussianProcess(x, y, theta, structure)
+
+    fantasies = [space.to_features(picks + list(pending))] if picks or pending else []
+    if fantasies:
+        gp = gp.condition_on(fantasies[0], gp.predict(fantasies[0])[0])
+
+    for _ in range(n - n_sobol):
+        x_next = _maximise_acquisition(space, gp, rng, opts, seed)
+        picks.extend(space.from_features(x_next[None, :]))
+        gp = gp.condition_on(x_next[None, :], gp.predict(x_next[None, :])[0])
+    return picks
+
+
+BOX_COX_LAMBDAS = np.linspace(-1.0, 1.0, 21)
+
+
+def warp_outputs(y: np.ndarray) -> np.ndarray:
+    """Monotone Box-Cox warp of minimised values, so heavy upper tails do not dominate the GP.
+
+    s = (y - min y) / (max y - min y) + 0.01  (shifted positive; the offset bounds the stretch
+    near the best value), then t = (s^lam - 1) / lam (ln s at lam = 0) with lam on a grid
+    maximising the Box-Cox profile likelihood  -n/2 ln var(t) + (lam - 1) sum ln s.
+    Monotone, so the minimiser is unchanged; lam = 1 is the identity up to scale.
+    """
+    spread = float(np.max(y) - np.min(y))
+    if spread <= 0.0:
+        return y.copy()
+    s = (y - np.min(y)) / spread + 0.01
+    log_s = np.log(s)
+    best, best_ll = y, -np.inf
+    for lam in BOX_COX_LAMBDAS:
+        t = log_s if abs(lam) < 1e-12 else (s**lam - 1.0) / lam
+        ll = -0.5 * len(y) * np.log(max(np.var(t), 1e-300)) + (lam - 1.0) * np.sum(log_s)
+        if ll > best_ll:
+            best, best_ll = t, ll
+    return best
+
+
+def _candidates(space: SearchSpace, gp: GaussianProcess, mean_at_data: np.ndarray,
+                rng: np.random.Generator, opts: BayesianOptions, seed: int) -> np.ndarray:
+    start = int(rng.integers(0, 2**20))
+    global_points = space.features_from_unit(
+        sobol(start, opts.n_candidates, space.dimension, seed))
+    # Local candidates around the trials the model currently believes are best.
+    centres = gp.x[np.argsort(mean_at_data)[: min(5, len(mean_at_data))]]
+    numeric = space.numeric_feature_columns()
+    local = []
+    for scale in (0.2, 0.05, 0.01, 0.002):
+        base = centres[rng.integers(0, len(centres), opts.n_local_per_scale)].copy()
+        base[:, numeric] += scale * rng.standard_normal((len(base), len(numeric)))
+        base[:, numeric] = np.clip(base[:, numeric], 0.0, 1.0)
+        _resample_some_categories(space, base, rng)
+        local.append(space.snap_features(base))
+    return np.vstack([global_points, *local])
+
+
+def _resample_some_categories(space: SearchSpace, x: np.ndarray, rng: np.random.Generator) -> None:
+    rows = np.arange(len(x))
+    for p, (start, width) in zip(space.parameters, space.feature_blocks()):
+        if isinstance(p, CategoricalParameter):
+            flip = rng.random(len(x)) < 1.0 / space.dimension
+            idx = rng.integers(0, width, len(x))
+            x[flip, start : start + width] = 0.0
+            x[rows[flip], start + idx[flip]] = 1.0
+
+
+def _maximise_acquisition(space: SearchSpace, gp: GaussianProcess, rng: np.random.Generator,
+                          opts: BayesianOptions, seed: int) -> np.ndarray:
+    # Incumbent: the best posterior mean over observed and fantasy points (robust to noise).
+    mean_at_data = gp.predict(gp.x)[0]
+    best = float(np.min(mean_at_data))
+    candidates = _candidates(space, gp, mean_at_data, rng, opts, seed)
+    scores = log_expected_improvement(*gp.predict(candidates), best)
+    order = np.argsort(-scores)
+    numeric = space.numeric_feature_columns()
+
+    refined = [candidates[order[: 4 * opts.n_refine]]]
+    if len(numeric):
+        for i in order[: opts.n_refine]:
+            refined.append(_refine_numeric(gp, candidates[i], numeric, best)[None, :])
+    pool = space.snap_features(np.vstack(refined))
+    pool = np.vstack([pool, _discrete_neighbours(space, pool[: 2 * opts.n_refine + 1])])
+    pool_scores = log_expected_improvement(*gp.predict(pool), best)
+
+    taken = gp.x
+    for i in np.argsort(-pool_scores):
+        if not _is_taken(pool[i], taken):
+            return pool[i]
+    for i in order:  # every refined point was taken: fall back to the raw candidates
+        if not _is_taken(candidates[i], taken):
+            return candidates[i]
+    return space.features_from_unit(rng.random((1, space.dimension)))[0]
+
+
+def _refine_numeric(gp: GaussianProcess, start: np.ndarray, numeric: np.ndarray,
+                    best: float) -> np.ndarray:
+    """Maximise log EI over the numeric features with the categorical ones fixed."""
+    point = start.copy()
+
+    def negative(u: np.ndarray) -> tuple[float, np.ndarray]:
+        point[numeric] = u
+        mean, var, d_mean, d_var = gp.predict_with_gradient(point[None, :])
+        value, grad = log_expected_improvement_and_gradient(mean, var, d_mean, d_var, best)
+        return -float(value[0]), -grad[0, numeric]
+
+    u, _ = lbfgs.minimize(negative, start[numeric].copy(), np.zeros(len(numeric)),
+                          np.ones(len(numeric)), max_iter=40)
+    out = start.copy()
+    out[numeric] = u
+    return out
+
+
+def _discrete_neighbours(space: SearchSpace, points: np.ndarray) -> np.ndarray:
+    """Each point with one categorical changed to each other category, or one integer +-1."""
+    moves = []
+    for p, (start, width) in zip(space.parameters, space.feature_blocks()):
+        if isinstance(p, CategoricalParameter):
+            for c in range(width):
+                moved = points.copy()
+                moved[:, start : start + width] = 0.0
+                moved[:, start + c] = 1.0
+                moves.append(moved)
+        elif p.is_integer:
+            values = p.from_unit(points[:, start])
+            for delta in (-1.0, 1.0):
+                moved = points.copy()
+                moved[:, start] = p.to_unit(np.clip(values + delta, p.low, p.high))
+                moves.append(moved)
+    return np.vstack(moves) if moves else np.empty((0, points.shape[1]))
+
+
+def _is_taken(point: np.ndarray, taken: np.ndarray) -> bool:
+    return bool(np.any(np.max(np.abs(taken - point), axis=1) < 1e-9)) if len(taken) else False
+
+
+def count_initial(space: SearchSpace, **options: Any) -> int:
+    """How many trials the Bayesian strategy spends on its Sobol initial design."""
+    return BayesianOptions(**options).initial_count(space)
+

@@ -1,0 +1,117 @@
+import math
+
+import numpy as np
+import pytest
+
+from skytune.optimize import Observation, parse_space, suggest
+from skytune.optimize.bayesian import count_initial
+
+BRANIN_SPACE = parse_space({"ContinuousParameterRanges": [
+    {"Name": "x1", "MinValue": "-5", "MaxValue": "10"},
+    {"Name": "x2", "MinValue": "0", "MaxValue": "15"}]})
+BRANIN_OPTIMUM = 0.397887
+
+
+def branin(c):
+    x1, x2 = c["x1"], c["x2"]
+    return ((x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2
+            + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10)
+
+
+def optimise(space, f, budget, seed, objective="Minimize", strategy="Bayesian"):
+    observations = []
+    for _ in range(budget):
+        config = suggest(strategy, space, observations, [], 1, seed, objective=objective)[0]
+        observations.append(Observation(config, f(config)))
+    return observations
+
+
+def test_bayesian_beats_random_search_on_branin():
+    bo = [min(o.value for o in optimise(BRANIN_SPACE, branin, 20, s)) for s in range(2)]
+    rs = [min(o.value for o in optimise(BRANIN_SPACE, branin, 20, s, strategy="Random"))
+          for s in range(2)]
+    assert max(bo) - BRANIN_OPTIMUM < 0.1
+    assert np.mean(bo) < np.mean(rs)
+
+
+def test_maximise_is_minimise_of_the_negation():
+    def negative(c):
+        return -branin(c)
+    maximised = optimise(BRANIN_SPACE, negative, 12, 0, objective="Maximize")
+    minimised = optimise(BRANIN_SPACE, branin, 12, 0, objective="Minimize")
+    assert [o.params for o in maximised] == [o.params for o in minimised]
+
+
+def test_initial_design_is_sobol_then_the_model_takes_over():
+    n0 = count_initial(BRANIN_SPACE)
+    assert n0 == 4
+    sobol = suggest("Sobol", BRANIN_SPACE, [], [], n0, seed=3)
+    bayes = suggest("Bayesian", BRANIN_SPACE, [], [], n0, seed=3)
+    assert bayes == sobol
+
+
+def _history(n):
+    configs = BRANIN_SPACE.from_unit(np.random.default_rng(1).random((n, 2)))
+    return [Observation(c, branin(c)) for c in configs]
+
+
+def _distance(a, b):
+    return math.hypot((a["x1"] - b["x1"]) / 15, (a["x2"] - b["x2"]) / 15)
+
+
+def test_pending_trials_are_not_suggested_again_and_batches_are_diverse():
+    completed = _history(12)
+    alone = suggest("Bayesian", BRANIN_SPACE, completed, [], 1, seed=0)[0]
+    with_pending = suggest("Bayesian", BRANIN_SPACE, completed, [alone], 1, seed=0)[0]
+    assert _distance(alone, with_pending) > 0.02
+    batch = suggest("Bayesian", BRANIN_SPACE, completed, [], 4, seed=0)
+    gaps = [_distance(a, b) for i, a in enumerate(batch) for b in batch[i + 1:]]
+    assert min(gaps) > 0.02
+
+
+def test_failed_trials_push_the_search_away_from_their_region():
+    # Trials in the left half failed: the model should propose right-half points.
+    configs = BRANIN_SPACE.from_unit(np.random.default_rng(2).random((16, 2)))
+    completed = [Observation(c, None if c["x1"] < 2.5 else branin(c)) for c in configs]
+    picks = suggest("Bayesian", BRANIN_SPACE, completed, [], 3, seed=0)
+    assert all(c["x1"] >= 2.0 for c in picks)
+
+
+def test_all_failed_history_falls_back_to_the_initial_design():
+    completed = [Observation(o.params, None) for o in _history(6)]
+    picks = suggest("Bayesian", BRANIN_SPACE, completed, [], 2, seed=0)
+    assert picks == suggest("Sobol", BRANIN_SPACE, completed, [], 2, seed=0)
+
+
+def test_small_discrete_space_is_exhausted_without_repeats():
+    space = parse_space({
+        "IntegerParameterRanges": [{"Name": "k", "MinValue": "1", "MaxValue": "3"}],
+        "CategoricalParameterRanges": [{"Name": "c", "Values": ["a", "b"]}]})
+    observations = optimise(space, lambda c: c["k"] + (c["c"] == "b"), 6, seed=0)
+    assert len({(o.params["k"], o.params["c"]) for o in observations}) == 6
+
+
+def test_noisy_objective_still_finds_the_basin():
+    rng = np.random.default_rng(0)
+    space = parse_space({"ContinuousParameterRanges": [
+        {"Name": "x", "MinValue": "-2", "MaxValue": "2"}]})
+    observations = optimise(space, lambda c: c["x"] ** 2 + 0.05 * rng.standard_normal(), 15, 0)
+    late = [o.params["x"] for o in observations[-5:]]
+    assert np.median(np.abs(late)) < 0.4
+
+
+@pytest.mark.parametrize("objective", ["Minimize", "Maximize"])
+def test_integer_and_log_inputs_reach_the_optimum(objective):
+    space = parse_space({
+        "ContinuousParameterRanges": [{"Name": "lr", "MinValue": "1e-6", "MaxValue": "1",
+                                       "ScalingType": "Logarithmic"}],
+        "IntegerParameterRanges": [{"Name": "layers", "MinValue": "1", "MaxValue": "12"}]})
+    sign = 1 if objective == "Minimize" else -1
+
+    def f(c):
+        return sign * ((math.log10(c["lr"]) + 3) ** 2 + 0.1 * (c["layers"] - 4) ** 2)
+
+    observations = optimise(space, f, 20, 0, objective=objective)
+    best = min(observations, key=lambda o: sign * o.value)
+    assert best.params["layers"] == 4
+    assert abs(math.log10(best.params["lr"]) + 3) < 0.2

@@ -1,0 +1,110 @@
+"""Gradients and special functions checked against finite differences and known values."""
+
+import math
+
+import numpy as np
+import pytest
+
+from skytune.optimize import lbfgs, parse_space
+from skytune.optimize.acquisition import (
+    erfc,
+    log_expected_improvement,
+    log_expected_improvement_and_gradient,
+    log_h,
+)
+from skytune.optimize.bayesian import kernel_structure, warp_outputs
+from skytune.optimize.gp import GaussianProcess, Prior, _neg_log_posterior, fit_hyperparameters
+
+SPACE = parse_space({
+    "ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1"},
+                                  {"Name": "b", "MinValue": "1e-4", "MaxValue": "1",
+                                   "ScalingType": "Logarithmic"}],
+    "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}]})
+
+
+def _data(n=25, seed=0):
+    rng = np.random.default_rng(seed)
+    x = SPACE.features_from_unit(rng.random((n, SPACE.dimension)))
+    return x, np.sin(6 * x[:, 0]) + x[:, 1] ** 2 + x[:, 3] + 0.01 * rng.standard_normal(n)
+
+
+def test_erfc_matches_the_standard_library():
+    xs = np.linspace(-5, 5, 101)
+    assert np.allclose(erfc(xs), [math.erfc(v) for v in xs], rtol=2e-7, atol=1e-12)
+
+
+def test_log_h_is_exact_near_zero_and_finite_far_below():
+    z = np.array([-2.0, 0.0, 1.5])
+    exact = [math.exp(-v * v / 2) / math.sqrt(2 * math.pi) + v * 0.5 * math.erfc(-v / math.sqrt(2))
+             for v in z]
+    assert np.allclose(np.exp(log_h(z)[0]), exact, rtol=1e-6)
+    far = log_h(np.array([-40.0, -5.001, -4.999]))[0]
+    assert np.all(np.isfinite(far)) and far[0] < -800
+    assert far[1] == pytest.approx(far[2], abs=0.02)  # continuous across the branch switch
+
+
+def test_marginal_likelihood_gradient_matches_finite_differences():
+    x, y = _data()
+    structure = kernel_structure(SPACE)
+    theta = np.array([-0.5, 0.3, 0.1, 0.2, -4.0])
+    _, grad = _neg_log_posterior(theta, x, y, structure, Prior())
+    eps = 1e-6
+    numeric = [(_neg_log_posterior(theta + e, x, y, structure, Prior())[0]
+                - _neg_log_posterior(theta - e, x, y, structure, Prior())[0]) / (2 * eps)
+               for e in np.eye(len(theta)) * eps]
+    assert np.allclose(grad, numeric, rtol=1e-4, atol=1e-5)
+
+
+def test_log_ei_gradient_matches_finite_differences():
+    x, y = _data()
+    structure = kernel_structure(SPACE)
+    gp = GaussianProcess(x, y, np.array([-1.0, 0.0, 0.0, 0.0, -6.0]), structure)
+    points = SPACE.features_from_unit(np.random.default_rng(1).random((4, 3)))
+
+    def value(p):
+        return log_expected_improvement(*gp.predict(p), best=float(y.min()))
+
+    _, grad = log_expected_improvement_and_gradient(*gp.predict_with_gradient(points),
+                                                    best=float(y.min()))
+    eps = 1e-6
+    numeric = np.stack([(value(points + e) - value(points - e)) / (2 * eps)
+                        for e in np.eye(points.shape[1]) * eps], axis=1)
+    assert np.allclose(grad, numeric, rtol=1e-4, atol=1e-5)
+
+
+def test_fitted_gp_interpolates_and_learns_the_irrelevant_dimension():
+    rng = np.random.default_rng(0)
+    space = parse_space({"ContinuousParameterRanges": [
+        {"Name": "a", "MinValue": "0", "MaxValue": "1"},
+        {"Name": "noise", "MinValue": "0", "MaxValue": "1"}]})
+    x = space.features_from_unit(rng.random((30, 2)))
+    y = np.sin(6 * x[:, 0])
+    structure = kernel_structure(space)
+    theta = fit_hyperparameters(x, y, structure, rng)
+    assert theta[1] > theta[0] + 1.0  # the unused input gets a much longer lengthscale
+    gp = GaussianProcess(x, y, theta, structure)
+    test = space.features_from_unit(rng.random((20, 2)))
+    mean, var = gp.predict(test)
+    assert np.max(np.abs(mean - np.sin(6 * test[:, 0]))) < 0.05
+    assert np.all(var >= 0)
+
+
+def test_lbfgs_minimises_a_bounded_rosenbrock():
+    def rosenbrock(v):
+        a, b = v
+        f = (1 - a) ** 2 + 100 * (b - a * a) ** 2
+        return f, np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])
+
+    x, f = lbfgs.minimize(rosenbrock, np.array([-1.2, 1.0]), max_iter=200)
+    assert f < 1e-6 and np.allclose(x, [1, 1], atol=1e-2)
+    x, _ = lbfgs.minimize(rosenbrock, np.array([0.0, 0.0]), np.array([-2.0, -2.0]),
+                          np.array([0.5, 2.0]), max_iter=200)
+    assert x[0] == pytest.approx(0.5, abs=1e-3) and x[1] == pytest.approx(0.25, abs=1e-2)
+
+
+def test_output_warp_is_monotone_and_tames_a_heavy_tail():
+    y = np.array([0.4, 0.5, 1.0, 3.0, 20.0, 300.0])
+    warped = warp_outputs(y)
+    assert np.all(np.diff(warped) > 0)
+    gaps = np.diff(warped)
+    assert gaps[0] / gaps[-1] > np.diff(y)[0] / np.diff(y)[-1]
