@@ -8,8 +8,10 @@ from infra import constants
 from infra.config import StageConfig
 from infra.constructs.api import Api
 from infra.constructs.function import SharedLayers
+from infra.constructs.ingestion import Ingestion
 from infra.constructs.storage import Storage
-from infra.nag import acknowledge_function_role
+from infra.constructs.tuning import Tuning
+from infra.nag import acknowledge_function_role, acknowledge_ingestion
 from infra.packaging import record_bundle_sizes
 
 
@@ -20,12 +22,15 @@ class SkytuneStack(Stack):
         self.storage = Storage(self, "Storage")
         self.layers = SharedLayers(self, "Layers", config=config)
         self.api = Api(self, "Api", config=config, layers=self.layers, storage=self.storage)
+        self.ingestion = Ingestion(self, "Ingestion", config=config, layers=self.layers, storage=self.storage)
         # Ingestion (CloudWatch Logs, metric streams, EventBridge) and tuning (Step Functions)
         # constructs are added here, each in infra/constructs/<concern>.py.
+        self.tuning = Tuning(self, "Tuning", config=config, layers=self.layers, storage=self.storage, api=self.api)
 
-        self.functions = [self.api.handler]
+        self.functions = [self.api.handler, *self.ingestion.functions, *self.tuning.functions]
         for function in self.functions:
             acknowledge_function_role(self, function.role, self.storage.all_tables)
+        acknowledge_ingestion(self, self.ingestion)
         record_bundle_sizes(
             {f.node.path: [f.code_dir, constants.CORE_LAYER_DIR, self.layers.deps_dir] for f in self.functions}
         )

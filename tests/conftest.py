@@ -31,3 +31,15 @@ def cloud_assembly(tmp_path_factory) -> Path:
     from skytune.local.synth import synthesise
 
     return synthesise(ROOT, tmp_path_factory.mktemp("cdk.out"), stage="test")
+
+
+@pytest.fixture(scope="session")
+def local_stack(cloud_assembly):
+    """The local stack in this process, one per session: its handlers keep their DynamoDB clients
+    (as Lambda containers do), so every in-process test shares one DynamoDB Local."""
+    from skytune.local.runtime import LocalStack
+    from skytune.local.template import stack_name
+
+    stack = LocalStack(assembly_dir=cloud_assembly, stack_name=stack_name("test"), data_dir=None).start()
+    yield stack
+    stack.stop()

@@ -7,14 +7,6 @@ from dataclasses import dataclass
 import pytest
 
 from skytune.local.runtime import LocalStack
-from skytune.local.template import stack_name
-
-
-@pytest.fixture(scope="session")
-def local_stack(cloud_assembly):
-    stack = LocalStack(assembly_dir=cloud_assembly, stack_name=stack_name("test"), data_dir=None).start()
-    yield stack
-    stack.stop()
 
 
 @pytest.fixture(scope="session")

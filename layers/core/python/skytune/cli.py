@@ -23,9 +23,31 @@ def main(argv: list[str] | None = None) -> int:
     local.add_argument("--cdk-out", type=Path, help="use this synthesised cloud assembly instead of synthesising")
     local.add_argument("--log-level", default="WARNING", help="handlers' log level (powertools)")
 
+    ship = commands.add_parser("ship-logs", help="run a command, delivering its output to `skytune local` as CloudWatch Logs")
+    ship.add_argument("--url", default="http://127.0.0.1:8080", help="the local stack (default http://127.0.0.1:8080)")
+    ship.add_argument("--log-group", default="/skytune/dev/trials")
+    ship.add_argument("--log-stream", required=True)
+    ship.add_argument("--run", help="register the log stream on this run first (needs --metric-definitions)")
+    ship.add_argument("--metric-definitions", type=Path, help='JSON file: [{"Name": ..., "Regex": ...}]')
+    ship.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and its arguments")
+
+    from skytune.tuning import cli as tuning_cli
+
+    tuning_cli.add_parser(commands)
+
     args = parser.parse_args(argv)
     if args.command == "local":
         return _local(args)
+    if args.command == "tuning":
+        return tuning_cli.run(args)
+    if args.command == "ship-logs":
+        from skytune.local.ship_logs import ship as ship_logs
+
+        command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+        if not command:
+            parser.error("ship-logs needs a command after --")
+        definitions = __import__("json").loads(args.metric_definitions.read_text()) if args.metric_definitions else None
+        return ship_logs(args.url, args.log_group, args.log_stream, command, args.run, definitions)
     return 2
 
 

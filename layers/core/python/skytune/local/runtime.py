@@ -1,6 +1,7 @@
 """`skytune local`: the synthesised stack running on this machine."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -8,10 +9,12 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from skytune.ingestion.cloudwatch_logs import encode_subscription
 from skytune.local.dynamodb_local import DynamoDBLocal, ensure_port_free, free_port
 from skytune.local.errors import LocalRuntimeError
 from skytune.local.functions import LocalFunctions
@@ -69,6 +72,9 @@ class LocalStack:
     template: StackTemplate = field(init=False)
     dynamodb: DynamoDBLocal = field(init=False)
     functions: LocalFunctions = field(init=False)
+    # the tuning state machine on moto + local trial workers (skytune.local.runners); off: API and tables only
+    tuning_enabled: bool = True
+    tuning: Any = field(init=False, default=None)
 
     def start(self) -> "LocalStack":
         self.template = StackTemplate.load(self.assembly_dir, self.stack_name)
@@ -80,6 +86,10 @@ class LocalStack:
             self.dynamodb.stop()
             raise LocalRuntimeError(f"DynamoDB Local refused the tables ({error}); is the data dir corrupt?") from None
         self.functions = LocalFunctions(self.template.functions())
+        if self.tuning_enabled:
+            from skytune.local.runners import start_local_tuning
+
+            self.tuning = start_local_tuning(self)
         return self
 
     def dynamodb_client(self):
@@ -87,9 +97,43 @@ class LocalStack:
                             aws_access_key_id="local", aws_secret_access_key="local")
 
     def http_api(self, access_log: bool = False) -> HttpApiEmulator:
-        return HttpApiEmulator(self.template.routes(), self.functions, access_log=access_log)
+        return HttpApiEmulator(self.template.routes(), self.functions, access_log=access_log,
+                               local_services=self.local_services)
+
+    def deliver_logs(self, log_group: str, log_stream: str, events: list[tuple[int, str]], first_sequence: int = 0) -> object:
+        """What a CloudWatch Logs subscription does with these (timestamp ms, message) lines: invoke
+        the function the template subscribes to the group (the ingest-logs function), in the real
+        subscription format. Event ids are CloudWatch-like 56-digit numbers, ordered like the lines."""
+        function = self.template.log_subscriptions().get(log_group) or self._logs_function()
+        numbered = [(f"{timestamp:020d}{first_sequence + i:036d}", timestamp, message)
+                    for i, (timestamp, message) in enumerate(events)]
+        return self.functions.invoke(function, encode_subscription(log_group, log_stream, numbered))
+
+    def _logs_function(self) -> str:
+        # A group the template does not subscribe (e.g. a local process's): same function as the others.
+        subscribed = set(self.template.log_subscriptions().values())
+        if not subscribed:
+            raise LocalRuntimeError("the template subscribes no log group to a function")
+        return sorted(subscribed)[0]
+
+    def local_services(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """/_local/cloudwatch-logs: PutLogEvents for local processes, delivered as a subscription would.
+        Body: {"log_group", "log_stream", "events": [{"timestamp", "message"}], "first_sequence"}."""
+        headers = {"content-type": "application/json"}
+        if path != "cloudwatch-logs" or method != "POST":
+            return 404, headers, b'{"message":"Not Found"}'
+        try:
+            request = json.loads(body)
+            events = [(int(e["timestamp"]), str(e["message"])) for e in request["events"]]
+            result = self.deliver_logs(request["log_group"], request["log_stream"], events, int(request.get("first_sequence", 0)))
+        except (ValueError, KeyError, TypeError) as error:
+            return 400, headers, json.dumps({"message": f"bad request: {error}"}).encode()
+        return 200, headers, json.dumps(result, default=str).encode()
 
     def stop(self) -> None:
+        if self.tuning is not None:
+            self.tuning.stop()
+            self.tuning = None
         self.dynamodb.stop()
 
 

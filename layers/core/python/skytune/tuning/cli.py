@@ -1,0 +1,141 @@
+"""`skytune tuning create|describe|trials|stop`: a thin HTTP client of the tuning API.
+
+Talks to ``--api`` (default ``$SKYTUNE_API_URL``, else the local ``skytune local`` address). For a
+deployed stack with IAM authorisation, requests are signed with SigV4 (botocore, the client's only
+dependency) when ``--sigv4`` is given. Imports no PynamoDB.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+DEFAULT_API = "http://127.0.0.1:8080"
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+def add_parser(commands) -> None:
+    tuning = commands.add_parser("tuning", help="create, watch and stop tuning jobs")
+    tuning.add_argument("--api", default=os.environ.get("SKYTUNE_API_URL", DEFAULT_API), help="API base URL")
+    tuning.add_argument("--sigv4", action="store_true", help="sign requests (deployed API with IAM auth)")
+    actions = tuning.add_subparsers(dest="tuning_command", required=True)
+    create = actions.add_parser("create", help="create a job from a JSON file (skytune or SageMaker body)")
+    create.add_argument("spec", type=Path)
+    create.add_argument("--name", help="override the job name in the file")
+    create.add_argument("--watch", action="store_true", help="then follow it to the end")
+    describe = actions.add_parser("describe", help="status, counters and best trial")
+    describe.add_argument("name")
+    describe.add_argument("--watch", action="store_true", help="refresh until the job ends")
+    describe.add_argument("--interval", type=float, default=2.0)
+    trials = actions.add_parser("trials", help="list trials")
+    trials.add_argument("name")
+    trials.add_argument("--status", choices=["InProgress", "Completed", "Failed", "Stopping", "Stopped"])
+    trials.add_argument("--sort-by", default="FinalObjectiveMetricValue",
+                        choices=["Name", "CreationTime", "Status", "FinalObjectiveMetricValue"])
+    trials.add_argument("--ascending", action="store_true")
+    trials.add_argument("--limit", type=int, default=20)
+    stop = actions.add_parser("stop", help="stop a job (running trials stop, none start)")
+    stop.add_argument("name")
+
+
+def run(args) -> int:
+    client = Client(args.api, sign=args.sigv4)
+    try:
+        if args.tuning_command == "create":
+            body = json.loads(args.spec.read_text())
+            if args.name:
+                body["HyperParameterTuningJobName" if "HyperParameterTuningJobConfig" in body else "name"] = args.name
+            job = client.call("POST", "/v1/tuning-jobs", body)
+            print(summary(job))
+            if args.watch:
+                return watch(client, job["HyperParameterTuningJobName"], 2.0)
+            return 0
+        if args.tuning_command == "describe":
+            if args.watch:
+                return watch(client, args.name, args.interval)
+            print(json.dumps(client.call("GET", f"/v1/tuning-jobs/{args.name}"), indent=2))
+            return 0
+        if args.tuning_command == "trials":
+            order = "Ascending" if args.ascending else "Descending"
+            query = f"sort_by={args.sort_by}&sort_order={order}&limit={args.limit}" + (f"&status={args.status}" if args.status else "")
+            page = client.call("GET", f"/v1/tuning-jobs/{args.name}/trials?{query}")
+            print(trial_table(page["TrainingJobSummaries"]))
+            return 0
+        if args.tuning_command == "stop":
+            print(summary(client.call("POST", f"/v1/tuning-jobs/{args.name}/stop")))
+            return 0
+    except ApiError as error:
+        print(f"skytune tuning: {error}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def watch(client: "Client", name: str, interval: float) -> int:
+    while True:
+        job = client.call("GET", f"/v1/tuning-jobs/{name}")
+        print("\r" + summary(job), end="", flush=True)
+        if job["HyperParameterTuningJobStatus"] in TERMINAL:
+            print()
+            best = job.get("BestTrainingJob")
+            if best:
+                print(f"best: {best['TrainingJobName']} "
+                      f"{best['FinalHyperParameterTuningJobObjectiveMetric']['Value']} {json.dumps(best['TunedHyperParameters'])}")
+            return 0 if job["HyperParameterTuningJobStatus"] == "Completed" else 1
+        time.sleep(interval)
+
+
+def summary(job: dict) -> str:
+    counters = job["TrainingJobStatusCounters"]
+    best = job.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
+    return (f"{job['HyperParameterTuningJobName']}: {job['HyperParameterTuningJobStatus']} "
+            f"completed={counters['Completed']} running={counters['InProgress']} failed={counters['NonRetryableError']} "
+            f"stopped={counters['Stopped']} best={best if best is not None else '-'}")
+
+
+def trial_table(trials: list[dict]) -> str:
+    lines = [f"{'trial':<40} {'status':<10} {'objective':>10}  hyperparameters"]
+    for trial in trials:
+        value = trial.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value", "-")
+        lines.append(f"{trial['TrainingJobName']:<40} {trial['TrainingJobStatus']:<10} {value!s:>10}  "
+                     f"{json.dumps(trial['TunedHyperParameters'])}")
+    return "\n".join(lines)
+
+
+class ApiError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, base: str, sign: bool = False) -> None:
+        self.base = base.rstrip("/")
+        self.sign = sign
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"content-type": "application/json"}
+        if self.sign:
+            headers = self._signed(method, self.base + path, data, headers)
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            detail = json.loads(error.read() or b"{}").get("error", {})
+            raise ApiError(f"{error.code} {detail.get('message', error.reason)}") from None
+        except urllib.error.URLError as error:
+            raise ApiError(f"cannot reach {self.base}: {error.reason} (is `skytune local` running? --api)") from None
+
+    @staticmethod
+    def _signed(method: str, url: str, data: bytes | None, headers: dict) -> dict:
+        import botocore.session
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        session = botocore.session.get_session()
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(session.get_credentials(), "execute-api", session.get_config_variable("region")).add_auth(request)
+        return dict(request.headers)

@@ -1,0 +1,381 @@
+"""What a tuning job is asked to do: the request models, and their validation.
+
+Two request shapes are accepted and normalised to one :class:`TuningJobSpec`:
+
+* skytune's own body (snake_case, the trial definition says which runner runs the trials);
+* SageMaker's ``CreateHyperParameterTuningJob`` request as-is (``HyperParameterTuningJobConfig`` +
+  ``TrainingJobDefinition``), which runs every trial as a SageMaker training job, so a SageMaker user
+  switches by changing the endpoint.
+
+Every rejection is an :class:`~skytune.errors.InvalidInput` whose ``field`` is the path as the caller
+wrote it (``resource_limits.max_parallel_training_jobs`` in the native body,
+``HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs`` in a SageMaker body).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from skytune.errors import InvalidInput
+from skytune.ingestion.errors import MetricDefinitionError
+from skytune.ingestion.metric_definitions import validate_definitions
+from skytune.optimize import SearchSpace, SearchSpaceError, grid_size, parse_space
+from skytune.tracking.records import validate_name, validate_tags
+from skytune.tuning import limits
+
+Strategy = Literal["Bayesian", "Random", "Sobol", "Grid", "Hyperband"]
+RunnerType = Literal["local", "lambda", "external", "sagemaker"]
+HyperparameterValue = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectiveSpec(_Strict):
+    metric_name: str = Field(min_length=1, max_length=255)
+    type: Literal["Maximize", "Minimize"]
+
+
+class ResourceLimits(_Strict):
+    # Optional only for Grid, where the grid's size is the budget (as in AMT).
+    max_number_of_training_jobs: int | None = Field(default=None, ge=1)
+    max_parallel_training_jobs: int = Field(default=1, ge=1)
+    max_runtime_in_seconds: int | None = Field(default=None, ge=limits.MIN_JOB_RUNTIME_SECONDS,
+                                               le=limits.MAX_JOB_RUNTIME_SECONDS)
+
+
+class CompletionCriteria(_Strict):
+    target_objective_metric_value: float | None = None
+    max_number_of_training_jobs_not_improving: int | None = Field(default=None, ge=3)
+    complete_on_convergence: bool = False
+
+
+class WarmStart(_Strict):
+    parent_jobs: list[str] = Field(min_length=1, max_length=limits.MAX_PARENT_JOBS)
+    type: Literal["IdenticalDataAndAlgorithm", "TransferLearning"] = "IdenticalDataAndAlgorithm"
+
+
+class HyperbandConfig(_Strict):
+    min_resource: int = Field(ge=1)
+    max_resource: int = Field(ge=2)
+
+
+class TrialDefinition(_Strict):
+    """How one trial runs. Per runner, what is needed:
+
+    * ``local``: ``command`` (argv; the hyperparameters are appended as ``--name value``, also in the
+      environment as ``SM_HP_<NAME>`` and in ``hyperparameters.json``), optional ``working_dir`` and
+      ``environment``;
+    * ``lambda``: ``function_name`` (invoked with the hyperparameters; it returns or logs its metrics);
+    * ``external``: nothing: the trial is published on the trials queue for any worker;
+    * ``sagemaker``: ``training_job_definition`` (AMT's ``TrainingJobDefinition``).
+    """
+
+    runner: RunnerType
+    command: list[str] = Field(default_factory=list)
+    working_dir: str | None = None
+    environment: dict[str, str] = Field(default_factory=dict)
+    function_name: str | None = None
+    training_job_definition: dict[str, Any] | None = None
+    static_hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
+    metric_definitions: list[dict[str, str]] = Field(default_factory=list)
+    max_runtime_in_seconds: int = Field(default=limits.DEFAULT_TRIAL_RUNTIME_SECONDS, ge=1,
+                                        le=limits.MAX_TRIAL_RUNTIME_SECONDS)
+    heartbeat_seconds: int = Field(default=limits.DEFAULT_HEARTBEAT_SECONDS, ge=1, le=3600)
+
+
+class TuningJobSpec(_Strict):
+    name: str
+    strategy: Strategy = "Bayesian"
+    objective: ObjectiveSpec
+    parameter_ranges: dict[str, Any]
+    resource_limits: ResourceLimits
+    early_stopping: Literal["Off", "Auto"] = "Off"
+    completion_criteria: CompletionCriteria = Field(default_factory=CompletionCriteria)
+    warm_start: WarmStart | None = None
+    hyperband: HyperbandConfig | None = None
+    random_seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    trial: TrialDefinition
+    tags: dict[str, str] = Field(default_factory=dict)
+    description: str = Field(default="", max_length=3072)
+
+    _name = field_validator("name")(validate_name)
+    _tags = field_validator("tags")(validate_tags)
+
+    # -- derived ------------------------------------------------------------------------------
+    def search_space(self) -> SearchSpace:
+        return parse_space(self.parameter_ranges, self.trial.static_hyperparameters)
+
+    @property
+    def max_trials(self) -> int:
+        assert self.resource_limits.max_number_of_training_jobs is not None  # set by validation
+        return self.resource_limits.max_number_of_training_jobs
+
+    @property
+    def workers(self) -> int:
+        """Parallel trial slots: never more than the trials the job may start."""
+        return min(self.resource_limits.max_parallel_training_jobs, self.max_trials)
+
+    def fingerprint(self) -> str:
+        """Identity of the request, to tell a retried create (same body) from a conflicting one."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing: native or SageMaker body -> TuningJobSpec, with every rule checked.
+# ---------------------------------------------------------------------------------------------
+# Native field path prefix -> the same field in a CreateHyperParameterTuningJob body.
+_SAGEMAKER_FIELDS = {
+    "name": "HyperParameterTuningJobName",
+    "strategy": "HyperParameterTuningJobConfig.Strategy",
+    "objective.metric_name": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName",
+    "objective.type": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.Type",
+    "objective": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective",
+    "parameter_ranges": "HyperParameterTuningJobConfig.ParameterRanges",
+    "resource_limits.max_number_of_training_jobs": "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs",
+    "resource_limits.max_parallel_training_jobs": "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs",
+    "resource_limits.max_runtime_in_seconds": "HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds",
+    "resource_limits": "HyperParameterTuningJobConfig.ResourceLimits",
+    "early_stopping": "HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType",
+    "completion_criteria.target_objective_metric_value": "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.TargetObjectiveMetricValue",
+    "completion_criteria.max_number_of_training_jobs_not_improving": "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving",
+    "completion_criteria": "HyperParameterTuningJobConfig.TuningJobCompletionCriteria",
+    "hyperband.min_resource": "HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MinResource",
+    "hyperband.max_resource": "HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MaxResource",
+    "hyperband": "HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig",
+    "random_seed": "HyperParameterTuningJobConfig.RandomSeed",
+    "warm_start.parent_jobs": "WarmStartConfig.ParentHyperParameterTuningJobs",
+    "warm_start.type": "WarmStartConfig.WarmStartType",
+    "warm_start": "WarmStartConfig",
+    "trial.static_hyperparameters": "TrainingJobDefinition.StaticHyperParameters",
+    "trial.metric_definitions": "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions",
+    "trial.max_runtime_in_seconds": "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds",
+    "trial": "TrainingJobDefinition",
+    "tags": "Tags",
+}
+
+
+def parse_request(body: Any) -> TuningJobSpec:
+    """A validated spec from either request shape (see module docstring)."""
+    if not isinstance(body, Mapping):
+        raise InvalidInput("the request body must be a JSON object", field="body")
+    if "HyperParameterTuningJobConfig" in body or "HyperParameterTuningJobName" in body:
+        try:
+            return _validated(_from_sagemaker(body))
+        except InvalidInput as error:
+            raise _renamed(error) from None
+    return _validated(body)
+
+
+def _validated(raw: Mapping[str, Any]) -> TuningJobSpec:
+    try:
+        spec = TuningJobSpec.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
+    _check_rules(spec)
+    return spec
+
+
+def _check_rules(spec: TuningJobSpec) -> None:
+    trial = spec.trial
+    try:
+        space = spec.search_space()
+    except SearchSpaceError as error:
+        field = error.field.replace("ParameterRanges", "parameter_ranges", 1)
+        if field.startswith("StaticHyperParameters"):
+            field = field.replace("StaticHyperParameters", "trial.static_hyperparameters", 1)
+        raise InvalidInput(f"{field}: {error.message}", field=field) from None
+
+    try:
+        definitions = validate_definitions(trial.metric_definitions, field_prefix="trial.metric_definitions")
+    except MetricDefinitionError as error:
+        raise InvalidInput(str(error), field=error.field) from None
+    names = {d.name for d in definitions}
+    if trial.runner == "local" and not definitions:
+        raise InvalidInput("a local trial reports metrics through its logs: give metric_definitions",
+                           field="trial.metric_definitions")
+    if definitions and spec.objective.metric_name not in names:
+        raise InvalidInput(
+            f"objective metric {spec.objective.metric_name!r} is not among the metric definitions "
+            f"({', '.join(sorted(names))})", field="objective.metric_name")
+
+    _check_runner(trial)
+    _check_budget(spec, space)
+
+    if spec.strategy == "Hyperband":
+        if spec.hyperband is None:
+            raise InvalidInput("the Hyperband strategy needs hyperband.min_resource and max_resource", field="hyperband")
+        if spec.hyperband.min_resource >= spec.hyperband.max_resource:
+            raise InvalidInput("must be greater than min_resource", field="hyperband.max_resource")
+        if spec.early_stopping != "Off":
+            raise InvalidInput("Hyperband stops trials itself: early_stopping must be Off", field="early_stopping")
+    elif spec.hyperband is not None:
+        raise InvalidInput("only the Hyperband strategy takes a hyperband configuration", field="hyperband")
+    if spec.strategy == "Grid" and spec.warm_start is not None:
+        raise InvalidInput("a Grid search visits every point; warm start does not apply", field="warm_start")
+    for index, parent in enumerate(spec.warm_start.parent_jobs if spec.warm_start else []):
+        if parent == spec.name:
+            raise InvalidInput("a job cannot warm start from itself", field=f"warm_start.parent_jobs[{index}]")
+
+
+def _check_runner(trial: TrialDefinition) -> None:
+    required = {"local": "command", "lambda": "function_name", "sagemaker": "training_job_definition"}
+    needed = required.get(trial.runner)
+    if needed and not getattr(trial, needed):
+        raise InvalidInput(f"the {trial.runner} runner needs trial.{needed}", field=f"trial.{needed}")
+    for other, attribute in required.items():
+        if other != trial.runner and getattr(trial, attribute):
+            raise InvalidInput(f"trial.{attribute} is for the {other} runner, not {trial.runner}",
+                               field=f"trial.{attribute}")
+
+
+def _check_budget(spec: TuningJobSpec, space: SearchSpace) -> None:
+    budget = spec.resource_limits
+    if spec.strategy == "Grid":
+        try:
+            size = grid_size(space)
+        except SearchSpaceError as error:
+            field = _range_field(spec, error.field)
+            raise InvalidInput(f"{field}: {error.message}", field=field) from None
+        # As in AMT, a grid's budget is its size; a smaller explicit budget visits a prefix of it.
+        budget.max_number_of_training_jobs = min(budget.max_number_of_training_jobs or size, size)
+    if budget.max_number_of_training_jobs is None:
+        raise InvalidInput("is required (except for Grid)", field="resource_limits.max_number_of_training_jobs")
+    if budget.max_number_of_training_jobs > limits.MAX_TRAINING_JOBS:
+        raise InvalidInput(f"at most {limits.MAX_TRAINING_JOBS} training jobs per tuning job",
+                           field="resource_limits.max_number_of_training_jobs")
+    if budget.max_parallel_training_jobs > limits.MAX_PARALLEL_TRAINING_JOBS:
+        raise InvalidInput(f"at most {limits.MAX_PARALLEL_TRAINING_JOBS} trials run in parallel",
+                           field="resource_limits.max_parallel_training_jobs")
+
+
+def _range_field(spec: TuningJobSpec, parameter_name: str) -> str:
+    """The parameter_ranges path of a parameter named in an optimiser error."""
+    for kind, ranges in spec.parameter_ranges.items():
+        for index, item in enumerate(ranges or []):
+            if isinstance(item, Mapping) and item.get("Name") == parameter_name:
+                return f"parameter_ranges.{kind}[{index}]"
+    return "parameter_ranges"
+
+
+def _renamed(error: InvalidInput) -> InvalidInput:
+    """The same error with the field as a SageMaker body names it."""
+    field = error.field or "body"
+    for prefix in sorted(_SAGEMAKER_FIELDS, key=len, reverse=True):
+        if field == prefix or field.startswith(prefix + ".") or field.startswith(prefix + "["):
+            renamed = _SAGEMAKER_FIELDS[prefix] + field[len(prefix):]
+            return InvalidInput(error.message.replace(field, renamed, 1), field=renamed, details=error.details)
+    return error
+
+
+# ---------------------------------------------------------------------------------------------
+# SageMaker's CreateHyperParameterTuningJob body
+# ---------------------------------------------------------------------------------------------
+_UNSUPPORTED_SAGEMAKER = {
+    "TrainingJobDefinitions": "several training job definitions per tuning job",
+    "Autotune": "Autotune",
+}
+
+
+def _from_sagemaker(body: Mapping[str, Any]) -> dict[str, Any]:
+    for key, what in _UNSUPPORTED_SAGEMAKER.items():
+        if key in body:
+            raise InvalidInput(f"{what} is not supported; give one TrainingJobDefinition", field=key)
+    config = _object(body, "HyperParameterTuningJobConfig")
+    definition = _object(body, "TrainingJobDefinition")
+    objective = _object(config, "HyperParameterTuningJobObjective", "HyperParameterTuningJobConfig.")
+    limits_ = _object(config, "ResourceLimits", "HyperParameterTuningJobConfig.")
+    criteria = config.get("TuningJobCompletionCriteria") or {}
+    algorithm = definition.get("AlgorithmSpecification") or {}
+    stopping = definition.get("StoppingCondition") or {}
+    hyperband = ((config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig"))
+    warm = body.get("WarmStartConfig")
+
+    # TrainingJobDefinition travels to CreateTrainingJob as given, minus what we lift out of it
+    # (each trial gets its own hyperparameters; metric definitions stay as SageMaker wants them).
+    training = {k: v for k, v in definition.items() if k not in ("StaticHyperParameters",)}
+    spec: dict[str, Any] = {
+        "name": body.get("HyperParameterTuningJobName"),
+        "strategy": config.get("Strategy", "Bayesian"),
+        "objective": {"metric_name": objective.get("MetricName"), "type": objective.get("Type")},
+        "parameter_ranges": config.get("ParameterRanges") or {},
+        "resource_limits": _drop_none({
+            "max_number_of_training_jobs": limits_.get("MaxNumberOfTrainingJobs"),
+            "max_parallel_training_jobs": limits_.get("MaxParallelTrainingJobs", 1),
+            "max_runtime_in_seconds": limits_.get("MaxRuntimeInSeconds"),
+        }),
+        "early_stopping": config.get("TrainingJobEarlyStoppingType", "Off"),
+        "completion_criteria": _drop_none({
+            "target_objective_metric_value": criteria.get("TargetObjectiveMetricValue"),
+            "max_number_of_training_jobs_not_improving":
+                (criteria.get("BestObjectiveNotImproving") or {}).get("MaxNumberOfTrainingJobsNotImproving"),
+            "complete_on_convergence":
+                (criteria.get("ConvergenceDetected") or {}).get("CompleteOnConvergence") == "Enabled",
+        }),
+        "random_seed": config.get("RandomSeed", 0),
+        "trial": _drop_none({
+            "runner": "sagemaker",
+            "training_job_definition": training,
+            "static_hyperparameters": definition.get("StaticHyperParameters") or {},
+            "metric_definitions": algorithm.get("MetricDefinitions") or [],
+            "max_runtime_in_seconds": stopping.get("MaxRuntimeInSeconds"),
+        }),
+        "tags": {t.get("Key"): t.get("Value") for t in body.get("Tags") or [] if isinstance(t, Mapping)},
+    }
+    if hyperband:
+        spec["hyperband"] = {"min_resource": hyperband.get("MinResource"), "max_resource": hyperband.get("MaxResource")}
+    if warm:
+        spec["warm_start"] = {
+            "parent_jobs": [p.get("HyperParameterTuningJobName") for p in warm.get("ParentHyperParameterTuningJobs") or []],
+            "type": warm.get("WarmStartType", "IdenticalDataAndAlgorithm"),
+        }
+    return spec
+
+
+def _object(body: Mapping[str, Any], key: str, prefix: str = "") -> Mapping[str, Any]:
+    value = body.get(key)
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{prefix}{key} is required (an object)", field=f"{prefix}{key}")
+    return value
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def to_sagemaker_config(spec: TuningJobSpec) -> dict[str, Any]:
+    """The job's ``HyperParameterTuningJobConfig`` as DescribeHyperParameterTuningJob shows it."""
+    config: dict[str, Any] = {
+        "Strategy": spec.strategy,
+        "HyperParameterTuningJobObjective": {"Type": spec.objective.type, "MetricName": spec.objective.metric_name},
+        "ResourceLimits": _drop_none({
+            "MaxNumberOfTrainingJobs": spec.resource_limits.max_number_of_training_jobs,
+            "MaxParallelTrainingJobs": spec.resource_limits.max_parallel_training_jobs,
+            "MaxRuntimeInSeconds": spec.resource_limits.max_runtime_in_seconds,
+        }),
+        "ParameterRanges": spec.parameter_ranges,
+        "TrainingJobEarlyStoppingType": spec.early_stopping,
+        "RandomSeed": spec.random_seed,
+    }
+    criteria = spec.completion_criteria
+    completion: dict[str, Any] = {}
+    if criteria.target_objective_metric_value is not None:
+        completion["TargetObjectiveMetricValue"] = criteria.target_objective_metric_value
+    if criteria.max_number_of_training_jobs_not_improving is not None:
+        completion["BestObjectiveNotImproving"] = {
+            "MaxNumberOfTrainingJobsNotImproving": criteria.max_number_of_training_jobs_not_improving}
+    if criteria.complete_on_convergence:
+        completion["ConvergenceDetected"] = {"CompleteOnConvergence": "Enabled"}
+    if completion:
+        config["TuningJobCompletionCriteria"] = completion
+    if spec.hyperband:
+        config["StrategyConfig"] = {"HyperbandStrategyConfig": {
+            "MinResource": spec.hyperband.min_resource, "MaxResource": spec.hyperband.max_resource}}
+    return config

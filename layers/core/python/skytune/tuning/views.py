@@ -1,0 +1,146 @@
+"""API views of tuning jobs, shaped like SageMaker's answers:
+``DescribeHyperParameterTuningJob`` and ``ListTrainingJobsForHyperParameterTuningJob``."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from skytune.errors import InvalidInput
+from skytune.tuning.records import TrialStatus, Trial, TuningJob, format_hyperparameters
+from skytune.tuning.spec import to_sagemaker_config
+
+SORT_KEYS = ("Name", "CreationTime", "Status", "FinalObjectiveMetricValue")
+TRIAL_STATUSES = tuple(s.value for s in TrialStatus)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def describe_job(job: TuningJob, trials: list[Trial], now: datetime) -> dict[str, Any]:
+    counters = job.counters
+    best = next((t for t in trials if t.name == job.best_trial), None)
+    ended = job.ended_at or now
+    view: dict[str, Any] = {
+        "HyperParameterTuningJobName": job.name,
+        "HyperParameterTuningJobStatus": job.status.value,
+        "HyperParameterTuningJobConfig": to_sagemaker_config(job.spec),
+        "CreationTime": _time(job.created_at),
+        "LastModifiedTime": _time(job.updated_at),
+        "HyperParameterTuningEndTime": _time(job.ended_at),
+        "TrainingJobStatusCounters": {
+            "Completed": counters.completed,
+            "InProgress": counters.in_progress,
+            "RetryableError": 0,
+            "NonRetryableError": counters.failed,
+            "Stopped": counters.stopped,
+        },
+        "ObjectiveStatusCounters": {
+            "Succeeded": counters.objective_succeeded,
+            "Pending": counters.in_progress,
+            "Failed": counters.objective_failed,
+        },
+        "ConsumedResources": {"RuntimeInSeconds": int((ended - job.created_at).total_seconds()),
+                              "TrainingJobsStarted": counters.started},
+        "Runner": job.spec.trial.runner,
+        "Spec": job.spec.model_dump(mode="json"),
+    }
+    if best is not None:
+        view["BestTrainingJob"] = trial_summary(job, best)
+    if job.completion_reason:
+        view["TuningJobCompletionDetails"] = _completion_details(job, trials)
+    if job.failure_reason:
+        view["FailureReason"] = job.failure_reason
+    return view
+
+
+def _completion_details(job: TuningJob, trials: list[Trial]) -> dict[str, Any]:
+    details: dict[str, Any] = {"CompletionReason": job.completion_reason}
+    if job.completion_reason == "BestObjectiveNotImproving":
+        finished = sorted((t for t in trials if t.objective_value is not None),
+                          key=lambda t: (t.ended_at or t.created_at, t.number))
+        best_index = max(range(len(finished)), key=lambda i: _signed(job, finished[i].objective_value), default=-1)
+        details["NumberOfTrainingJobsObjectiveNotImproving"] = len(finished) - 1 - best_index
+    if job.completion_reason == "ConvergenceDetected":
+        details["ConvergenceDetectedTime"] = _time(job.updated_at)
+    return details
+
+
+def _signed(job: TuningJob, value: float) -> float:
+    return value if job.spec.objective.type == "Maximize" else -value
+
+
+def trial_summary(job: TuningJob, trial: Trial) -> dict[str, Any]:
+    """One ``HyperParameterTrainingJobSummary``."""
+    summary: dict[str, Any] = {
+        "TrainingJobName": trial.name,
+        "TrainingJobNumber": trial.number,
+        "TrainingJobStatus": trial.status.value,
+        "TunedHyperParameters": format_hyperparameters(_tuned(job, trial)),
+        "CreationTime": _time(trial.created_at),
+        "TrainingStartTime": _time(trial.started_at),
+        "TrainingEndTime": _time(trial.ended_at),
+        "ObjectiveStatus": trial.objective_status.value,
+        "RunId": trial.run_id,
+    }
+    if trial.objective_value is not None:
+        summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
+            "Type": job.spec.objective.type, "MetricName": job.spec.objective.metric_name,
+            "Value": trial.objective_value}
+    if trial.failure_reason:
+        summary["FailureReason"] = trial.failure_reason
+    if trial.stop_reason:
+        summary["StopReason"] = trial.stop_reason
+    return summary
+
+
+def _tuned(job: TuningJob, trial: Trial) -> dict[str, Any]:
+    static = job.spec.trial.static_hyperparameters
+    return {k: v for k, v in (trial.hyperparameters or {}).items() if k not in static}
+
+
+def list_trials(job: TuningJob, trials: list[Trial], *, status: str | None = None, sort_by: str = "CreationTime",
+                sort_order: str = "Ascending", limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+    """Filter, sort and page a job's trials (a job holds at most 750, read from one partition)."""
+    if status is not None and status not in TRIAL_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(TRIAL_STATUSES)}", field="status")
+    if sort_by not in SORT_KEYS:
+        raise InvalidInput(f"sort_by must be one of {', '.join(SORT_KEYS)}", field="sort_by")
+    if sort_order not in ("Ascending", "Descending"):
+        raise InvalidInput("sort_order must be Ascending or Descending", field="sort_order")
+    selected = [t for t in trials if status is None or t.status.value == status]
+    descending = sort_order == "Descending"
+    if sort_by == "FinalObjectiveMetricValue":
+        # Trials without an objective come last in either order (as AMT lists them).
+        scored = sorted((t for t in selected if t.objective_value is not None),
+                        key=lambda t: (t.objective_value, t.number), reverse=descending)
+        selected = scored + sorted((t for t in selected if t.objective_value is None), key=lambda t: t.number)
+    else:
+        key = {"Name": lambda t: t.name, "CreationTime": lambda t: (t.created_at, t.number),
+               "Status": lambda t: (t.status.value, t.number)}[sort_by]
+        selected = sorted(selected, key=key, reverse=descending)
+    offset = _offset(cursor)
+    page = selected[offset:offset + limit]
+    next_offset = offset + len(page)
+    return {
+        "TrainingJobSummaries": [trial_summary(job, t) for t in page],
+        "NextToken": _cursor(next_offset) if next_offset < len(selected) else None,
+    }
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        offset = int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["offset"])
+    except (ValueError, TypeError, KeyError):
+        raise InvalidInput("cursor is not one this API returned", field="cursor") from None
+    if offset < 0:
+        raise InvalidInput("cursor is not one this API returned", field="cursor")
+    return offset
