@@ -53,3 +53,10 @@ def acknowledge_ingestion(stack: Stack, ingestion) -> None:
             applies_to=[f"Resource::<{transform}.Arn>:*"],
         ),
     ], apply_to_children=True)
+
+    NagSuppressions.add_resource_suppressions(ingestion.logs_function.role, [NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="Early stopping stops the SageMaker training jobs of tuning trials, whose names are chosen at run "
+               "time; the permission is StopTrainingJob only, on training jobs of this account and region.",
+        applies_to=["Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"],
+    )], apply_to_children=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aws_cdk import (
     Duration,
+    Stack,
     RemovalPolicy,
     aws_cloudwatch as cloudwatch,
     aws_events as events,
@@ -80,6 +81,11 @@ class Ingestion(Construct):
 
     def _logs_subscriptions(self, config: StageConfig) -> None:
         self._async_failures_to(self.logs_function, "LogsDeadLetters")
+        # Early stopping of tuning trials that run as SageMaker training jobs (skytune_ingest.early_stopping).
+        self.logs_function.role.add_to_policy(iam.PolicyStatement(
+            actions=["sagemaker:StopTrainingJob"],
+            resources=[Stack.of(self).format_arn(service="sagemaker", resource="training-job", resource_name="*")],
+        ))
         self.trials_log_group = logs.LogGroup(
             self, "TrialLogs", log_group_name=trials_log_group_name(config.stage),
             removal_policy=RemovalPolicy.DESTROY,

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from skytune.ingestion import decode_subscription
 from skytune.ingestion.pipeline import ingest_log_batch
+from skytune_ingest import early_stopping
 from skytune_ingest.context import logger, metric_store, metrics, settings, tracer
 
 settings()
@@ -31,5 +32,14 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric("SkippedMatches", MetricUnit.Count, result.stats.skipped)
     if result.run_id is None:
         metrics.add_metric("UnmappedLogBatches", MetricUnit.Count, 1)
+    if result.tuning is not None and result.new_points:
+        # A SageMaker training job of a tuning job: its metrics, as ingested, drive early stopping.
+        try:
+            decision = early_stopping.report(result.tuning, result.new_points)
+        except Exception:  # noqa: BLE001 - the points are stored; a missed decision is retaken on the next batch
+            logger.exception("early-stopping check failed", extra={"tuning_job": result.tuning.tuning_job})
+        else:
+            if decision.get("stop"):
+                metrics.add_metric("TrialsStoppedEarly", MetricUnit.Count, 1)
     return {"run_id": result.run_id, "points": result.points, "duplicates": result.duplicates,
             "skipped": result.stats.skipped}

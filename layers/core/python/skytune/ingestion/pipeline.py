@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from skytune.ingestion.cloudwatch_logs import LogBatch, sagemaker_training_job_from_stream
 from skytune.ingestion.metric_definitions import ExtractionStats, extract_points
 from skytune.ingestion.metric_stream import StreamDatapoint, sagemaker_training_job_from_dimensions
-from skytune.ingestion.sources import log_source_for, run_for_dimensions, sagemaker_run_id
+from skytune.ingestion.sources import TuningTrial, log_source_for, run_for_dimensions, sagemaker_run_id
 from skytune.metrics import MetricPoint, MetricStore, WriteResult
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ class LogIngestResult:
     points: int = 0
     duplicates: int = 0
     stats: ExtractionStats = field(default_factory=ExtractionStats)
+    tuning: TuningTrial | None = None
+    new_points: list[MetricPoint] = field(default_factory=list)  # written by this delivery (not duplicates)
 
 
 def ingest_log_batch(batch: LogBatch, store: MetricStore) -> LogIngestResult:
@@ -36,7 +38,7 @@ def ingest_log_batch(batch: LogBatch, store: MetricStore) -> LogIngestResult:
         if job is not None:
             raise RunNotReady(f"no run registered yet for training job {job}")
         return LogIngestResult(run_id=None)  # a stream nobody registered: nothing to scrape
-    result = LogIngestResult(run_id=source.run_id)
+    result = LogIngestResult(run_id=source.run_id, tuning=source.tuning)
     parsed = extract_points(source.compiled(), batch.events, stats=result.stats)
     # Step-less points are numbered by occurrence: give them to the store in log order.
     parsed.sort(key=lambda p: p.order_key)
@@ -44,6 +46,7 @@ def ingest_log_batch(batch: LogBatch, store: MetricStore) -> LogIngestResult:
     if points:
         written = store.write(source.run_id, points)
         result.points, result.duplicates = written.written, written.duplicates
+        result.new_points = written.stored
     return result
 
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from skytune.errors import Conflict, NotFound
 from skytune.ingestion.sagemaker_events import TrainingJobUpdate
-from skytune.ingestion.sources import SAGEMAKER_TRAINING_LOG_GROUP, register_log_source, sagemaker_run_id
+from skytune.ingestion.sources import SAGEMAKER_TRAINING_LOG_GROUP, TuningTrial, register_log_source, sagemaker_run_id
 from skytune.metrics import MetricPoint, MetricStore
 from skytune.tracking import experiments, runs
 from skytune.tracking.records import Artifact, ExperimentInput, RunInput, RunUpdate
@@ -23,6 +23,10 @@ from skytune.tracking.records import Artifact, ExperimentInput, RunInput, RunUpd
 DEFAULT_EXPERIMENT = "sagemaker-training-jobs"
 EXPERIMENT_TAG = "skytune:experiment"
 LAST_EVENT_TAG = "sagemaker:last-event-ms"
+# Tags the tuning engine puts on the SageMaker training jobs it starts (skytune.tuning.engine).
+RUN_ID_TAG = "skytune:run-id"
+TUNING_JOB_TAG = "skytune:tuning-job"
+TRIAL_TAG = "skytune:trial"
 
 
 def _time(ms: int | None) -> datetime | None:
@@ -53,7 +57,8 @@ def _ensure_experiment(repo, name: str) -> None:
 
 def apply_training_job_update(update: TrainingJobUpdate, detail: Mapping[str, Any], repo, store: MetricStore) -> str:
     """Create or update the run of the training job; returns its run id."""
-    run_id = sagemaker_run_id(update.run_name)
+    # A training job started by a skytune tuning job is that trial's run (tag skytune:run-id).
+    run_id = update.tags.get(RUN_ID_TAG) or sagemaker_run_id(update.run_name)
     event_ms = update.last_modified_ms or update.event_time_ms
     try:
         current = runs.get_run(repo, run_id)
@@ -80,7 +85,10 @@ def apply_training_job_update(update: TrainingJobUpdate, detail: Mapping[str, An
 
     definitions = (detail.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
     if definitions:
-        register_log_source(run_id, SAGEMAKER_TRAINING_LOG_GROUP, f"{update.run_name}/", list(definitions))
+        tuning = None
+        if update.tags.get(TUNING_JOB_TAG) and update.tags.get(TRIAL_TAG):
+            tuning = TuningTrial(update.tags[TUNING_JOB_TAG], update.tags[TRIAL_TAG], update.run_name)
+        register_log_source(run_id, SAGEMAKER_TRAINING_LOG_GROUP, f"{update.run_name}/", list(definitions), tuning)
     if update.final_metrics:
         stamp = event_ms
         store.write(run_id, [

@@ -41,6 +41,10 @@ class LogSourceItem(Model):
     log_group = UnicodeAttribute()
     stream_prefix = UnicodeAttribute()
     metric_definitions = UnicodeAttribute()  # JSON list of {"Name", "Regex"}
+    # a SageMaker training job run by a skytune tuning job: its metrics feed early stopping
+    tuning_job = UnicodeAttribute(null=True)
+    trial = UnicodeAttribute(null=True)
+    training_job = UnicodeAttribute(null=True)
 
     @staticmethod
     def partition(log_group: str) -> str:
@@ -62,22 +66,35 @@ class DimensionSourceItem(Model):
 
 
 @dataclass(frozen=True)
+class TuningTrial:
+    """The tuning-job trial a log source's training job runs (tags skytune:tuning-job / skytune:trial)."""
+
+    tuning_job: str
+    trial: str
+    training_job: str
+
+
+@dataclass(frozen=True)
 class LogSource:
     run_id: str
     log_group: str
     stream_prefix: str
     definitions: list[dict]
+    tuning: TuningTrial | None = None
 
     def compiled(self) -> list[CompiledDefinition]:
         return validate_definitions(self.definitions)
 
 
-def register_log_source(run_id: str, log_group: str, stream_prefix: str, definitions: list[dict]) -> LogSource:
+def register_log_source(run_id: str, log_group: str, stream_prefix: str, definitions: list[dict],
+                        tuning: TuningTrial | None = None) -> LogSource:
     validate_definitions(definitions)  # MetricDefinitionError (a 400) before anything is stored
     LogSourceItem(LogSourceItem.partition(log_group), f"PREFIX#{stream_prefix}", run_id=run_id, log_group=log_group,
-                  stream_prefix=stream_prefix, metric_definitions=json.dumps(definitions)).save()
+                  stream_prefix=stream_prefix, metric_definitions=json.dumps(definitions),
+                  tuning_job=tuning.tuning_job if tuning else None, trial=tuning.trial if tuning else None,
+                  training_job=tuning.training_job if tuning else None).save()
     _LOG_SOURCES.clear()
-    return LogSource(run_id, log_group, stream_prefix, definitions)
+    return LogSource(run_id, log_group, stream_prefix, definitions, tuning)
 
 
 def register_dimension_source(run_id: str, name: str, value: str, namespace: str | None = None) -> None:
@@ -108,7 +125,8 @@ def log_sources(log_group: str) -> list[LogSource]:
     if cached is not None:
         return cached
     sources = [
-        LogSource(item.run_id, item.log_group, item.stream_prefix, json.loads(item.metric_definitions))
+        LogSource(item.run_id, item.log_group, item.stream_prefix, json.loads(item.metric_definitions),
+                  TuningTrial(item.tuning_job, item.trial, item.training_job) if item.tuning_job else None)
         for item in LogSourceItem.query(LogSourceItem.partition(log_group))
     ]
     return _LOG_SOURCES.put(log_group, sources)

@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from pynamodb.connection import Connection
@@ -49,10 +49,12 @@ class MetricPoint:
 class WriteResult:
     written: int = 0
     duplicates: int = 0
+    stored: list[MetricPoint] = field(default_factory=list)  # the points written now, with their steps
 
     def __iadd__(self, other: "WriteResult") -> "WriteResult":
         self.written += other.written
         self.duplicates += other.duplicates
+        self.stored += other.stored
         return self
 
 
@@ -150,9 +152,9 @@ class MetricStore:
             if not pending:
                 break
             try:
-                self._transact(run_id, pending)
+                stored = self._transact(run_id, pending)
                 return WriteResult(written=sum(s.size for s in pending),
-                                   duplicates=sum(s.size for s in segments if s.segment_id in duplicates))
+                                   duplicates=sum(s.size for s in segments if s.segment_id in duplicates), stored=stored)
             except TransactWriteError as error:
                 reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or [])]
                 for segment, code in zip(pending, reasons):
@@ -166,7 +168,7 @@ class MetricStore:
             raise RuntimeError(f"metric write for run {run_id} did not settle after {self.max_attempts} attempts")
         return WriteResult(written=0, duplicates=sum(s.size for s in segments))
 
-    def _transact(self, run_id: str, segments: list[_Segment]) -> None:
+    def _transact(self, run_id: str, segments: list[_Segment]) -> list[MetricPoint]:
         try:
             run = RunMetricsItem.get(*RunMetricsItem.key(run_id), consistent_read=True)
         except RunMetricsItem.DoesNotExist:
@@ -175,7 +177,7 @@ class MetricStore:
         version = int(run.metrics_version or 0)
         summaries = {m: Summary.from_json(s) for m, s in stored.items()}
 
-        items, touched = [], {}
+        items, touched, stored_points = [], {}, []
         for segment in segments:
             stored_series = {}
             for metric, points in segment.series.items():
@@ -187,6 +189,7 @@ class MetricStore:
                     stepped.append((step, point.timestamp_ms, point.value))
                 touched[metric] = summary
                 stored_series[metric] = stepped
+                stored_points.append((metric, stepped))
             steps = [p[0] for stepped in stored_series.values() for p in stepped]
             if segment.shared:
                 item = MetricSegmentItem(MetricSegmentItem.shared_partition(run_id), f"SEG#{segment.segment_id}",
@@ -211,6 +214,8 @@ class MetricStore:
             for item in items:
                 transaction.save(item, condition=MetricSegmentItem.pk.does_not_exist())
             transaction.update(run, actions=actions, condition=unchanged & RunMetricsItem.pk.exists())
+        return [MetricPoint(metric, value, step, timestamp) for metric, stepped in stored_points
+                for step, timestamp, value in stepped]
 
     # -- reads -------------------------------------------------------------------------------
     def series(self, run_id: str, metric: str, min_step: int | None = None, max_step: int | None = None,
