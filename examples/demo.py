@@ -54,11 +54,11 @@ def tune(base: str, root: Path) -> None:
         list(spec["parameter_ranges"].get("ContinuousParameterRanges", [])) + \
         list(spec["parameter_ranges"].get("CategoricalParameterRanges", []))
     columns = [r["Name"] for r in names]
-    print("   " + f"{'rank':>4}  {'trial':<30} {'accuracy':>8}  " + "  ".join(f"{c:>13}" for c in columns))
+    print("   " + f"{'rank':>4}  {'trial':<36} {'accuracy':>8}  " + "  ".join(f"{c:>13}" for c in columns))
     for rank, trial in enumerate(page["TrainingJobSummaries"], 1):
         value = trial.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
         cells = "  ".join(f"{_short(trial['TunedHyperParameters'].get(c, '')):>13}" for c in columns)
-        print(f"   {rank:>4}  {trial['TrainingJobName'][-30:]:<30} {value if value is not None else '-':>8}  {cells}")
+        print(f"   {rank:>4}  {trial['TrainingJobName']:<36} {value if value is not None else '-':>8}  {cells}")
     best = job.get("BestTrainingJob")
     if best:
         print(f"   best: {best['FinalHyperParameterTuningJobObjectiveMetric']['Value']} with "

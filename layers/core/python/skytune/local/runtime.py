@@ -24,6 +24,8 @@ from skytune.local.template import LOCAL_REGION, StackTemplate, TableSpec
 log = logging.getLogger("skytune.local")
 # Metrics are disabled locally; powertools still warns once per invocation that there were none.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
+# moto's interpreter warns that it forwards SageMaker .sync tasks; locally trials never use that runner.
+logging.getLogger("moto").setLevel(logging.ERROR)
 
 
 def local_aws_environment(dynamodb_endpoint: str, log_level: str = "WARNING") -> dict[str, str]:
