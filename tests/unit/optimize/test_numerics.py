@@ -43,14 +43,17 @@ def test_log_h_is_exact_near_zero_and_finite_far_below():
     assert far[1] == pytest.approx(far[2], abs=0.02)  # continuous across the branch switch
 
 
-def test_marginal_likelihood_gradient_matches_finite_differences():
+@pytest.mark.parametrize("lengthscale_form", ["symmetric", "lognormal"])
+@pytest.mark.parametrize("noise_form", ["lognormal", "gamma"])
+def test_marginal_likelihood_gradient_matches_finite_differences(lengthscale_form, noise_form):
     x, y = _data()
     structure = kernel_structure(SPACE)
+    prior = Prior(lengthscale_form=lengthscale_form, noise_form=noise_form)
     theta = np.array([-0.5, 0.3, 0.1, 0.2, -4.0])
-    _, grad = _neg_log_posterior(theta, x, y, structure, Prior())
+    _, grad = _neg_log_posterior(theta, x, y, structure, prior)
     eps = 1e-6
-    numeric = [(_neg_log_posterior(theta + e, x, y, structure, Prior())[0]
-                - _neg_log_posterior(theta - e, x, y, structure, Prior())[0]) / (2 * eps)
+    numeric = [(_neg_log_posterior(theta + e, x, y, structure, prior)[0]
+                - _neg_log_posterior(theta - e, x, y, structure, prior)[0]) / (2 * eps)
                for e in np.eye(len(theta)) * eps]
     assert np.allclose(grad, numeric, rtol=1e-4, atol=1e-5)
 
@@ -108,3 +111,41 @@ def test_output_warp_is_monotone_and_tames_a_heavy_tail():
     assert np.all(np.diff(warped) > 0)
     gaps = np.diff(warped)
     assert gaps[0] / gaps[-1] > np.diff(y)[0] / np.diff(y)[-1]
+
+
+def test_symmetric_lengthscale_prior_has_its_mode_at_one_and_steep_tails():
+    prior = Prior()
+    value, grad = prior.log_lengthscale_density(np.log(np.array([0.1, 1.0, 10.0])))
+    assert grad[1] == pytest.approx(0.0)
+    assert grad[0] > 0 > grad[2]  # pushes short lengthscales up and long ones down
+    # l = 10 costs ~ rate * 100 = 10 nats more than l = 1: a dimension is not dropped lightly
+    single = [prior.log_lengthscale_density(np.array([math.log(v)]))[0] for v in (1.0, 10.0)]
+    assert single[0] - single[1] == pytest.approx(0.1 * (100 + 0.01 - 2), rel=1e-9)
+
+
+def test_refine_starts_take_the_best_candidate_then_distinct_ones_weighted_by_ei():
+    from skytune.optimize.bayesian import _refine_starts
+
+    scores = np.array([-50.0, 0.0, -1.0, -2.0, -800.0, -0.5])
+    starts = _refine_starts(scores, 3, np.random.default_rng(0))
+    assert starts[0] == 1 and len(set(starts.tolist())) == 4
+    assert 4 not in starts  # EI e^-800 below the best: probability 0
+    # only 4 other candidates have non-zero probability, so asking for 10 gives those 4
+    assert sorted(_refine_starts(scores, 10, np.random.default_rng(0)).tolist()) == [0, 1, 2, 3, 5]
+
+
+def test_preconditioned_refinement_climbs_log_ei():
+    from skytune.optimize.bayesian import _refine_numeric
+
+    x, y = _data()
+    gp = GaussianProcess(x, y, np.array([-1.5, 0.0, 0.5, 0.0, -6.0]), kernel_structure(SPACE))
+    numeric = SPACE.numeric_feature_columns()
+    start = x[np.argmin(y)].copy()
+    start[numeric] = np.clip(start[numeric] + 0.05, 0, 1)
+    best = float(y.min())
+    out = _refine_numeric(gp, start, numeric, best, max_iter=50)
+    before, after = (log_expected_improvement(*gp.predict(p[None, :]), best)[0]
+                     for p in (start, out))
+    assert after > before + 1e-3
+    assert np.all((out[numeric] >= 0) & (out[numeric] <= 1))
+    assert np.array_equal(np.delete(out, numeric), np.delete(start, numeric))

@@ -14,9 +14,11 @@ One call rebuilds everything from the history:
 4. Pending trials and earlier picks in this batch enter as *kriging-believer* fantasies: observed
    at the posterior mean, so their variance collapses and the incumbent accounts for them. This
    keeps asynchronous workers and batch members apart without inventing values.
-5. Maximise log EI: Sobol candidates plus perturbations of the best trials, the top ones
-   refined by L-BFGS on the numeric features, then snapped to integers/categories and polished
-   by one-step discrete moves (each other category, each integer +-1).
+5. Maximise log EI: Sobol candidates plus perturbations of the best trials; L-BFGS on the
+   numeric features (preconditioned by the lengthscales) from the best candidate, from others
+   drawn in proportion to EI and from the incumbent, as Optuna's GPSampler does; then snapped
+   to integers/categories and polished by one-step discrete moves (each other category, each
+   integer +-1).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class BayesianOptions:
     n_initial: int | None = None  # None: max(4, min(10, P + 1))
     n_candidates: int = 1024
     n_local_per_scale: int = 64
-    n_refine: int = 4
+    n_refine: int = 10
+    refine_iter: int = 100
     max_fit_points: int = 100
     n_fit_starts: int = 3
     prior: Prior = Prior()
@@ -174,10 +177,14 @@ def _maximise_acquisition(space: SearchSpace, gp: GaussianProcess, rng: np.rando
 
     refined = [candidates[order[: 4 * opts.n_refine]]]
     if len(numeric):
-        for i in order[: opts.n_refine]:
-            refined.append(_refine_numeric(gp, candidates[i], numeric, best)[None, :])
+        starts = np.vstack([candidates[_refine_starts(scores, opts.n_refine - 1, rng)],
+                            gp.x[np.argmin(mean_at_data)][None, :]])
+        for start in starts:
+            refined.append(_refine_numeric(gp, start, numeric, best, opts.refine_iter)[None, :])
     pool = space.snap_features(np.vstack(refined))
-    pool = np.vstack([pool, _discrete_neighbours(space, pool[: 2 * opts.n_refine + 1])])
+    pool_scores = log_expected_improvement(*gp.predict(pool), best)
+    top = pool[np.argsort(-pool_scores)[: 2 * opts.n_refine + 1]]
+    pool = np.vstack([pool, _discrete_neighbours(space, top)])
     pool_scores = log_expected_improvement(*gp.predict(pool), best)
 
     taken = gp.x
@@ -190,21 +197,40 @@ def _maximise_acquisition(space: SearchSpace, gp: GaussianProcess, rng: np.rando
     return space.features_from_unit(rng.random((1, space.dimension)))[0]
 
 
-def _refine_numeric(gp: GaussianProcess, start: np.ndarray, numeric: np.ndarray,
-                    best: float) -> np.ndarray:
-    """Maximise log EI over the numeric features with the categorical ones fixed."""
-    point = start.copy()
+def _refine_starts(scores: np.ndarray, n_more: int, rng: np.random.Generator) -> np.ndarray:
+    """The best candidate plus ``n_more`` drawn with probability proportional to EI
+    (softmax of log EI, as Optuna's GPSampler does): starts spread over several promising
+    basins instead of crowding into the best one."""
+    best = int(np.argmax(scores))
+    probs = np.exp(scores - scores[best])
+    probs[best] = 0.0
+    n_more = min(n_more, int(np.count_nonzero(probs > 0.0)))
+    if n_more <= 0:
+        return np.array([best])
+    more = rng.choice(len(scores), size=n_more, replace=False, p=probs / probs.sum())
+    return np.concatenate([[best], more])
 
-    def negative(u: np.ndarray) -> tuple[float, np.ndarray]:
-        point[numeric] = u
+
+def _refine_numeric(gp: GaussianProcess, start: np.ndarray, numeric: np.ndarray,
+                    best: float, max_iter: int) -> np.ndarray:
+    """Maximise log EI over the numeric features with the categorical ones fixed.
+
+    Preconditioned: L-BFGS works on v_f = x_f sqrt(w_f) = x_f / l_f, in which the kernel is
+    isotropic, so one step length suits every direction however unequal the lengthscales.
+    """
+    point = start.copy()
+    scale = 1.0 / np.sqrt(gp.weights[numeric])  # x = v * scale
+
+    def negative(v: np.ndarray) -> tuple[float, np.ndarray]:
+        point[numeric] = v * scale
         mean, var, d_mean, d_var = gp.predict_with_gradient(point[None, :])
         value, grad = log_expected_improvement_and_gradient(mean, var, d_mean, d_var, best)
-        return -float(value[0]), -grad[0, numeric]
+        return -float(value[0]), -grad[0, numeric] * scale
 
-    u, _ = lbfgs.minimize(negative, start[numeric].copy(), np.zeros(len(numeric)),
-                          np.ones(len(numeric)), max_iter=40)
+    v, _ = lbfgs.minimize(negative, start[numeric] / scale, np.zeros(len(numeric)),
+                          1.0 / scale, max_iter=max_iter)
     out = start.copy()
-    out[numeric] = u
+    out[numeric] = np.clip(v * scale, 0.0, 1.0)
     return out
 
 
