@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict with the stored state",
     413: "Request too large; `error.details` names the limit",
+    415: "The body is not JSON (`error.field` is `content-type`)",
 }
 
 
@@ -31,13 +32,15 @@ class ErrorEnvelope(BaseModel):
 
 
 def errors(*statuses: int, **success: dict) -> dict:
-    """The `responses=` of a route: the given error statuses with the error envelope schema,
-    plus any success responses passed as {status: {...}} through `success` ("s201" -> 201)."""
+    """The `responses=` of a route: the given error statuses with the error envelope schema, plus
+    the success responses passed as {status: {...}} through `success` ("s201" -> 201); without
+    any, 200. Powertools documents only the responses given once `responses=` is set, and fills a
+    success response without "content" from the route's return annotation."""
     responses: dict[int, dict] = {
         status: {"description": _DESCRIPTIONS[status], "content": {"application/json": {"model": ErrorEnvelope}}}
         for status in statuses
     }
-    for key, value in success.items():
+    for key, value in (success or {"s200": {"description": "Successful Response"}}).items():
         responses[int(key.lstrip("s"))] = value
     return responses
 

@@ -27,7 +27,7 @@ class ExperimentDeleted(BaseModel):
 
 
 @router.post("/experiments", summary="Create an experiment", tags=["experiments"],
-             responses=errors(400, 409, s201={"description": "Created"}))
+             responses=errors(400, 409, 415, s201={"description": "Created"}))
 def create_experiment(body: ExperimentInput) -> tuple[Experiment, int]:
     return experiments.create_experiment(repository(), body), 201
 
@@ -47,12 +47,12 @@ def list_experiments(
 
 
 @router.patch("/experiments/<name>", summary="Update an experiment (JSON merge patch of description and tags)",
-              tags=["experiments"], responses=errors(400, 404, 409))
+              tags=["experiments"], responses=errors(400, 404, 409, 415))
 def update_experiment(name: Annotated[str, Path()], body: ExperimentUpdate) -> Experiment:
     return experiments.update_experiment(repository(), name, body)
 
 
 @router.delete("/experiments/<name>", summary="Delete an experiment (409 while it has trials or runs, unless cascade=true)",
-               tags=["experiments"], responses=errors(404, 409))
+               tags=["experiments"], responses=errors(400, 404, 409))
 def delete_experiment(name: Annotated[str, Path()], cascade: Annotated[bool, Query()] = False) -> ExperimentDeleted:
     return ExperimentDeleted(**experiments.delete_experiment(repository(), name, cascade=cascade))

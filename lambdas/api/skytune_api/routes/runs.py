@@ -35,7 +35,7 @@ class RunDeleted(BaseModel):
 
 
 @router.post("/runs", summary="Create a run (a retry with the same body answers the same run)", tags=["runs"],
-             responses=errors(400, 404, 409, 413, s201={"description": "Created"}))
+             responses=errors(400, 404, 409, 413, 415, s201={"description": "Created"}))
 def create_run(body: RunInput) -> tuple[Run, int]:
     return runs.create_run(repository(), body), 201
 
@@ -46,13 +46,13 @@ def get_run(run_id: RunId) -> Run:
 
 
 @router.patch("/runs/<run_id>", summary="Update a run (name, status, times, source, tags merge patch, artifacts)",
-              tags=["runs"], responses=errors(400, 404, 409, 413))
+              tags=["runs"], responses=errors(400, 404, 409, 413, 415))
 def update_run(run_id: RunId, body: RunUpdate) -> Run:
     return runs.update_run(repository(), run_id, body)
 
 
 @router.delete("/runs/<run_id>", summary="Delete a run (409 while it has child runs, unless cascade=true)",
-               tags=["runs"], responses=errors(404, 409))
+               tags=["runs"], responses=errors(400, 404, 409))
 def delete_run(run_id: RunId, cascade: Annotated[bool, Query()] = False) -> RunDeleted:
     deleted = runs.delete_run(repository(), run_id, cascade=cascade)
     return RunDeleted(run_id=run_id, runs_deleted=deleted)
@@ -79,7 +79,7 @@ def list_children(run_id: RunId) -> RunList:
                      f"params and {tracking_limits.BATCH_TAGS_MAX} tags (at most {tracking_limits.BATCH_BODY_MAX_BYTES} bytes)",
              description="Idempotent: a retried batch changes nothing (a point is identified by run, metric, step, "
                          "timestamp and value; params are write-once). NaN and infinity are refused with 400.",
-             tags=["runs"], responses=errors(400, 404, 409, 413))
+             tags=["runs"], responses=errors(400, 404, 409, 413, 415))
 def log_batch(run_id: RunId, body: LogBatch) -> LogBatchResult:
     runs.check_body_size(router.current_event.decoded_body if router.current_event.body else None)
     return runs.log_batch(repository(), metric_store(), run_id, body)

@@ -20,7 +20,7 @@ class TablePage(SearchPage):
              summary="Search runs of one, several or all experiments: filter, sort, project, cursor pagination",
              description="Parse errors answer 400 with `error.details.position` and `error.details.expected`. "
                          "Runs without a sort key's value (e.g. an unknown metric) sort last.",
-             tags=["search"], responses=errors(400, 404))
+             tags=["search"], responses=errors(400, 404, 415))
 def search_runs(body: SearchRequest) -> SearchPage:
     rows, _runs, next_cursor = run_search.search(repository(), metric_store(), body)
     return SearchPage(rows=rows, next_cursor=next_cursor)
@@ -29,7 +29,7 @@ def search_runs(body: SearchRequest) -> SearchPage:
 @router.post("/analytics/table", summary="A table of runs (with trial names) as JSON or CSV, one page per call",
              description="`format: csv` answers text/csv with the next cursor in the `x-next-cursor` header.",
              tags=["analytics"],
-             responses=errors(400, 404, s200={"description": "The table", "content": {
+             responses=errors(400, 404, 415, s200={"description": "The table", "content": {
                  "application/json": {"model": TablePage}, "text/csv": {"schema": {"type": "string"}}}}))
 def runs_table(body: TableRequest):  # noqa: ANN201 - no annotation: two media types, documented in `responses`
     rows, columns, next_cursor = run_search.table(repository(), metric_store(), body)
@@ -43,7 +43,7 @@ def runs_table(body: TableRequest):  # noqa: ANN201 - no annotation: two media t
 
 @router.post("/analytics/group-by",
              summary="Group runs by fields and aggregate (count, mean, std, median, min, max, sum)",
-             tags=["analytics"], responses=errors(400, 404))
+             tags=["analytics"], responses=errors(400, 404, 415))
 def group_by(body: GroupByRequest) -> GroupByResult:
     return GroupByResult(groups=run_search.group_by(repository(), metric_store(), body))
 

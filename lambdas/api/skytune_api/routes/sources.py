@@ -13,6 +13,7 @@ from skytune.ingestion import MetricDefinitionError
 from skytune.ingestion.sources import register_dimension_source, register_log_source
 from skytune.tracking import runs
 from skytune_api.context import repository
+from skytune_api.routes._common import errors
 
 router = APIGatewayHttpRouter()
 
@@ -37,7 +38,8 @@ class DimensionSourceInput(BaseModel):
     namespace: str | None = Field(default=None, max_length=255, description="Only datapoints of this namespace (default: any)")
 
 
-@router.post("/runs/<run_id>/log-sources", summary="Scrape a log group/stream prefix into this run's metrics", tags=["ingestion"])
+@router.post("/runs/<run_id>/log-sources", summary="Scrape a log group/stream prefix into this run's metrics", tags=["ingestion"],
+             responses=errors(400, 404, 415, s201={"description": "Registered"}))
 def add_log_source(run_id: Annotated[str, Path()], body: LogSourceInput) -> tuple[LogSourceInput, int]:
     runs.get_run(repository(), run_id)
     try:
@@ -47,7 +49,8 @@ def add_log_source(run_id: Annotated[str, Path()], body: LogSourceInput) -> tupl
     return body, 201
 
 
-@router.post("/runs/<run_id>/metric-stream-sources", summary="Route metric-stream datapoints with this dimension to this run", tags=["ingestion"])
+@router.post("/runs/<run_id>/metric-stream-sources", summary="Route metric-stream datapoints with this dimension to this run",
+             tags=["ingestion"], responses=errors(400, 404, 415, s201={"description": "Registered"}))
 def add_dimension_source(run_id: Annotated[str, Path()], body: DimensionSourceInput) -> tuple[DimensionSourceInput, int]:
     runs.get_run(repository(), run_id)
     register_dimension_source(run_id, body.name, body.value, body.namespace)

@@ -44,7 +44,7 @@ class Membership(BaseModel):
 
 
 @router.post("/experiments/<experiment>/trials", summary="Create a trial", tags=["trials"],
-             responses=errors(400, 404, 409, s201={"description": "Created"}))
+             responses=errors(400, 404, 409, 415, s201={"description": "Created"}))
 def create_trial(experiment: Experiment, body: TrialInput) -> tuple[Trial, int]:
     return trials.create_trial(repository(), experiment, body), 201
 
@@ -62,7 +62,7 @@ def get_trial(experiment: Experiment, trial: TrialName) -> Trial:
 
 
 @router.patch("/experiments/<experiment>/trials/<trial>", summary="Update a trial (merge patch)", tags=["trials"],
-              responses=errors(400, 404, 409))
+              responses=errors(400, 404, 409, 415))
 def update_trial(experiment: Experiment, trial: TrialName, body: TrialUpdate) -> Trial:
     return trials.update_trial(repository(), experiment, trial, body)
 

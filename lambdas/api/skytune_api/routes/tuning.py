@@ -18,6 +18,8 @@ from skytune.tuning.repository import TuningRepository
 from skytune.tuning.tracked_runs import TrackingRuns
 from skytune_api.context import repository as tracking_repository, settings
 
+from skytune_api.routes._common import errors
+
 router = APIGatewayHttpRouter()
 
 
@@ -73,7 +75,7 @@ def _describe(job: TuningJob) -> dict[str, Any]:
 
 
 @router.post("/tuning-jobs", summary="Create a tuning job (skytune body or SageMaker CreateHyperParameterTuningJob body)",
-             tags=["tuning"], responses={201: {"description": "Created"}})
+             tags=["tuning"], responses=errors(400, 409, 415, s201={"description": "Created"}, s200={"description": "The same job, created before by an identical request"}))
 def create_tuning_job(body: Annotated[dict[str, Any], Body(description="TuningJobSpec or CreateHyperParameterTuningJob request")]
                       ) -> tuple[dict[str, Any], int]:
     job, created = engine.create_job(tuning_repository(), body)
@@ -95,7 +97,7 @@ def _start_execution(job_name: str, generation: int) -> None:
             raise
 
 
-@router.get("/tuning-jobs", summary="List tuning jobs (by name)", tags=["tuning"])
+@router.get("/tuning-jobs", summary="List tuning jobs (by name)", tags=["tuning"], responses=errors(400))
 def list_tuning_jobs(limit: Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)] = 100,
                      cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     jobs, next_cursor = tuning_repository().list_jobs(limit, cursor)
@@ -106,13 +108,15 @@ def list_tuning_jobs(limit: Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)]
         for j in jobs], "NextToken": next_cursor}
 
 
-@router.get("/tuning-jobs/<name>", summary="Describe a tuning job (like DescribeHyperParameterTuningJob)", tags=["tuning"])
+@router.get("/tuning-jobs/<name>", summary="Describe a tuning job (like DescribeHyperParameterTuningJob)", tags=["tuning"],
+            responses=errors(400, 404))
 def describe_tuning_job(name: Annotated[str, Path()]) -> dict[str, Any]:
     return _describe(engine.get_job(tuning_repository(), name))
 
 
 @router.get("/tuning-jobs/<name>/trials",
-            summary="List a tuning job's trials (like ListTrainingJobsForHyperParameterTuningJob)", tags=["tuning"])
+            summary="List a tuning job's trials (like ListTrainingJobsForHyperParameterTuningJob)", tags=["tuning"],
+            responses=errors(400, 404))
 def list_tuning_job_trials(
     name: Annotated[str, Path()],
     status: Annotated[str | None, Query(description="InProgress, Completed, Failed, Stopping or Stopped")] = None,
@@ -127,7 +131,7 @@ def list_tuning_job_trials(
 
 
 @router.post("/tuning-jobs/<name>/stop", summary="Stop a tuning job: running trials stop, no new ones start",
-             tags=["tuning"])
+             tags=["tuning"], responses=errors(400, 404, 409))
 def stop_tuning_job(name: Annotated[str, Path()]) -> dict[str, Any]:
     job = engine.stop_job(tuning_repository(), name, stop_runner=_stop_runner)
     return _describe(job)
@@ -146,7 +150,8 @@ def _stop_runner(job: TuningJob, trial: Trial) -> None:
 
 
 @router.post("/tuning-jobs/<name>/trials/<trial_name>/heartbeat",
-             summary="A worker's heartbeat with its latest metrics; answers whether to stop", tags=["tuning-workers"])
+             summary="A worker's heartbeat with its latest metrics; answers whether to stop", tags=["tuning-workers"],
+             responses=errors(400, 404, 409, 415))
 def trial_heartbeat(name: Annotated[str, Path()], trial_name: Annotated[str, Path()], body: Heartbeat) -> StopAnswer:
     from botocore.exceptions import ClientError
 
@@ -164,7 +169,8 @@ def trial_heartbeat(name: Annotated[str, Path()], trial_name: Annotated[str, Pat
 
 
 @router.post("/tuning-jobs/<name>/trials/<trial_name>/complete",
-             summary="A worker reports a trial's end (Completed, Failed or Stopped)", tags=["tuning-workers"])
+             summary="A worker reports a trial's end (Completed, Failed or Stopped)", tags=["tuning-workers"],
+             responses=errors(400, 404, 409, 415))
 def trial_complete(name: Annotated[str, Path()], trial_name: Annotated[str, Path()], body: Completion) -> dict[str, Any]:
     import json
 

@@ -172,7 +172,7 @@ def serve(emulator: HttpApiEmulator, host: str, port: int) -> ThreadingHTTPServe
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = do_QUERY = _handle
 
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
             if emulator.access_log:

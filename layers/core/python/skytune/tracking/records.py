@@ -94,6 +94,15 @@ def validate_trial_names(names: list[str]) -> list[str]:
     return names
 
 
+def require_datetime_text(value: object) -> object:
+    """JSON has no date type: times travel as RFC 3339 strings (the document's `date-time`).
+    pydantic would also read a number as epoch seconds or milliseconds, guessing the unit from its
+    size; metric timestamps in this API are epoch milliseconds, so a guessed unit is refused."""
+    if value is not None and not isinstance(value, (str, datetime)):
+        raise ValueError("must be an RFC 3339 date-time string, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
 def validate_experiment_names(names: list[str] | None) -> list[str] | None:
     return None if names is None else validate_trial_names(names)
 
@@ -208,6 +217,7 @@ class RunInput(_Input):
                     "(without one, a taken name is always 409)")
 
     _experiment = field_validator("experiment")(validate_name)
+    _times = field_validator("start_time", "end_time", mode="before")(require_datetime_text)
     _trials = field_validator("trials")(validate_trial_names)
     _params = field_validator("params")(validate_params)
     _tags = field_validator("tags")(validate_keyed_tags)
@@ -255,6 +265,7 @@ class RunUpdate(_Input):
     outputs: list[Artifact] | None = Field(default=None, max_length=tracking_limits.ARTIFACTS_PER_RUN)
 
     _tags = field_validator("tags")(validate_keyed_tags)
+    _times = field_validator("start_time", "end_time", mode="before")(require_datetime_text)
 
     @field_validator("name")
     @classmethod

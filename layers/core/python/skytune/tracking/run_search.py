@@ -2,9 +2,11 @@
 runs of the experiments asked for.
 
 Candidates are every run of those experiments (one Query per experiment on gsi1; the run item
-carries params, tags, trial names and metric summaries, so there is one read per run). Summaries
-are decoded only for the metrics a run is actually asked about; series (for `.at(step)` and
-`.window(a, b)` predicates) are read only for runs that reach such a predicate.
+carries params, tags, trial names and metric summaries, so there is one read per run). The Query
+is projected to the params, tags and summaries the query names, and summaries are decoded only for
+the metrics a run is actually asked about; a page shown with every column is then read again in
+full, for its runs only (one BatchGetItem per 100). Series (for `.at(step)` and `.window(a, b)`
+predicates) are read only for runs that reach such a predicate.
 """
 from __future__ import annotations
 
@@ -61,7 +63,22 @@ def run_view(record: dict[str, Any], store) -> RunView:
     )
 
 
-def candidates(repo, store, experiments: list[str] | None) -> Iterator[RunView]:
+def _projects(repo) -> bool:
+    """A repository with `run_records` (DynamoRepository) reads only the names it is given in
+    `iter_run_records(..., params=, tags=, metrics=)`; one without (an in-memory one) hands over
+    whole records, which is always correct."""
+    return hasattr(repo, "run_records")
+
+
+def _projection(repo, needs: query.References | None) -> dict[str, frozenset[str]]:
+    if needs is None or not _projects(repo):
+        return {}
+    series_metrics = frozenset(read.metric for read in needs.series)
+    return {"params": needs.params, "tags": needs.tags, "metrics": needs.summary_metrics | series_metrics}
+
+
+def candidates(repo, store, experiments: list[str] | None, needs: query.References | None = None) -> Iterator[RunView]:
+    """`needs`: what the query reads (None: everything), so the storage reads only that."""
     if experiments is None:
         names = repo.experiment_names()
     else:
@@ -70,7 +87,7 @@ def candidates(repo, store, experiments: list[str] | None) -> Iterator[RunView]:
             if repo.get_experiment(name) is None:
                 raise NotFound(f"experiment {name!r} does not exist", field="experiments")
     for name in names:
-        for record in repo.iter_run_records(name):
+        for record in repo.iter_run_records(name, **_projection(repo, needs)):
             yield run_view(record, store)
 
 
@@ -91,15 +108,19 @@ def search(repo, store, request: SearchRequest) -> tuple[list[dict], list[RunVie
     expr = _parsed(query.parse_filter, request.filter, "filter")
     order = _parsed(query.parse_order_by, request.order_by, "order_by")
     columns = _parsed(query.parse_columns, request.columns, "columns")
+    needs = query.referenced(expr, order, columns)
     try:
         result = query.search_runs(
-            candidates(repo, store, request.experiments), filter=expr, order_by=order, columns=columns or None,
+            candidates(repo, store, request.experiments, needs), filter=expr, order_by=order, columns=columns or None,
             cursor=request.cursor, limit=request.limit, context=_context(request.experiments),
         )
     except QueryError as error:  # only the cursor is left to fail here
         raise InvalidInput(f"cursor: {error}", field="cursor", details=error.to_dict()) from None
-    rows = result.rows if columns else query.runs_table(result.runs)
-    return rows, result.runs, result.next_cursor
+    if columns or not _projects(repo):
+        return (result.rows if columns else query.runs_table(result.runs)), result.runs, result.next_cursor
+    # Every column: the page's runs in full. A run deleted between the two reads drops out of the page.
+    runs = [run_view(record, store) for record in repo.run_records([run.run_id for run in result.runs])]
+    return query.runs_table(runs), runs, result.next_cursor
 
 
 def table(repo, store, request: TableRequest) -> tuple[list[dict], list[str], str | None]:
@@ -121,7 +142,8 @@ def group_by(repo, store, request: GroupByRequest) -> list[dict]:
     keys = _parsed(query.parse_columns, request.group_by, "group_by")
     aggregates = _parsed(query.parse_aggregates, request.aggregates, "aggregates")
     matches = expr.compile()
-    runs = (run for run in candidates(repo, store, request.experiments) if matches(run))
+    needs = query.referenced(expr, keys, aggregates)
+    runs = (run for run in candidates(repo, store, request.experiments, needs) if matches(run))
     try:
         return query.group_by(runs, keys, aggregates)
     except QueryError as error:

@@ -50,6 +50,10 @@ def quote(text: str) -> str:
 
 _NAME = re.compile(r"[^\W\d][\w-]*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+# Longer literals are refused: stored numbers have at most 38 significant digits and magnitudes in
+# 1e-130..1e126 (written out, 1e-130 takes 132 characters), and Python refuses to convert integer
+# strings over 4300 digits, which would otherwise escape as a bare ValueError.
+NUMBER_MAX_LENGTH = 256
 _SPACE = re.compile(r"\s+")
 _OPERATORS = ("!=", "<=", ">=", "=", "<", ">")
 _PUNCTUATION = {"(": T.LPAREN, ")": T.RPAREN, ",": T.COMMA, ".": T.DOT}
@@ -83,6 +87,9 @@ def tokenize(text: str) -> list[Token]:
             position = token.end
         elif number := _NUMBER.match(text, position):
             raw = number.group()
+            if len(raw) > NUMBER_MAX_LENGTH:
+                raise FilterSyntaxError(position=position, expected=f"a number of at most {NUMBER_MAX_LENGTH} characters",
+                                        found=Token(T.NUMBER, raw, None, position, number.end()).describe())
             is_float = "." in raw or "e" in raw or "E" in raw
             value = float(raw) if is_float else int(raw)
             tokens.append(Token(T.NUMBER, raw, value, position, number.end()))
