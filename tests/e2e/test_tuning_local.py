@@ -68,8 +68,10 @@ def test_a_grid_job_runs_every_point_records_faults_and_tracks_runs(tuning, tmp_
 
     job = wait_for(tuning, "e2e-grid")
     assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
+    trials = tuning.api("GET", "/v1/tuning-jobs/e2e-grid/trials")[1]["TrainingJobSummaries"]
     assert job["TrainingJobStatusCounters"] == {"Completed": 3, "InProgress": 0, "RetryableError": 0,
-                                                "NonRetryableError": 1, "Stopped": 0}
+                                                "NonRetryableError": 1, "Stopped": 0}, \
+        [(t["TunedHyperParameters"], t["TrainingJobStatus"], t.get("FailureReason")) for t in trials]
     assert job["ObjectiveStatusCounters"] == {"Succeeded": 2, "Pending": 0, "Failed": 2}
     assert job["ConsumedResources"]["TrainingJobsStarted"] == 4
     best = job["BestTrainingJob"]

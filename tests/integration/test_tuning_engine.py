@@ -192,3 +192,21 @@ def test_create_is_idempotent_and_conflicts_on_a_different_body(repo):
     with pytest.raises(Conflict) as caught:
         engine.create_job(repo, {**body, "random_seed": 9})
     assert caught.value.field == "name"
+
+
+def test_parallel_grid_suggestions_never_take_the_same_point(repo):
+    job, _ = engine.create_job(repo, spec(strategy="Grid", parameter_ranges={
+        "IntegerParameterRanges": [{"Name": "x", "MinValue": "1", "MaxValue": "4"}]},
+        resource_limits={"max_number_of_training_jobs": 4, "max_parallel_training_jobs": 4}))
+    numbers = [engine.claim_slot(repo, job.name, "exec", worker, 0, 0)["trial_number"] for worker in range(4)]
+    barrier = threading.Barrier(4)
+
+    def suggest(worker_and_number):
+        worker, number = worker_and_number
+        barrier.wait()
+        return engine.suggest_for_trial(repo, job.name, number, worker)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(suggest, enumerate(numbers)))
+    points = sorted(int(repo.get_trial(job.name, n).hyperparameters["x"]) for n in numbers)
+    assert points == [1, 2, 3, 4]

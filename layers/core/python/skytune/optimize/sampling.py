@@ -52,13 +52,13 @@ def suggest_grid(space: SearchSpace, completed: Sequence[Observation],
                  **_: Any) -> list[dict[str, Any]]:
     """The first ``n`` grid points not already completed or pending; fewer (possibly none)
     once the grid is exhausted. ``seed`` is unused: the grid order is fixed."""
-    taken = {_grid_key(space, o.params) for o in completed}
-    taken |= {_grid_key(space, p) for p in pending}
+    taken = {space.key(o.params) for o in completed}
+    taken |= {space.key(p) for p in pending}
     picks = []
     for config in iter_grid(space):
         if len(picks) == n:
             break
-        if _grid_key(space, config) not in taken:
+        if space.key(config) not in taken:
             picks.append(config)
     return picks
 
@@ -67,9 +67,3 @@ def _grid_axis(p) -> list[Any]:
     return p.grid_values() if isinstance(p, NumericParameter) else list(p.choices)
 
 
-def _grid_key(space: SearchSpace, config: dict[str, Any]) -> tuple:
-    # Numbers compare as rounded floats so that 3, 3.0 and a value that went through JSON match.
-    return tuple(
-        round(float(config[p.name]), 12) if isinstance(p, NumericParameter) else config[p.name]
-        for p in space.parameters
-    )

@@ -174,6 +174,14 @@ class SearchSpace:
         return sum(width for _, width in self.feature_blocks())
 
     # ----- membership ----------------------------------------------------------------------
+    def key(self, config: Mapping[str, Any]) -> tuple:
+        """The identity of a configuration in this space: numbers as rounded floats, so that 3, 3.0,
+        "3" and a value that went through JSON are the same point; static values do not count."""
+        return tuple(
+            round(float(config[p.name]), 12) if isinstance(p, NumericParameter) else config[p.name]
+            for p in self.parameters
+        )
+
     def contains(self, config: Mapping[str, Any]) -> bool:
         """True when every tunable parameter is present with an in-range value of the right type."""
         return all(p.name in config and p.contains(config[p.name]) for p in self.parameters)

@@ -155,11 +155,13 @@ def _suggest(repo, job: TuningJob, number: int, attempts: int = 3) -> dict[str, 
     history is read again and, if a parallel trial took that point meanwhile, the choice is redone
     with it as pending (which moves a kriging-believer suggestion elsewhere)."""
     config = None
+    space = job.spec.search_space()
     for _ in range(attempts):
         config = _suggest_once(repo, job, number)
-        taken = [t.hyperparameters for t in repo.list_trials(job.name)
-                 if t.number != number and t.hyperparameters is not None]
-        if config is None or config not in taken:
+        # stored hyperparameters are SageMaker-style strings: compare points, not representations
+        taken = {space.key(t.hyperparameters) for t in repo.list_trials(job.name)
+                 if t.number != number and t.hyperparameters is not None}
+        if config is None or space.key(config) not in taken:
             return config
     return config
 
@@ -171,12 +173,20 @@ def _suggest_once(repo, job: TuningJob, number: int) -> dict[str, Any] | None:
     completed = [_observation(t) for t in sorted(trials, key=lambda t: t.ended_at or t.created_at)
                  if t.status in TERMINAL_TRIAL]
     pending = [t.hyperparameters for t in trials if t.status not in TERMINAL_TRIAL]
+    inherited: list[Observation] = []
     if spec.warm_start:
         parents = []
         for parent_name in spec.warm_start.parent_jobs:
             parents += [_observation(t) for t in repo.list_trials(parent_name)
                         if t.hyperparameters is not None and t.status in TERMINAL_TRIAL]
-        completed = warm_start(parents, space, defaults=spec.trial.static_hyperparameters) + completed
+        inherited = warm_start(parents, space, defaults=spec.trial.static_hyperparameters)
+    if spec.strategy == "Grid":
+        # Trial n takes the n-th grid point not covered by warm-start parents: trial numbers are
+        # unique (atomic claims), so parallel workers can never pick the same point.
+        points = suggest("Grid", space, inherited, [], number, trial_seed(spec.random_seed, number),
+                         objective=spec.objective.type)
+        return points[number - 1] if len(points) >= number else None
+    completed = inherited + completed
     options: dict[str, Any] = {}
     if spec.strategy == "Hyperband":
         options["base"] = "Random"
