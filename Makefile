@@ -61,8 +61,8 @@ bench-latency: install
 bench-ingest: install
 	$(BIN)/python -m benchmarks.ingest.run --points 20000
 
-bench-search: .venv-bench/.installed
-	.venv-bench/bin/python -m benchmarks.search.run --runs 10000
+bench-search: install .venv-bench/.installed
+	.venv-bench/bin/python -m benchmarks.search.run --runs 10000 --growth 1000,10000,30000
 
 clean:
 	rm -rf build cdk.out .pytest_cache .hypothesis

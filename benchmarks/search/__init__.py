@@ -1,0 +1,1 @@
+"""Run search: skytune on DynamoDB Local against MLflow's SQLite tracking store (see README.md)."""

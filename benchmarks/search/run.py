@@ -1,0 +1,163 @@
+"""Run search: skytune (DynamoDB Local) against MLflow's SQLite tracking store, same runs, same query.
+
+    .venv-bench/bin/python -m benchmarks.search.run [--runs 10000] [--growth 1000,10000,30000] [--quick]
+
+Query: `params.optimizer = 'adam' OR metrics.val_loss.min < 0.2` sorted by `metrics.val_acc.max DESC`
+((a) the first page of 100; (b) every page of 1,000). Latency p50/p90 over `--repeats` repetitions,
+the two systems alternating so load from other processes hits both alike; skytune's read capacity
+from DynamoDB Local's ConsumedCapacity. Sizes above `--runs` (the growth series) are measured on
+skytune only. See README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.search.data import synthetic_runs  # noqa: E402
+from benchmarks.search.mlflow_side import MlflowSide  # noqa: E402
+from benchmarks.search.skytune_side import SkytuneSide, check_bulk_matches_domain  # noqa: E402
+
+SKYTUNE_FILTER = "params.optimizer = 'adam' OR metrics.val_loss.min < 0.2"
+SKYTUNE_ORDER = "metrics.val_acc.max DESC"
+MLFLOW_HALVES = ("params.optimizer = 'adam'", "metrics.val_loss_min < 0.2")
+MLFLOW_ORDER = "metrics.val_acc_max DESC"
+FIRST_PAGE, SCAN_PAGE = 100, 1000
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    """(p50, p90) in milliseconds; p90 by linear interpolation between order statistics."""
+    ordered = sorted(seconds)
+    p90 = statistics.quantiles(ordered, n=10, method="inclusive")[8] if len(ordered) > 1 else ordered[0]
+    return statistics.median(ordered) * 1000, p90 * 1000
+
+
+def timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def same_answer(skytune_rows: list[dict], mlflow_runs: list) -> None:
+    """Both systems must return the same runs in the same order of val_acc max (ties may differ:
+    skytune breaks them by run_id, the MLflow merge by MLflow's run id)."""
+    ours = [(row["name"], row["metrics.val_acc.max"]) for row in skytune_rows]
+    theirs = [(run.info.run_name, run.data.metrics["val_acc_max"]) for run in mlflow_runs]
+    if sorted(ours) != sorted(theirs) or [v for _, v in ours] != [v for _, v in theirs]:
+        raise AssertionError(f"skytune and MLflow disagree: {ours[:3]} vs {theirs[:3]} ({len(ours)} vs {len(theirs)} runs)")
+
+
+def measure_size(skytune: SkytuneSide, mlflow: MlflowSide | None, experiment: str, repeats: int,
+                 scan_repeats: int) -> dict:
+    result: dict = {"candidates_rcu": skytune.candidates_capacity(experiment)}
+    for label, limit, all_pages, reps in (("first page", FIRST_PAGE, False, repeats), ("full scan", SCAN_PAGE, True, scan_repeats)):
+        # The metered run is the first latency sample too (ReturnConsumedCapacity costs nothing to notice).
+        started = time.perf_counter()
+        ours_rows, capacity = skytune.metered_query(experiment, SKYTUNE_FILTER, SKYTUNE_ORDER, limit, all_pages)
+        ours, theirs = [time.perf_counter() - started], []
+        entry = {"rows": len(ours_rows), "rcu": capacity["rcu"], "requests": capacity["requests"]}
+        if mlflow is not None:
+            started = time.perf_counter()
+            same_answer(ours_rows, mlflow.query(experiment, MLFLOW_HALVES, MLFLOW_ORDER, "val_acc_max", limit, all_pages))
+            theirs.append(time.perf_counter() - started)
+        for _ in range(reps - 1):
+            ours.append(timed(lambda: skytune.query(experiment, SKYTUNE_FILTER, SKYTUNE_ORDER, limit, all_pages)))
+            if mlflow is not None:
+                theirs.append(timed(lambda: mlflow.query(experiment, MLFLOW_HALVES, MLFLOW_ORDER, "val_acc_max", limit, all_pages)))
+        entry["skytune_ms"] = percentiles(ours)
+        entry["mlflow_ms"] = percentiles(theirs) if theirs else None
+        entry["repeats"] = reps
+        result[label] = entry
+    return result
+
+
+def markdown(sizes, loads, results, matches, check_runs, or_refusal) -> str:
+    lines = [f"Command: `.venv-bench/bin/python -m benchmarks.search.run {' '.join(sys.argv[1:])}`".rstrip(), ""]
+    lines.append(f"Query: skytune `{SKYTUNE_FILTER}` ordered by `{SKYTUNE_ORDER}`; MLflow "
+                 f"`{MLFLOW_HALVES[0]}` and `{MLFLOW_HALVES[1]}` (MLflow refuses OR: \"{or_refusal}\"), each ordered by "
+                 f"`{MLFLOW_ORDER}`, merged on the client. Both return the same runs in the same order (checked).")
+    lines.append("")
+    lines.append(f"Bulk-loaded run items checked identical to the domain write path's on {check_runs} runs.")
+    lines.append("")
+    lines.append("| runs | matching runs | skytune load (s) | MLflow load (s) |")
+    lines.append("|---:|---:|---:|---:|")
+    for size in sizes:
+        mlflow_load = f"{loads[size]['mlflow']:.0f}" if loads[size].get("mlflow") is not None else "-"
+        lines.append(f"| {size:,} | {matches[size]:,} | {loads[size]['skytune']:.0f} | {mlflow_load} |")
+    lines.append("")
+    lines.append("| runs | query | skytune p50 / p90 (ms) | MLflow p50 / p90 (ms) | skytune / MLflow (p50) | skytune RCU per query | DynamoDB requests | repeats |")
+    lines.append("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        for label in ("first page", "full scan"):
+            entry = results[size][label]
+            ours = "{:,.0f} / {:,.0f}".format(*entry["skytune_ms"])
+            theirs = "{:,.0f} / {:,.0f}".format(*entry["mlflow_ms"]) if entry["mlflow_ms"] else "-"
+            ratio = f"{entry['skytune_ms'][0] / entry['mlflow_ms'][0]:.1f}x" if entry["mlflow_ms"] else "-"
+            lines.append(f"| {size:,} | {label} ({entry['rows']:,} rows) | {ours} | {theirs} | {ratio} | "
+                         f"{entry['rcu']:,.1f} | {entry['requests']} | {entry['repeats']} |")
+    lines.append("")
+    lines.append("| runs | Query of every run item (RCU) | per 1,000 runs | first page (RCU) | full scan (RCU) | full-scan pages |")
+    lines.append("|---:|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        first, scan, query_rcu = results[size]["first page"], results[size]["full scan"], results[size]["candidates_rcu"]
+        pages = max(1, math.ceil(scan["rows"] / SCAN_PAGE))
+        lines.append(f"| {size:,} | {query_rcu:,.1f} | {query_rcu / size * 1000:,.1f} | {first['rcu']:,.1f} | "
+                     f"{scan['rcu']:,.1f} | {pages} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000, help="size compared with MLflow")
+    parser.add_argument("--growth", default="1000,10000,30000", help="sizes measured on skytune (MLflow up to --runs)")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="300 and 1,000 runs, 3 repeats: a smoke run")
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.growth, args.repeats = 1000, "300,1000", 3
+    sizes = sorted({args.runs, *(int(size) for size in args.growth.split(","))})
+
+    # DynamoDB Local runs -inMemory; SQLite on tmpfs (when the machine has one) is its in-memory
+    # counterpart, and keeps MLflow's per-commit fsyncs from dominating its load time.
+    shm = Path("/dev/shm")
+    mlflow = MlflowSide(Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None)))
+    skytune = SkytuneSide(ROOT)
+    loads, results, matches = {}, {}, {}
+    try:
+        check_runs = check_bulk_matches_domain(skytune, synthetic_runs(20, seed=1))
+        or_refusal = None
+        for size in sizes:
+            data = synthetic_runs(size)
+            matches[size] = sum(run.params["optimizer"] == "adam" or run.summary("val_loss", "min") < 0.2 for run in data)
+            experiment = f"runs-{size}"
+            skytune.create_experiment(experiment)
+            loads[size] = {"skytune": timed(lambda: skytune.load_bulk(experiment, data))}
+            compared = size <= args.runs
+            if compared:
+                loads[size]["mlflow"] = timed(lambda: mlflow.load(experiment, data))
+                or_refusal = or_refusal or mlflow.supports_or(experiment)
+            print(f"{size:,} runs loaded: {loads[size]}", file=sys.stderr, flush=True)
+            # Above --runs only skytune, and the full scan (a Query of every run per page) once.
+            results[size] = measure_size(skytune, mlflow if compared else None, experiment,
+                                         args.repeats if compared else 3, args.repeats if compared else 1)
+            print(f"{size:,} runs measured: {results[size]}", file=sys.stderr, flush=True)
+    finally:
+        skytune.stop()
+        shutil.rmtree(mlflow.folder, ignore_errors=True)  # tmpfs is memory
+    text = markdown(sizes, loads, results, matches, check_runs, or_refusal)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

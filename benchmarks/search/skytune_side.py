@@ -1,0 +1,166 @@
+"""skytune on DynamoDB Local: loading through the domain write path, searching through the search
+use case (`tracking.run_search.search`, what the API route calls), capacity from ConsumedCapacity."""
+from __future__ import annotations
+
+import importlib.util
+import random
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.capacity import capacity_meter
+from benchmarks.search.data import SyntheticRun
+from skytune.local.runtime import LocalStack
+from skytune.local.synth import synthesise
+from skytune.local.template import stack_name
+from skytune.tracking import experiments, run_search, runs
+from skytune.tracking.ids import new_ulid
+from skytune.tracking.records import ExperimentInput, LogBatch, RunInput, RunStatus, SearchRequest
+
+
+def synthesised_assembly(root: Path) -> Path:
+    """The stack template, synthesised into a temporary folder. The CDK app needs aws-cdk-lib, which
+    the bench venv (the MLflow peer's) does not carry: then the project venv (`make install`)
+    synthesises, with the same `synthesise` function."""
+    out_dir = Path(tempfile.mkdtemp()) / "cdk.out"
+    if importlib.util.find_spec("aws_cdk") is not None:
+        return synthesise(root, out_dir, "bench")
+    project_python = root / ".venv" / "bin" / "python"
+    code = "import sys; from pathlib import Path; from skytune.local.synth import synthesise; " \
+           "synthesise(Path(sys.argv[1]), Path(sys.argv[2]), 'bench')"
+    subprocess.run([str(project_python), "-c", code, str(root), str(out_dir)], check=True, cwd=root)
+    return out_dir
+
+
+NOW = datetime(2027, 1, 15, tzinfo=timezone.utc)
+
+
+def check_bulk_matches_domain(side: "SkytuneSide", data: list[SyntheticRun]) -> int:
+    """Load `data` both ways into two scratch experiments and require identical run items.
+    Returns the number of runs compared."""
+    side.create_experiment("check-domain")
+    side.create_experiment("check-bulk")
+    side.load_domain("check-domain", data)
+    side.load_bulk("check-bulk", data)
+    domain, bulk = side.raw_run_items("check-domain"), side.raw_run_items("check-bulk")
+    if domain != bulk:
+        different = sorted(name for name in domain.keys() | bulk.keys() if domain.get(name) != bulk.get(name))
+        raise AssertionError(f"bulk-loaded run items differ from the domain path's for {different[:5]}")
+    return len(domain)
+
+
+class SkytuneSide:
+    def __init__(self, root: Path) -> None:
+        assembly = synthesised_assembly(root)
+        self.stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None,
+                                tuning_enabled=False).start()
+        from skytune import storage
+        from skytune.metrics import MetricStore
+        from skytune.settings import Settings
+        from skytune.storage.repository import DynamoRepository
+
+        environment = next(f.environment for f in self.stack.functions.specs.values() if "TRACKING_TABLE" in f.environment)
+        storage.bind(Settings.model_validate(environment))
+        self.repo = DynamoRepository()
+        self.store_factory = MetricStore
+
+    def stop(self) -> None:
+        self.stack.stop()
+
+    # -- loading -------------------------------------------------------------------------
+    def create_experiment(self, experiment: str) -> None:
+        experiments.create_experiment(self.repo, ExperimentInput(name=experiment))
+
+    @staticmethod
+    def run_ids(experiment: str, count: int) -> list[str]:
+        """ULIDs from a seeded generator, so the order of ties (by run_id) is reproducible."""
+        ids = random.Random(experiment)
+        return [new_ulid(1_800_000_000_000 + i, ids.randbytes(10)) for i in range(count)]
+
+    def load_domain(self, experiment: str, data: list[SyntheticRun], threads: int = 4) -> dict:
+        """The domain write path: per run, create_run (params included; one transaction with the
+        name claim) then log_batch with its 10 series (one metric-store transaction writing the
+        segments and the summaries). About 0.1-0.6 s a run on DynamoDB Local here: too slow for
+        10,000 runs, so it loads a sample that `load_bulk` is checked against."""
+        run_ids = self.run_ids(experiment, len(data))
+
+        def load_one(index: int) -> None:
+            run = data[index]
+            created = runs.create_run(self.repo, RunInput(experiment=experiment, name=run.name, params=run.params,
+                                                          status=RunStatus.COMPLETED, start_time=NOW, end_time=NOW),
+                                      now=NOW, new_id=lambda: run_ids[index])
+            points = [{"name": metric, "step": step, "timestamp": ts, "value": value}
+                      for metric, series in run.series.items() for step, ts, value in series]
+            runs.log_batch(self.repo, self.store_factory(seed=index), created.run_id, LogBatch(metrics=points), now=NOW)
+
+        with capacity_meter() as meter:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(load_one, range(len(data))))
+        return {"wcu": meter["wcu"], "requests": dict(meter["requests"])}
+
+    def load_bulk(self, experiment: str, data: list[SyntheticRun]) -> dict:
+        """The items the domain path leaves behind, written with BatchWriteItem: the run item (as
+        `DynamoRepository.insert_run` builds it, plus the summaries `MetricStore` computes with the
+        same `Summary` class) and the run's name claim. The series segments are left out: this
+        search never reads them. `check_bulk_matches_domain` proves the run items identical."""
+        from skytune.metrics.summary import Summary
+        from skytune.storage.items import RunItem, RunNameItem
+
+        run_ids = self.run_ids(experiment, len(data))
+        with capacity_meter() as meter:
+            with RunItem.batch_write() as runs_batch, RunNameItem.batch_write() as names_batch:
+                for run, run_id in zip(data, run_ids):
+                    summaries = {metric: Summary.of((value, step, ts) for step, ts, value in series).to_json()
+                                 for metric, series in run.series.items()}
+                    runs_batch.save(RunItem(
+                        *RunItem.key(run_id), gsi1pk=RunItem.listing_key(experiment), gsi1sk=run_id, run_id=run_id,
+                        experiment=experiment, name=run.name, trials=None, parent=None, status=RunStatus.COMPLETED.value,
+                        start_time=NOW, end_time=NOW, source=None, client_token=None, params=dict(run.params), tags={},
+                        inputs=[], outputs=[], created_at=NOW, updated_at=NOW, metric_summaries=summaries,
+                        metrics_version=1,
+                    ))
+                    names_batch.save(RunNameItem(*RunNameItem.key(experiment, run.name), run_id=run_id))
+        return {"wcu": meter["wcu"], "requests": dict(meter["requests"])}
+
+    def raw_run_items(self, experiment: str) -> dict[str, dict]:
+        """run name -> the stored run item (DynamoDB JSON) without the attributes that name the
+        experiment or the run id."""
+        from skytune.storage.items import RunItem
+
+        client = self.stack.dynamodb_client()
+        items, key = {}, None
+        while True:
+            extra = {"ExclusiveStartKey": key} if key else {}
+            page = client.query(TableName=RunItem.Meta.table_name, IndexName="gsi1",
+                                KeyConditionExpression="gsi1pk = :pk",
+                                ExpressionAttributeValues={":pk": {"S": RunItem.listing_key(experiment)}}, **extra)
+            for item in page["Items"]:
+                items[item["name"]["S"]] = {k: v for k, v in item.items()
+                                            if k not in ("pk", "gsi1pk", "gsi1sk", "run_id", "experiment")}
+            key = page.get("LastEvaluatedKey")
+            if not key:
+                return items
+
+    # -- searching -----------------------------------------------------------------------
+    def query(self, experiment: str, filter_text: str, order_by: str, limit: int, all_pages: bool) -> list[dict]:
+        rows, cursor = [], None
+        while True:
+            request = SearchRequest(experiments=[experiment], filter=filter_text, order_by=order_by, limit=limit, cursor=cursor)
+            page, _runs, cursor = run_search.search(self.repo, self.store_factory(), request)
+            rows.extend(page)
+            if not all_pages or cursor is None:
+                return rows
+
+    def candidates_capacity(self, experiment: str) -> float:
+        """RCU of reading every run item of the experiment (the Query under every search page)."""
+        with capacity_meter() as meter:
+            for _record in self.repo.iter_run_records(experiment):
+                pass
+        return meter["rcu"]
+
+    def metered_query(self, *args, **kwargs) -> tuple[list[dict], dict]:
+        with capacity_meter() as meter:
+            rows = self.query(*args, **kwargs)
+        return rows, {"rcu": meter["rcu"], "requests": sum(meter["requests"].values())}
