@@ -103,8 +103,13 @@ class FakeSearchRepo:
     def get_experiment(self, name):
         return name if name in self.experiment_names() else None
 
-    def iter_run_records(self, experiment):
+    def iter_run_records(self, experiment, params=None, tags=None, metrics=None):
+        # Whole records whatever the projection asks for: always a correct answer.
         return (r for r in self.records if r["experiment"] == experiment)
+
+    def run_records(self, run_ids):
+        by_id = {r["run_id"]: r for r in self.records}
+        return [by_id[run_id] for run_id in run_ids]
 
 
 def summary(values):

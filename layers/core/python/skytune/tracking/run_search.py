@@ -63,15 +63,8 @@ def run_view(record: dict[str, Any], store) -> RunView:
     )
 
 
-def _projects(repo) -> bool:
-    """A repository with `run_records` (DynamoRepository) reads only the names it is given in
-    `iter_run_records(..., params=, tags=, metrics=)`; one without (an in-memory one) hands over
-    whole records, which is always correct."""
-    return hasattr(repo, "run_records")
-
-
 def _projection(repo, needs: query.References | None) -> dict[str, frozenset[str]]:
-    if needs is None or not _projects(repo):
+    if needs is None:
         return {}
     series_metrics = frozenset(read.metric for read in needs.series)
     return {"params": needs.params, "tags": needs.tags, "metrics": needs.summary_metrics | series_metrics}
@@ -116,7 +109,7 @@ def search(repo, store, request: SearchRequest) -> tuple[list[dict], list[RunVie
         )
     except QueryError as error:  # only the cursor is left to fail here
         raise InvalidInput(f"cursor: {error}", field="cursor", details=error.to_dict()) from None
-    if columns or not _projects(repo):
+    if columns:
         return (result.rows if columns else query.runs_table(result.runs)), result.runs, result.next_cursor
     # Every column: the page's runs in full. A run deleted between the two reads drops out of the page.
     runs = [run_view(record, store) for record in repo.run_records([run.run_id for run in result.runs])]
