@@ -277,9 +277,6 @@ class LocalTrialWorkers:
 # ---------------------------------------------------------------------------------------------
 # Wiring for `skytune local`: moto Step Functions + trial workers around a LocalStack
 # ---------------------------------------------------------------------------------------------
-INGEST_LOGS_HANDLER = "skytune_ingest.logs.lambda_handler"
-
-
 class LocalTuning:
     """The tuning side of local mode: the synthesised state machine on moto, and local workers
     that run `local`/`external` trials as processes, reporting through the in-process HTTP API."""
@@ -293,13 +290,12 @@ class LocalTuning:
         self.stepfunctions = LocalStepFunctions(stack.template, stack.functions).start()
         self.emulator = stack.http_api()
         queue_url = self._trial_queue_url()
-        ingest = next((spec.logical_id for spec in stack.functions.specs.values()
-                       if spec.handler == INGEST_LOGS_HANDLER), None)
+        logs_function = stack.logs_function(LOCAL_LOG_GROUP)
         self.workers = None
         if queue_url:
             self.workers = LocalTrialWorkers(
                 self.stepfunctions.client("sqs"), queue_url, self.api, work_dir, slots=slots,
-                ingest=(lambda event: stack.functions.invoke(ingest, event)) if ingest else None,
+                ingest=lambda event: stack.functions.invoke(logs_function, event),
                 report_interval_s=report_interval_s, python=sys.executable).start()
 
     def _trial_queue_url(self) -> str | None:

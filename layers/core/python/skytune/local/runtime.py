@@ -104,19 +104,21 @@ class LocalStack:
 
     def deliver_logs(self, log_group: str, log_stream: str, events: list[tuple[int, str]], first_sequence: int = 0) -> object:
         """What a CloudWatch Logs subscription does with these (timestamp ms, message) lines: invoke
-        the function the template subscribes to the group (the ingest-logs function), in the real
-        subscription format. Event ids are CloudWatch-like 56-digit numbers, ordered like the lines."""
-        function = self.template.log_subscriptions().get(log_group) or self._logs_function()
+        the log group's subscribed function in the real subscription format. Event ids are
+        CloudWatch-like 56-digit numbers, ordered like the lines."""
         numbered = [(f"{timestamp:020d}{first_sequence + i:036d}", timestamp, message)
                     for i, (timestamp, message) in enumerate(events)]
-        return self.functions.invoke(function, encode_subscription(log_group, log_stream, numbered))
+        return self.functions.invoke(self.logs_function(log_group), encode_subscription(log_group, log_stream, numbered))
 
-    def _logs_function(self) -> str:
-        # A group the template does not subscribe (e.g. a local process's): same function as the others.
-        subscribed = set(self.template.log_subscriptions().values())
-        if not subscribed:
+    def logs_function(self, log_group: str) -> str:
+        """The function the template subscribes to `log_group`; for a group it does not subscribe
+        (e.g. a local process's), the function it subscribes the others to (the ingest-logs one)."""
+        subscriptions = self.template.log_subscriptions()
+        if log_group in subscriptions:
+            return subscriptions[log_group]
+        if not subscriptions:
             raise LocalRuntimeError("the template subscribes no log group to a function")
-        return sorted(subscribed)[0]
+        return sorted(set(subscriptions.values()))[0]
 
     def local_services(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """/_local/cloudwatch-logs: PutLogEvents for local processes, delivered as a subscription would.

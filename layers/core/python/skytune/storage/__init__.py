@@ -7,8 +7,6 @@ DynamoDB Local), so nothing here knows whether it runs in Lambda or on a laptop.
 from __future__ import annotations
 
 import os
-from typing import Iterable
-
 from pynamodb.connection import TableConnection
 from pynamodb.models import Model
 
@@ -54,7 +52,3 @@ def table_status(settings: Settings) -> dict[str, str]:
             statuses[table_setting] = f"UNAVAILABLE: {type(error).__name__}"
     return statuses
 
-
-def all_models() -> Iterable[type[Model]]:
-    for models in _REGISTRY.values():
-        yield from models
