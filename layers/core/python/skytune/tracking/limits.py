@@ -57,18 +57,19 @@ def limits_markdown() -> str:
     import inspect
 
     from skytune import limits as general
+    from skytune.tuning import limits as tuning
 
     lines = [
         "# Limits",
         "",
-        "Generated from `skytune/limits.py` and `skytune/tracking/limits.py` (a unit test fails when this",
-        "page is stale; regenerate with `python -m skytune.tracking.limits > docs/limits.md`). Every limit is",
-        "enforced with a 4xx answer whose `error.field` names the offending field (413 for sizes).",
-        "",
-        "| limit | value | note |",
-        "|---|---|---|",
+        "Generated from `skytune/limits.py`, `skytune/tracking/limits.py` and `skytune/tuning/limits.py` (a",
+        "unit test fails when this page is stale; regenerate with `python -m skytune.tracking.limits >",
+        "docs/limits.md`). Every limit is enforced with a 4xx answer whose `error.field` names the offending",
+        "field (413 for sizes).",
     ]
-    for module in (general, __import__(__name__, fromlist=["_"])):
+    for title, module in (("General", general), ("Experiment tracking", __import__(__name__, fromlist=["_"])),
+                          ("Tuning jobs", tuning)):
+        lines += ["", f"## {title}", "", "| limit | value | note |", "|---|---|---|"]
         notes = _source_comments(inspect.getsource(module))
         for name, value in vars(module).items():
             if name.isupper() and not name.startswith("_"):
