@@ -108,3 +108,20 @@ def test_a_wrong_method_puts_the_allowed_methods_in_details(api):
     response = api.request("PUT", "/v1/experiments")
     assert response.status == 405
     assert response.json()["error"]["details"] == {"allowed": ["GET", "POST"]}
+
+
+def test_the_table_can_be_the_frame_of_sagemaker_experiment_analytics(api, experiment):
+    name, run_id, _other = experiment
+    response = api.post("/v1/analytics/table", {
+        "experiments": [name], "filter": "name = 'r'", "column_names": "sagemaker", "datetimes": "iso8601",
+        "order_by": "metrics.test:accuracy.max DESC", "metric_stats": ["max", "last"]})
+    assert response.status == 200, response.body
+    body = response.json()
+    assert body["columns"][:6] == ["TrialComponentName", "DisplayName", "Experiments", "Trials", "Status", "CreationTime"]
+    assert "test:accuracy - Max" in body["columns"] and "loss - Last" in body["columns"]
+    [row] = body["rows"]
+    assert (row["TrialComponentName"], row["DisplayName"], row["test:accuracy - Max"]) == (run_id, "r", 0.9)
+    assert row["CreationTime"].endswith("Z") and row["CreationTime"][:2] == "20"
+    csv = api.post("/v1/analytics/table", {"experiments": [name], "column_names": "sagemaker", "format": "csv",
+                                           "columns": "run_id, metrics.loss.min"})
+    assert csv.body.decode().splitlines()[0] == "TrialComponentName,loss - Min"
