@@ -122,6 +122,10 @@ class TuningRepository:
             raise
         return True
 
+    def set_ignored_history(self, name: str, report: dict[str, Any]) -> None:
+        """Record which history observations the optimiser could not use (latest report wins)."""
+        TuningJobItem(job_pk(name), JOB_SK).update(actions=[TuningJobItem.ignored_history.set(report)])
+
     def next_generation(self, name: str, generation: int) -> bool:
         """Open execution ``generation`` (its per-execution trial count starts at 0); idempotent."""
         try:
@@ -327,6 +331,7 @@ def _job(item: TuningJobItem) -> TuningJob:
         completion_reason=item.completion_reason,
         failure_reason=item.failure_reason,
         generation=int(item.generation),
+        ignored_history=item.ignored_history,
         created_at=item.created_at,
         updated_at=item.updated_at,
         ended_at=item.ended_at,

@@ -55,6 +55,13 @@ def describe_job(job: TuningJob, trials: list[Trial], now: datetime) -> dict[str
         view["TuningJobCompletionDetails"] = _completion_details(job, trials)
     if job.failure_reason:
         view["FailureReason"] = job.failure_reason
+    if job.ignored_history and job.ignored_history.get("count"):
+        # skytune extension: history (own or warm-start parents' trials) the optimiser could not use
+        view["IgnoredHistory"] = {
+            "Count": job.ignored_history["count"],
+            "Observations": [{"Source": o["source"], "Reason": o["reason"]}
+                             for o in job.ignored_history.get("observations", [])],
+        }
     return view
 
 
