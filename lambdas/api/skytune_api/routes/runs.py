@@ -39,7 +39,7 @@ def create_run(body: RunInput) -> tuple[Run, int]:
     return runs.create_run(repository(), body), 201
 
 
-@router.get("/runs/<run_id>", summary="Get a run with its metric summaries", tags=["runs"], responses=errors(404))
+@router.get("/runs/<run_id>", summary="Get a run with its metric summaries", tags=["runs"], responses=errors(400, 404))
 def get_run(run_id: RunId) -> Run:
     return runs.get_run(repository(), run_id)
 
@@ -68,7 +68,7 @@ def list_runs(
     return RunPage(runs=items, next_cursor=next_cursor)
 
 
-@router.get("/runs/<run_id>/children", summary="List the child runs of a run", tags=["runs"], responses=errors(404))
+@router.get("/runs/<run_id>/children", summary="List the child runs of a run", tags=["runs"], responses=errors(400, 404))
 def list_children(run_id: RunId) -> RunList:
     return RunList(runs=runs.list_children(repository(), run_id))
 
