@@ -19,12 +19,20 @@ SKYTUNE = [sys.executable, "-m", "skytune.cli"]
 
 
 class LocalProcess:
-    def __init__(self, cloud_assembly: Path, data_dir: Path, port: int | None = None, env: dict | None = None) -> None:
+    """`skytune local` as a subprocess. With its token on (the default), ``session`` sends the token
+    it wrote to the data directory; ``no_token`` starts it with --no-token."""
+
+    def __init__(self, cloud_assembly: Path, data_dir: Path, port: int | None = None, env: dict | None = None,
+                 no_token: bool = False, extra_args: tuple[str, ...] = (), cwd: Path | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.session = requests.Session()
+        self.token: str | None = None
         self.process = subprocess.Popen(
-            [*SKYTUNE, "local", "--port", str(self.port), "--data-dir", str(data_dir), "--cdk-out", str(cloud_assembly), "--stage", "test"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            [*SKYTUNE, "local", "--port", str(self.port), "--data-dir", str(data_dir), "--cdk-out", str(cloud_assembly),
+             "--stage", "test", *(["--no-token"] if no_token else []), *extra_args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -33,7 +41,12 @@ class LocalProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"exited early: {self.process.stderr.read()}")
             try:
-                if requests.get(f"{self.url}/v1/health", timeout=15).status_code == 200:
+                answer = requests.get(f"{self.url}/v1/health", timeout=15)
+                if answer.status_code == 401:  # up, and wants its token: read it where it keeps it
+                    self.token = (self.data_dir / "token").read_text().strip()
+                    self.session.headers["X-Skytune-Token"] = self.token
+                    answer = self.session.get(f"{self.url}/v1/health", timeout=15)
+                if answer.status_code == 200:
                     return
             except requests.ConnectionError:
                 time.sleep(0.2)
@@ -49,9 +62,9 @@ def test_serves_the_api_stops_on_signals_and_keeps_data_across_restarts(cloud_as
     data_dir = tmp_path / "data"
     first = LocalProcess(cloud_assembly, data_dir)
     first.wait_ready()
-    health = requests.get(f"{first.url}/v1/health").json()
+    health = first.session.get(f"{first.url}/v1/health").json()
     assert health["status"] == "ok" and health["version"] == "0.1.0"
-    created = requests.post(f"{first.url}/v1/experiments", json={"name": "kept", "tags": {"k": "v"}})
+    created = first.session.post(f"{first.url}/v1/experiments", json={"name": "kept", "tags": {"k": "v"}})
     assert created.status_code == 201
     code, stdout = first.stop(signal.SIGTERM)
     assert code == 0 and "stopped" in stdout
@@ -60,10 +73,11 @@ def test_serves_the_api_stops_on_signals_and_keeps_data_across_restarts(cloud_as
     second = LocalProcess(cloud_assembly, data_dir)
     second.wait_ready()
     try:
-        kept = requests.get(f"{second.url}/v1/experiments/kept")
+        assert second.token == first.token  # the token is kept with the data
+        kept = second.session.get(f"{second.url}/v1/experiments/kept")
         assert kept.status_code == 200 and kept.json()["tags"] == {"k": "v"}
-        assert requests.get(f"{second.url}/v1/nowhere").status_code == 404
-        assert requests.put(f"{second.url}/v1/health").status_code == 405
+        assert second.session.get(f"{second.url}/v1/nowhere").status_code == 404
+        assert second.session.put(f"{second.url}/v1/health").status_code == 405
     finally:
         code, _ = second.stop(signal.SIGINT)  # Ctrl-C
     assert code == 0
