@@ -39,8 +39,8 @@ log = logging.getLogger("skytune.local")
 LOCAL_LOG_GROUP = "/skytune/local/trials"
 PID_FILE = "process.pid"
 # A trial message for another runner (``external``) is not ours: it is hidden from these workers
-# for this long (SQS's maximum) and left for its own worker, which reports through the API.
-NOT_OURS_VISIBILITY_S = 12 * 3600
+# for this long (within SQS's 12-hour total) and left for its own worker, which reports through the API.
+NOT_OURS_VISIBILITY_S = 11 * 3600
 # API call: (method, path, body) -> (status, json body)
 ApiCall = Callable[[str, str, dict | None], tuple[int, Any]]
 IngestLogs = Callable[[dict], Any]
