@@ -222,16 +222,21 @@ class LocalAccess:
     def _host_ok(self, host_header: str) -> bool:
         if not host_header:
             return False
-        parsed = urlsplit(f"//{host_header}")
         try:
+            parsed = urlsplit(f"//{host_header}")
             port = parsed.port
-        except ValueError:
+        except ValueError:  # e.g. an unbalanced "[" or a port out of range
+            return False
+        if parsed.path or parsed.query or parsed.fragment or parsed.username is not None:
             return False
         name = (parsed.hostname or "").lower()
         return name in self.host_names and port in (None, self.port)
 
     def _origin_ok(self, origin: str) -> bool:
-        parsed = urlsplit(origin)
+        try:
+            parsed = urlsplit(origin)
+        except ValueError:
+            return False
         return parsed.scheme == "http" and self._host_ok(parsed.netloc) and not parsed.path.strip("/")
 
     def presented_token(self, headers, cookies) -> str | None:
