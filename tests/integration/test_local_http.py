@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -199,3 +200,40 @@ def test_no_token_mode_still_checks_host_origin_and_media_type(local_stack):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def test_an_api_function_handles_one_event_at_a_time(local_stack):
+    """powertools' resolver keeps the current event on its module-level app: two requests inside one
+    handler at once read each other's route (the KeyError '_route' 500). Like one Lambda execution
+    environment, the local API function takes one event at a time."""
+    routed = {route.function for route in local_stack.template.routes()}
+    assert len(routed) == 1
+    logical_id = routed.pop()
+    real = local_stack.functions.handler(logical_id)
+    inside, peak, lock = [0], [0], threading.Lock()
+
+    def counting(event, context):
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        try:
+            time.sleep(0.01)
+            return real(event, context)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    emulator = local_stack.http_api()
+    local_stack.functions._handlers[logical_id] = counting
+    try:
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(emulator.handle("GET", "/v1/experiments?limit=1", {}, b"")[0]))
+                   for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        local_stack.functions._handlers[logical_id] = real
+    assert answers == [200] * 16
+    assert peak[0] == 1

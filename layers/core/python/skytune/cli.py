@@ -67,6 +67,7 @@ def _local(args) -> int:
     from skytune.local.template import stack_name
 
     from skytune.local.datadir import ensure_token
+    from skytune.local.dynamodb_local import check_data_dir
     from skytune.local.policy import CommandPolicy
 
     try:
@@ -76,6 +77,7 @@ def _local(args) -> int:
                   "on this machine can create tuning jobs that run commands as you. Use it for tests only.",
                   file=sys.stderr, flush=True)
         else:
+            check_data_dir(args.data_dir)  # a file there is a one-line error, not a traceback
             token = ensure_token(args.data_dir)  # also with --in-memory: the SDK and CLI read it there
         if args.cdk_out:
             assembly = args.cdk_out
