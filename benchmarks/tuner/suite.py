@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> str:
         parser.error(f"unknown problems {unknown}; the suite has {', '.join(SUITE)}")
     tasks = [(p, m, int(w), s, max(budgets)) for p in problems for w in args.workers.split(",")
              for m in args.methods.split(",") for s in range(args.seeds)]
-    # slow model-based methods on high dimensions first, so the pool does not end on a straggler
-    tasks.sort(key=lambda t: (t[1] not in ("OptunaGP", OURS), -(SYNTHETIC[t[0]].dimension if t[0] in SYNTHETIC else 3)))
+    # problem by problem (in the order given), so an interrupted run leaves whole problems with
+    # every method; within one, the slow model-based methods first
+    tasks.sort(key=lambda t: (problems.index(t[0]), t[1] not in ("OptunaGP", OURS)))
     results = [r for r in _load(args.json) if r.get("budget") == max(budgets)]
     done = {(r["problem"], r["method"], r["workers"], r["seed"]) for r in results}
     wanted = {t[:4] for t in tasks}
