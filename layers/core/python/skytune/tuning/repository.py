@@ -12,7 +12,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
-from skytune.storage.repository import decode_cursor, encode_cursor
+from skytune.storage.repository import Listing, decode_cursor, encode_cursor
 from skytune.tuning.items import JOB_SK, JOBS_LISTING, ClaimItem, TrialItem, TuningJobItem, job_pk, trial_sk
 from skytune.tuning.records import (
     Counters,
@@ -84,9 +84,10 @@ class TuningRepository:
             return None
 
     def list_jobs(self, limit: int, cursor: str | None) -> tuple[list[TuningJob], str | None]:
-        page = TuningJobItem.listing.query(JOBS_LISTING, limit=limit, last_evaluated_key=decode_cursor(cursor))
+        listing = Listing.of_index(JOBS_LISTING)
+        page = TuningJobItem.listing.query(JOBS_LISTING, limit=limit, last_evaluated_key=decode_cursor(cursor, listing))
         jobs = [_job(item) for item in page]
-        return jobs, encode_cursor(page.last_evaluated_key)
+        return jobs, encode_cursor(page.last_evaluated_key, listing)
 
     def set_job_status(self, name: str, status: JobStatus, now: datetime, *, expected: tuple[JobStatus, ...],
                        completion_reason: str | None = None, failure_reason: str | None = None,
