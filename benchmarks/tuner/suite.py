@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> str:
                         help="2 seeds, budget 8, two small problems, skytune methods only (seconds)")
     parser.add_argument("--json", help="append raw results here (JSON lines); runs already there are reused")
     parser.add_argument("--markdown", help="write the tables here")
+    parser.add_argument("--report-only", action="store_true",
+                        help="render what --json holds for these problems and methods; run nothing")
     args = parser.parse_args(argv)
     if args.smoke:
         args.seeds, args.budget, args.methods, args.problems, args.jobs = 2, "8", "Bayesian,Random", "branin2,levy6int", 1
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> str:
     done = {(r["problem"], r["method"], r["workers"], r["seed"]) for r in results}
     wanted = {t[:4] for t in tasks}
     results = [r for r in results if (r["problem"], r["method"], r["workers"], r["seed"]) in wanted]
-    todo = [t for t in tasks if t[:4] not in done]
+    todo = [] if args.report_only else [t for t in tasks if t[:4] not in done]
     started = time.perf_counter()
     if args.jobs == 1:
         finished = map(_task, todo)

@@ -137,3 +137,13 @@ def test_parallel_bayesian_workers_with_the_same_history_never_run_the_same_poin
     all_points = [t.hyperparameters["c"] for t in repo.list_trials(job.name)]
     assert sorted(all_points) == values  # 8 trials, 8 different categories
     assert [repo.get_trial(job.name, n).hyperparameters for n in numbers] == configs
+
+
+def test_a_non_numeric_objective_returned_by_a_lambda_trial_is_named_in_the_failure_reason(repo):
+    job, _ = engine.create_job(repo, spec(strategy="Random"))
+    claim = engine.claim_slot(repo, job.name, "exec", 0, 0, 0)
+    engine.suggest_for_trial(repo, job.name, claim["trial_number"], 0)
+    engine.record_trial(repo, job.name, claim["trial_number"], "lambda", {"Payload": {"metrics": {"acc": "high"}}})
+    trial = repo.get_trial(job.name, claim["trial_number"])
+    assert trial.objective_value is None
+    assert trial.failure_reason == "the objective metric 'acc' is not a number: metrics.acc = 'high'"

@@ -56,3 +56,14 @@ def test_the_cli_summary_says_how_much_history_the_optimiser_ignored():
     assert "ignored-history" not in summary(job)
     job["IgnoredHistory"] = {"Count": 3, "Observations": []}
     assert summary(job).endswith(" ignored-history=3")
+
+
+def test_a_lambda_trial_returning_a_non_numeric_objective_names_the_metric():
+    from skytune.tuning.records import outcome_of_run
+
+    outcome = outcome_of_run("lambda", {"Payload": {"metrics": {"validation:accuracy": "high", "loss": 0.1}}})
+    assert outcome.final_metrics == {"loss": 0.1}
+    assert outcome.rejected_metrics == {"validation:accuracy": "'high'"}
+    outcome = outcome_of_run("sagemaker", {"TrainingJobStatus": "Completed", "FinalMetricDataList": [
+        {"MetricName": "validation:accuracy", "Value": "n/a"}, {"MetricName": "loss", "Value": 0.2}]})
+    assert outcome.final_metrics == {"loss": 0.2}  # before: float("n/a") raised in the record step

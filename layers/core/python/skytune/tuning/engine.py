@@ -319,6 +319,9 @@ def record_trial(repo, name: str, number: int, runner: str, run_output: Any, now
     objective = final_objective(trial.curve) if status != TrialStatus.FAILED else None
     reason = outcome.failure_reason
     if status == TrialStatus.COMPLETED and objective is None:
+        if metric in outcome.rejected_metrics:
+            reason = reason or (f"the objective metric {metric!r} is not a number: "
+                                f"metrics.{metric} = {outcome.rejected_metrics[metric]}")
         reason = reason or f"the trial never reported the objective metric {metric!r}"
     ended = repo.finish_trial(job, number, status, objective, reason, now)
     if ended and trial.run_id:
