@@ -93,7 +93,8 @@ def summary(job: dict) -> str:
     best = job.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
     return (f"{job['HyperParameterTuningJobName']}: {job['HyperParameterTuningJobStatus']} "
             f"completed={counters['Completed']} running={counters['InProgress']} failed={counters['NonRetryableError']} "
-            f"stopped={counters['Stopped']} best={best if best is not None else '-'}")
+            f"stopped={counters['Stopped']} best={best if best is not None else '-'}"
+            + (f" ignored-history={job['IgnoredHistory']['Count']}" if job.get("IgnoredHistory") else ""))
 
 
 def trial_table(trials: list[dict]) -> str:
