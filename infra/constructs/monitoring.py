@@ -78,8 +78,9 @@ class Monitoring(Construct):
             return
         self._watched.add(fn.node.path)
         name = name or _name(fn)
-        errors = fn.metric_errors(period=PERIOD, label=name)
-        throttles = fn.metric_throttles(period=PERIOD, label=name)
+        # Alarms on plain metrics (MetricName in the template); the dashboard's copies carry labels.
+        errors = fn.metric_errors(period=PERIOD)
+        throttles = fn.metric_throttles(period=PERIOD)
         self.alarm(f"{name}Errors", errors, threshold=1, description=f"{name} failed (see its log group)")
         # A function with reserved concurrency is throttled by design during bursts (asynchronous
         # deliveries wait and retry); only sustained throttling (15 minutes) means it cannot keep up.
@@ -87,16 +88,16 @@ class Monitoring(Construct):
         self.alarm(f"{name}Throttles", throttles, threshold=1, evaluation_periods=3 if reserved else 1,
                    description=f"{name} was throttled" + (" for 15 minutes: raise its reserved concurrency" if reserved
                                                           else ": the account's concurrency is exhausted"))
-        self._widgets["errors"].append(errors)
-        self._widgets["throttles"].append(throttles)
+        self._widgets["errors"].append(errors.with_(label=name))
+        self._widgets["throttles"].append(throttles.with_(label=name))
 
     def watch_dead_letter_queue(self, queue: sqs.IQueue, what: str) -> None:
         """Depth of a dead-letter queue: anything parked there was not processed."""
         name = _name(queue)
-        depth = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum", label=name)
+        depth = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         self.alarm(f"{name}Depth", depth, threshold=1,
                    description=f"{what} parked in {name}: inspect the messages, fix the cause, redrive")
-        self._widgets["dead_letters"].append(depth)
+        self._widgets["dead_letters"].append(depth.with_(label=name))
 
     def watch_api(self, http_api: apigw.HttpApi) -> None:
         requests = http_api.metric_count(period=PERIOD, statistic="Sum", label="requests")
@@ -104,7 +105,7 @@ class Monitoring(Construct):
         rate = cloudwatch.MathExpression(
             expression="IF(requests > 0, 100 * errors / requests, 0)", using_metrics={"requests": requests, "errors": errors},
             period=PERIOD, label="5xx %")
-        latency = http_api.metric_latency(period=PERIOD, statistic="p99", label="p99 latency (ms)")
+        latency = http_api.metric_latency(period=PERIOD, statistic="p99")
         self.alarm("Api5xxRate", rate, threshold=API_5XX_PERCENT, evaluation_periods=2,
                    comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                    description=f"more than {API_5XX_PERCENT}% of API requests failed with 5xx for 10 minutes")
@@ -115,8 +116,8 @@ class Monitoring(Construct):
             _graph("API requests", [requests]), _graph("API 5xx rate (%)", [rate]), _graph("API latency p99 (ms)", [latency])])
 
     def watch_state_machine(self, state_machine: sfn.StateMachine) -> None:
-        failed = state_machine.metric_failed(period=PERIOD, statistic="Sum", label="failed")
-        timed_out = state_machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out")
+        failed = state_machine.metric_failed(period=PERIOD, statistic="Sum")
+        timed_out = state_machine.metric_timed_out(period=PERIOD, statistic="Sum")
         started = state_machine.metric_started(period=PERIOD, statistic="Sum", label="started")
         ended = {"succeeded": state_machine.metric_succeeded(period=PERIOD, statistic="Sum"),
                  "failed": failed, "timedout": timed_out,
@@ -139,7 +140,7 @@ class Monitoring(Construct):
     def watch_delivery_stream(self, stream: firehose.CfnDeliveryStream, transform: lambda_.IFunction | None = None) -> None:
         def metric(name: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(namespace="AWS/Firehose", metric_name=name, period=PERIOD, statistic="Average",
-                                     dimensions_map={"DeliveryStreamName": stream.ref}, label=name)
+                                     dimensions_map={"DeliveryStreamName": stream.ref})
         delivery, processing = metric("DeliveryToS3.Success"), metric("ExecuteProcessing.Success")
         below_one = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
         self.alarm("FirehoseDeliveryFailures", delivery, threshold=1, comparison=below_one,
@@ -149,8 +150,7 @@ class Monitoring(Construct):
                                "processing-failed/ in the bucket)")
         # Records the transformation itself rejects (ProcessingFailed): its own EMF metric.
         rejected = cloudwatch.Metric(namespace=constants.METRICS_NAMESPACE, metric_name="RecordsFailed", period=PERIOD,
-                                     statistic="Sum", dimensions_map={"service": constants.SERVICE_NAME},
-                                     label="records rejected by the transformation")
+                                     statistic="Sum", dimensions_map={"service": constants.SERVICE_NAME})
         self.alarm("FirehoseRecordsRejected", rejected, threshold=1,
                    description="the metric-stream transformation marked records ProcessingFailed")
         self._rows.append([_graph("Metric stream (Firehose)", [delivery, processing]), _graph("Rejected records", [rejected])])
