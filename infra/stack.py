@@ -59,6 +59,8 @@ class SkytuneStack(Stack):
         for name, table in (("TrackingTableName", self.storage.tracking), ("MetricsTableName", self.storage.metrics),
                             ("IdempotencyTableName", self.storage.idempotency)):
             CfnOutput(self, name, value=table.table_name, description="retained when the stack is deleted")
+        CfnOutput(self, "MetricStreamBucketName", value=self.ingestion.stream_bucket.bucket_name,
+                  description="retained when the stack is deleted (versioned: empty it before deleting)")
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn,
                   description="every alarm publishes here: subscribe e-mail, chat or paging")
         CfnOutput(self, "TrainingRoleArns", value=",".join(self.config.training_role_arns) or

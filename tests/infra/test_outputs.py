@@ -13,7 +13,7 @@ def outputs(template: Template) -> dict[str, dict]:
 def test_outputs_name_the_api_region_tables_topic_roles_and_dashboard(template):
     found = outputs(template)
     assert {"ApiUrl", "Region", "TrackingTableName", "MetricsTableName", "IdempotencyTableName", "AlarmTopicArn",
-            "TrainingRoleArns", "OperationsDashboardUrl"} <= set(found)
+            "TrainingRoleArns", "OperationsDashboardUrl", "MetricStreamBucketName"} <= set(found)
     api = next(iter(template.find_resources("AWS::ApiGatewayV2::Api")))
     assert found["ApiUrl"]["Value"] == {"Fn::GetAtt": [api, "ApiEndpoint"]}
     assert found["Region"]["Value"] == {"Ref": "AWS::Region"}
