@@ -8,7 +8,8 @@ Every alarm publishes to one SNS topic (an e-mail subscription when the stage co
   in the stack, so a function added by another construct is watched without a line of its own;
   ``watch_function`` registers any other function explicitly (one call);
 - the tuning state machine: failed and timed-out executions;
-- every dead-letter queue (``watch_dead_letter_queue``): its depth;
+- every dead-letter queue (``watch_dead_letter_queue``, or found by its name: ``…DeadLetters``, ``…Dlq``):
+  its depth;
 - the Firehose delivery stream: delivery and transformation failures;
 - every table: throttled reads and writes.
 
@@ -94,6 +95,9 @@ class Monitoring(Construct):
     def watch_dead_letter_queue(self, queue: sqs.IQueue, what: str) -> None:
         """Depth of a dead-letter queue: anything parked there was not processed."""
         name = _name(queue)
+        if queue.node.path in self._watched:
+            return
+        self._watched.add(queue.node.path)
         depth = queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         self.alarm(f"{name}Depth", depth, threshold=1,
                    description=f"{what} parked in {name}: inspect the messages, fix the cause, redrive")
@@ -175,6 +179,10 @@ class Monitoring(Construct):
         for construct in stack.node.find_all():
             if isinstance(construct, SkytuneFunction):
                 self.watch_function(construct)
+            # Queues named as dead letters (…DeadLetters, …Dlq) by convention; tests/infra/test_monitoring.py
+            # finds every queue the template really uses as one and fails on any left without an alarm.
+            elif isinstance(construct, sqs.Queue) and re.search(r"dead.?letter|dlq", construct.node.id, re.I):
+                self.watch_dead_letter_queue(construct, "failed deliveries")
         ingestion_rate = cloudwatch.Metric(
             namespace=constants.METRICS_NAMESPACE, metric_name="PointsWritten", period=Duration.minutes(1),
             statistic="Sum", dimensions_map={"service": constants.SERVICE_NAME}, label="points/minute (log ingestion)")

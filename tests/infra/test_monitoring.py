@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import App, Stack
+from aws_cdk import App, Stack, aws_sqs as sqs
 from aws_cdk.assertions import Template
 from constructs import Construct
 
@@ -165,9 +165,12 @@ def test_a_function_added_anywhere_in_the_stack_is_watched_without_registration(
     holder = Construct(stack, "SomeoneElses")  # two constructs deep, as in another helper's construct
     SkytuneFunction(holder, "NewConsumer", source_folder="api", handler="x.handler", layers=layers, config=config,
                     environment={})
+    sqs.Queue(holder, "ConsumerDeadLetters")
     monitoring = Monitoring(stack, "Monitoring", config=config)
     monitoring.watch_stack(stack)
     template = Template.from_stack(stack)
     function = next(iter(template.find_resources("AWS::Lambda::Function")))
     assert function in alarmed(template, "AWS/Lambda", "Errors", "FunctionName")
     assert function in alarmed(template, "AWS/Lambda", "Throttles", "FunctionName")
+    queue = next(iter(template.find_resources("AWS::SQS::Queue")))
+    assert queue in alarmed(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
