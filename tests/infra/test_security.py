@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from tests.infra.conftest import synth_stack
 
@@ -136,8 +136,10 @@ def test_pass_role_only_on_the_stack_training_role_by_default(template):
 
 
 def test_the_training_role_reads_only_the_configured_prefix(tmp_path):
-    template = Template.from_stack(synth_stack(tmp_path, trainingDataS3Uri="s3://my-data/train/",
-                                               trainingOutputS3Uri="s3://my-models/out"))
+    stack = synth_stack(tmp_path, trainingDataS3Uri="s3://my-data/train/", trainingOutputS3Uri="s3://my-models/out")
+    template = Template.from_stack(stack)
+    findings = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f.entry.data for f in findings] == []  # the prefixes' wildcards are acknowledged, scoped to them
     statements = {s.get("Sid"): s for s in statements_of(template, "TuningTrainingRole")}
     assert statements["TrainingDataRead"]["Resource"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
                                                                               ":s3:::my-data/train/*"]]}
