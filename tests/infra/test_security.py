@@ -93,8 +93,11 @@ def test_sagemaker_actions_only_on_skytune_tagged_training_jobs(template):
     assert add_tags["Condition"]["StringEquals"] == {"sagemaker:TaggingAction": "CreateTrainingJob"}
 
 
-def test_the_tags_iam_requires_are_the_tags_skytune_puts_on_its_jobs():
+def test_the_tags_iam_requires_are_the_tags_skytune_puts_on_its_jobs(monkeypatch):
     from infra.constructs.tuning import SKYTUNE_TRAINING_JOB_TAGS
+    from skytune.settings import ENV_TRAINING_ROLE_ARNS
+
+    monkeypatch.delenv(ENV_TRAINING_ROLE_ARNS, raising=False)  # a local stack in this session may have set it
     from skytune.tuning.engine import sagemaker_training_job
     from tests.unit.tuning.helpers import SAGEMAKER, trial
     from skytune.tuning.spec import parse_request
