@@ -1,6 +1,7 @@
 """Ingestion use cases: decoded AWS payloads in, metric points written exactly once."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -42,7 +43,9 @@ def ingest_log_batch(batch: LogBatch, store: MetricStore) -> LogIngestResult:
     parsed = extract_points(source.compiled(), batch.events, stats=result.stats)
     # Step-less points are numbered by occurrence: give them to the store in log order.
     parsed.sort(key=lambda p: p.order_key)
-    points = [MetricPoint(p.metric, p.value, p.step, p.timestamp_ms) for p in parsed]
+    # A point's identity is its log event and its definition (the metric) plus which match in the
+    # event it is: the store drops it if any earlier delivery, however batched, brought it.
+    points = [MetricPoint(p.metric, p.value, p.step, p.timestamp_ms, source_id=f"{p.event_id}#{p.ordinal}") for p in parsed]
     if points:
         written = store.write(source.run_id, points)
         result.points, result.duplicates = written.written, written.duplicates
@@ -54,13 +57,18 @@ def stream_points(datapoint: StreamDatapoint) -> list[MetricPoint]:
     """Metric points of one datapoint: its average, and max/min/sum/count as sibling series.
     The step is the period start in epoch seconds, so re-sent records land on the same step."""
     step = datapoint.timestamp_ms // 1000
+    # Identity: namespace, dimensions and timestamp (the metric and statistic are the series name),
+    # so a datapoint re-sent in another record or invocation is stored once.
+    source_id = json.dumps([datapoint.namespace, sorted(datapoint.dimensions.items()), datapoint.timestamp_ms],
+                           separators=(",", ":"))
     points = []
     if datapoint.average is not None:
-        points.append(MetricPoint(datapoint.metric_name, datapoint.average, step, datapoint.timestamp_ms))
+        points.append(MetricPoint(datapoint.metric_name, datapoint.average, step, datapoint.timestamp_ms, source_id))
     for statistic in STREAM_STATISTICS:
         value = getattr(datapoint, statistic)
         if value is not None:
-            points.append(MetricPoint(f"{datapoint.metric_name}:{statistic}", float(value), step, datapoint.timestamp_ms))
+            points.append(MetricPoint(f"{datapoint.metric_name}:{statistic}", float(value), step, datapoint.timestamp_ms,
+                                      source_id))
     return points
 
 
