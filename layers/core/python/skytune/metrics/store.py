@@ -33,6 +33,7 @@ from skytune.metrics.downsample import downsample
 from skytune.metrics.encoding import pack, pack_many, unpack, unpack_many
 from skytune.metrics.items import MetricCountItem, MetricSegmentItem, MetricSummaryItem, bucket_key
 from skytune.metrics.summary import MAX_ABS_VALUE, Summary
+from skytune.storage.items import RunItem
 
 log = logging.getLogger(__name__)
 
@@ -222,12 +223,16 @@ def _groups(pending: list[_Pending]) -> list["OrderedDict[str, list[_Pending]]"]
 
 class MetricStore:
     def __init__(self, max_attempts: int = 15, sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
-                 metrics_per_run_max: int = METRICS_PER_RUN_MAX) -> None:
+                 metrics_per_run_max: int | None = None) -> None:
         self.max_attempts = max_attempts
         self.sleep = sleep
         self.random = random.Random(seed)
-        self.metrics_per_run_max = metrics_per_run_max
+        self._metrics_per_run_max = metrics_per_run_max
         self._transactions: Connection | None = None
+
+    @property
+    def metrics_per_run_max(self) -> int:
+        return self._metrics_per_run_max or METRICS_PER_RUN_MAX
 
     def _connection(self) -> Connection:
         if self._transactions is None:
@@ -268,9 +273,7 @@ class MetricStore:
         return result
 
     def _experiment(self, run_id: str) -> str:
-        from skytune.storage.items import RunItem  # the run is tracking's; we only read its experiment
-
-        try:
+        try:  # the run item is tracking's; we only read its experiment
             return RunItem.get(*RunItem.key(run_id), consistent_read=True, attributes_to_get=["experiment"]).experiment
         except RunItem.DoesNotExist:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id") from None
