@@ -63,12 +63,38 @@ def test_control_messages_and_unregistered_streams_change_nothing(functions):
     assert functions.invoke(LOGS, event)["run_id"] is None
 
 
-def test_registering_a_runaway_regex_is_a_400_naming_the_field(api):
+def test_registering_a_regex_re2_cannot_run_is_a_400_naming_the_field(api):
     run_id = new_run(api)
+    for pattern in (r"(?<=loss=)([0-9.]+)", r"(\w)\1=([0-9]+)"):
+        response = api.post(f"/v1/runs/{run_id}/log-sources", {
+            "log_group": "/g", "metric_definitions": [{"Name": "ok", "Regex": "a=([0-9]+)"}, {"Name": "x", "Regex": pattern}]})
+        assert response.status == 400, response.body
+        error = response.json()["error"]
+        assert error["field"] == "metric_definitions[1].Regex" and "lookaround or a backreference" in error["message"]
+    # A pattern that backtracks exponentially in other engines is fine on RE2.
     response = api.post(f"/v1/runs/{run_id}/log-sources", {
-        "log_group": "/g", "metric_definitions": [{"Name": "x", "Regex": "(a+)+b"}]})
-    assert response.status == 400
-    assert response.json()["error"]["field"] == "metric_definitions[0].Regex"
+        "log_group": "/g", "metric_definitions": [{"Name": "x", "Regex": "(?:a+)+b([0-9]+)"}]})
+    assert response.status < 300, response.body
+
+
+def test_past_the_time_budget_the_rest_of_a_delivery_is_retried_from_where_it_stopped(api, bound_tables):
+    from skytune.ingestion.cloudwatch_logs import decode_subscription
+    from skytune.ingestion.pipeline import ingest_log_batch
+    from skytune.metrics import MetricStore
+
+    run_id = new_run(api)
+    api.post(f"/v1/runs/{run_id}/log-sources", {"log_group": "/budget", "stream_prefix": "",
+                                                 "metric_definitions": [{"Name": "acc", "Regex": r"acc=([0-9.]+)"}]})
+    lines = [(f"acc={i / 100}", T0 + i) for i in range(30)]
+    batch = decode_subscription(aws_events.cloudwatch_logs_event("/budget", "trainer", lines, seed=3))
+    store, ticks = MetricStore(), iter(range(10_000))
+    first = ingest_log_batch(batch, store, deadline=11.5, clock=lambda: next(ticks))
+    assert (first.points, first.unprocessed) == (12, 18)
+    assert summaries(api, run_id)["acc"]["count"] == 12
+    retry = ingest_log_batch(batch, store, deadline=1e9)  # Lambda's retry of the same delivery
+    assert (retry.points, retry.duplicates, retry.stats.events, retry.unprocessed) == (18, 0, 18, 0)
+    assert series(api, run_id, "acc") == [(i, i / 100) for i in range(30)]
+    assert summaries(api, run_id)["acc"] == truth([(i, T0 + i, i / 100) for i in range(30)])
 
 
 def test_sagemaker_logs_before_the_job_event_ask_for_a_retry(functions):

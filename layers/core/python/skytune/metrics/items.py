@@ -7,6 +7,7 @@ metrics of a run, so a run holds `METRICS_PER_RUN_MAX` metrics whatever their na
 | metric count of the run   | RUN#<run_id>#N           | COUNT                         | run_id, experiment, metrics |
 | shared segment of points  | RUN#<run_id>#P           | B#<bucket>#<segment id>       | run_id, metrics (set), points, ids, count, min_step, max_step |
 | own segment of one metric | RUN#<run_id>#M#<metric>  | B#<bucket>#<segment id>       | run_id, points, ids, count, min_step, max_step |
+| progress of a log delivery| DELIVERY#<digest>        | PROGRESS                      | run_id, next_event (only when its time budget ran out) |
 
 - `bucket` is the points' timestamp in 10-minute windows (zero-padded): a delivery looks up the point
   identities it may repeat by reading only the segments of its buckets.
@@ -94,3 +95,20 @@ class MetricCountItem(Model):
     @staticmethod
     def key(run_id: str) -> tuple[str, str]:
         return f"RUN#{run_id}#N", "COUNT"
+
+
+@table_model("metrics_table")
+class DeliveryProgressItem(Model):
+    """How far a log delivery got when its time budget ran out: its retry starts there."""
+
+    class Meta:
+        table_name = "unbound"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    run_id = UnicodeAttribute()
+    next_event = NumberAttribute()
+
+    @staticmethod
+    def key(delivery: str) -> tuple[str, str]:
+        return f"DELIVERY#{delivery}", "PROGRESS"

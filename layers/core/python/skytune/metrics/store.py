@@ -31,7 +31,7 @@ from pynamodb.transactions import TransactWrite
 from skytune.errors import InvalidInput, NotFound
 from skytune.metrics.downsample import downsample
 from skytune.metrics.encoding import pack, pack_many, unpack, unpack_many
-from skytune.metrics.items import MetricCountItem, MetricSegmentItem, MetricSummaryItem, bucket_key
+from skytune.metrics.items import DeliveryProgressItem, MetricCountItem, MetricSegmentItem, MetricSummaryItem, bucket_key
 from skytune.metrics.summary import MAX_ABS_VALUE, Summary
 from skytune.storage.items import RunItem
 
@@ -507,6 +507,24 @@ class MetricStore:
                                                     attributes_to_get=["sk", "summary"]):
                     out[run_id][item.sk] = decode(item.summary)
         return {run_id: dict(sorted(summaries.items())) for run_id, summaries in out.items()}
+
+    # -- progress of deliveries whose time budget ran out -------------------------------------------
+    def delivery_progress(self, delivery: str) -> int:
+        try:
+            return int(DeliveryProgressItem.get(*DeliveryProgressItem.key(delivery), consistent_read=True).next_event)
+        except DeliveryProgressItem.DoesNotExist:
+            return 0
+
+    def save_delivery_progress(self, delivery: str, run_id: str, next_event: int) -> None:
+        """Record that the delivery's events before `next_event` are stored (never moves back)."""
+        from pynamodb.exceptions import PutError
+
+        item = DeliveryProgressItem(*DeliveryProgressItem.key(delivery), run_id=run_id, next_event=next_event)
+        try:
+            item.save(condition=DeliveryProgressItem.pk.does_not_exist() | (DeliveryProgressItem.next_event < next_event))
+        except PutError as error:
+            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
 
     def summaries(self, run_id: str) -> dict[str, dict]:
         """A run's public summaries (metric -> statistics); {} for a run without metrics."""
