@@ -34,6 +34,7 @@ from skytune.metrics.encoding import pack, pack_many, unpack, unpack_many
 from skytune.metrics.items import DeliveryProgressItem, MetricCountItem, MetricSegmentItem, MetricSummaryItem, bucket_key
 from skytune.metrics.summary import MAX_ABS_VALUE, Summary
 from skytune.storage.items import RunItem
+from skytune.tracking import limits as tracking_limits
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ METRICS_PER_TRANSACTION = 90
 _MAX_BUCKETS_PER_CHUNK = 40
 POINTS_PER_SEGMENT = 10_000
 OWN_SEGMENT_MIN_POINTS = 100
-METRICS_PER_RUN_MAX = 10_000
+METRICS_PER_RUN_MAX = tracking_limits.METRICS_PER_RUN
 _BATCH_GET_MAX = 100
 _DIGEST_BYTES = 8
 _RETRYABLE_CODES = {"ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
