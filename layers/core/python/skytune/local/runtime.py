@@ -77,6 +77,9 @@ class LocalStack:
     # the tuning state machine on moto + local trial workers (skytune.local.runners); off: API and tables only
     tuning_enabled: bool = True
     tuning: Any = field(init=False, default=None)
+    # table streams -> their consumer functions (skytune.local.streams); off: indexes go stale (reindex)
+    streams_enabled: bool = True
+    streams: Any = field(init=False, default=None)
 
     def start(self) -> "LocalStack":
         self.template = StackTemplate.load(self.assembly_dir, self.stack_name)
@@ -88,6 +91,10 @@ class LocalStack:
             self.dynamodb.stop()
             raise LocalRuntimeError(f"DynamoDB Local refused the tables ({error}); is the data dir corrupt?") from None
         self.functions = LocalFunctions(self.template.functions())
+        if self.streams_enabled:
+            from skytune.local.streams import start_streams
+
+            self.streams = start_streams(self)
         if self.tuning_enabled:
             from skytune.local.runners import start_local_tuning
 
@@ -135,6 +142,8 @@ class LocalStack:
         return 200, headers, json.dumps(result, default=str).encode()
 
     def stop(self) -> None:
+        if self.streams is not None:
+            self.streams.stop()
         if self.tuning is not None:
             self.tuning.stop()
             self.tuning = None

@@ -1,0 +1,327 @@
+"""Reading and writing experiment indexes (items: skytune.index.items; chunks: skytune.index.format).
+
+Writers of the index are the stream consumer (`fold`: the runs that changed) and `rebuild` (all runs
+of an experiment, from the tracking table). Both hold the experiment's lock item, so folds of one
+experiment never interleave, and both read the runs *after* taking it, through the repository's
+read path (consistent reads), so the newest fold always writes the newest state: replayed or
+out-of-order stream records cannot roll a run back.
+
+Readers (`snapshot`) read the manifest (one consistent GetItem) and then only the chunks whose
+version differs from the ones decoded earlier in this process; a warm container answers a query on
+an unchanged index for 1 RCU. A chunk that is missing, fails its checksum or does not decode makes
+the reader rebuild the experiment's index before answering: never a silently wrong answer.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, PutError
+
+from skytune.errors import Conflict
+from skytune.index import format as fmt
+from skytune.index.items import (
+    LOCK_SK,
+    MANIFEST_SK,
+    IndexChunkItem,
+    IndexLockItem,
+    IndexManifestItem,
+    chunk_sk,
+    index_pk,
+)
+
+log = logging.getLogger(__name__)
+
+#: A chunk's compressed size aims below this; past SPLIT_BYTES the experiment's buckets double.
+#: Small chunks keep a fold's write cost low (a fold rewrites the chunks of the runs it changes:
+#: about 1 WCU per KB), big ones keep the number of reads per query low; DynamoDB's item limit
+#: (400 KB) is far above both.
+TARGET_BYTES = 48 * 1024
+SPLIT_BYTES = 96 * 1024
+LOCK_SECONDS = 120  # longer than the consumer's timeout: a crashed holder's lock expires, a live one's never does
+_BATCH_GET_MAX = 100
+
+
+class IndexBusy(Conflict):
+    """Another writer holds the experiment's index lock for longer than we waited."""
+
+
+def bucket_of(run_id: str, buckets: int) -> int:
+    return fmt.checksum(run_id.encode()) % buckets
+
+
+@dataclass(frozen=True)
+class ExperimentSnapshot:
+    experiment: str
+    gen: int
+    version: int
+    chunks: tuple[fmt.Chunk, ...]
+
+    @property
+    def token(self) -> tuple[str, int, int]:
+        return (self.experiment, self.gen, self.version)
+
+    def runs(self) -> Iterable[fmt.IndexedRun]:
+        for chunk in self.chunks:
+            yield from chunk.runs
+
+
+@dataclass
+class FoldStats:
+    upserted: int = 0
+    removed: int = 0
+    chunks_written: int = 0
+    rebuilt: bool = False
+
+
+class _Cached:
+    __slots__ = ("gen", "chunks")
+
+    def __init__(self, gen: int) -> None:
+        self.gen = gen
+        self.chunks: dict[int, tuple[int, fmt.Chunk]] = {}
+
+
+class IndexStore:
+    """`repo`: a tracking repository (`run_records(ids, consistent=True)`, `iter_run_records(exp)`,
+    `get_experiment(name)`); `summaries`: stored metric summary -> public statistics."""
+
+    def __init__(self, repo, summaries: Callable[[Any], dict] | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 lock_wait_s: float = 20.0) -> None:
+        if summaries is None:
+            from skytune.metrics import public_summary as summaries
+        self.repo = repo
+        self.summaries = summaries
+        self.clock = clock
+        self.sleep = sleep
+        self.lock_wait_s = lock_wait_s
+        self._cache: dict[str, _Cached] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- reading ------------------------------------------------------------------------------
+    def snapshot(self, experiment: str) -> ExperimentSnapshot:
+        """The experiment's index, decoded; built first when missing, rebuilt when corrupt."""
+        for attempt in range(3):
+            manifest = self._manifest(experiment, consistent=True)
+            if manifest is None:
+                log.warning("index of experiment %r missing: building it", experiment)
+                self.rebuild(experiment)
+                continue
+            try:
+                return self._load(experiment, manifest)
+            except _Moved:
+                continue  # a rebuild or split switched generations while we read: read again
+            except fmt.ChunkCorrupt as error:
+                log.error("index of experiment %r corrupt (%s): rebuilding it", experiment, error)
+                self.rebuild(experiment)
+        raise IndexBusy(f"the index of experiment {experiment!r} kept changing while being read; retry",
+                        field="experiments")
+
+    def _load(self, experiment: str, manifest: IndexManifestItem) -> ExperimentSnapshot:
+        gen, buckets = int(manifest.gen), int(manifest.buckets)
+        versions = {int(bucket): int(version) for bucket, version in _plain(manifest.chunks).items()}
+        with self._cache_lock:
+            cached = self._cache.get(experiment)
+            if cached is None or cached.gen != gen:
+                cached = self._cache[experiment] = _Cached(gen)
+            have = dict(cached.chunks)
+        wanted = [b for b in range(buckets) if b not in have or have[b][0] < versions.get(b, 0)]
+        fresh = self._read_chunks(experiment, gen, wanted, versions)
+        with self._cache_lock:
+            cached.chunks.update(fresh)
+            have.update(fresh)
+        chunks = tuple(have[b][1] for b in range(buckets))
+        return ExperimentSnapshot(experiment, gen, int(manifest.version), chunks)
+
+    def _read_chunks(self, experiment: str, gen: int, buckets: Sequence[int],
+                     versions: dict[int, int]) -> dict[int, tuple[int, fmt.Chunk]]:
+        found: dict[int, IndexChunkItem] = {}
+        pk = index_pk(experiment)
+        for start in range(0, len(buckets), _BATCH_GET_MAX):
+            keys = [(pk, chunk_sk(gen, b)) for b in buckets[start:start + _BATCH_GET_MAX]]
+            for item in IndexChunkItem.batch_get(keys):
+                found[int(item.bucket)] = item
+        stale = [b for b in buckets if b in found and int(found[b].version) < versions.get(b, 0)]
+        for b in stale:  # an eventually consistent read older than the manifest: read it again, consistently
+            try:
+                found[b] = IndexChunkItem.get(pk, chunk_sk(gen, b), consistent_read=True)
+            except IndexChunkItem.DoesNotExist:
+                found.pop(b)
+        missing = [b for b in buckets if b not in found]
+        if missing:
+            current = self._manifest(experiment, consistent=True)
+            if current is None or int(current.gen) != gen:
+                raise _Moved()
+            raise fmt.ChunkCorrupt(f"chunks {missing[:5]} of generation {gen} are missing")
+        return {b: (int(item.version), fmt.decode(item.blob, int(item.crc))) for b, item in found.items()}
+
+    def _manifest(self, experiment: str, consistent: bool) -> IndexManifestItem | None:
+        try:
+            return IndexManifestItem.get(index_pk(experiment), MANIFEST_SK, consistent_read=consistent)
+        except IndexManifestItem.DoesNotExist:
+            return None
+
+    # -- writing ------------------------------------------------------------------------------
+    def fold(self, experiment: str, run_ids: Iterable[str]) -> FoldStats:
+        """Bring the index of `experiment` up to date for these runs: each is re-read and upserted,
+        or removed when it no longer exists in that experiment."""
+        run_ids = sorted(set(run_ids))
+        with self._locked(experiment):
+            manifest = self._manifest(experiment, consistent=True)
+            if manifest is None:
+                if self.repo.get_experiment(experiment) is None:
+                    return FoldStats()  # deleted experiment: nothing to index
+                return self._rebuild_locked(experiment, None)
+            records = {r["run_id"]: r for r in self.repo.run_records(run_ids, consistent=True)}
+            gen, buckets = int(manifest.gen), int(manifest.buckets)
+            by_bucket: dict[int, list[str]] = {}
+            for run_id in run_ids:
+                by_bucket.setdefault(bucket_of(run_id, buckets), []).append(run_id)
+            versions = {int(b): int(v) for b, v in _plain(manifest.chunks).items()}
+            try:
+                current = self._read_chunks(experiment, gen, sorted(by_bucket), versions)
+            except (fmt.ChunkCorrupt, _Moved):
+                return self._rebuild_locked(experiment, manifest)
+            stats, blobs, delta = FoldStats(), {}, 0
+            for bucket, ids in by_bucket.items():
+                version, chunk = current[bucket]
+                rows = chunk.rows()
+                before = len(rows)
+                for run_id in ids:
+                    record = records.get(run_id)
+                    if record is not None and record["experiment"] == experiment:
+                        rows[run_id] = fmt.index_row(record, self.summaries)
+                        stats.upserted += 1
+                    elif rows.pop(run_id, None) is not None:
+                        stats.removed += 1
+                delta += len(rows) - before
+                blobs[bucket] = (version + 1, list(rows.values()), fmt.encode(rows.values()))
+            if any(len(blob) > SPLIT_BYTES for _v, _rows, blob in blobs.values()):
+                stats.rebuilt = True
+                return self._split_locked(experiment, manifest, blobs) or stats
+            for bucket, (version, rows, blob) in blobs.items():
+                _chunk_item(experiment, gen, bucket, version, rows, blob).save()
+                stats.chunks_written += 1
+            chunk_versions = _plain(manifest.chunks)
+            chunk_versions.update({str(bucket): version for bucket, (version, _r, _b) in blobs.items()})
+            IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, buckets=buckets,
+                              version=int(manifest.version) + 1, runs=int(manifest.runs or 0) + delta,
+                              chunks=chunk_versions).save()  # we hold the lock: a plain put
+            return stats
+
+    def rebuild(self, experiment: str) -> FoldStats:
+        """Rebuild the experiment's index from the tracking table (a new generation of chunks)."""
+        with self._locked(experiment):
+            return self._rebuild_locked(experiment, self._manifest(experiment, consistent=True))
+
+    def remove_experiment(self, experiment: str) -> int:
+        """The experiment was deleted: delete its index."""
+        with self._locked(experiment):
+            return self.drop(experiment)
+
+    def drop(self, experiment: str) -> int:
+        """Delete the experiment's index (its experiment was deleted). Returns items deleted."""
+        deleted = 0
+        with IndexChunkItem.batch_write() as batch:
+            for item in IndexChunkItem.query(index_pk(experiment), IndexChunkItem.sk.startswith("G")):
+                batch.delete(item)
+                deleted += 1
+        try:
+            IndexManifestItem(index_pk(experiment), MANIFEST_SK).delete(condition=IndexManifestItem.pk.exists())
+            deleted += 1
+        except DeleteError:
+            pass
+        with self._cache_lock:
+            self._cache.pop(experiment, None)
+        return deleted
+
+    def _rebuild_locked(self, experiment: str, manifest: IndexManifestItem | None) -> FoldStats:
+        if self.repo.get_experiment(experiment) is None:
+            self.drop(experiment)
+            return FoldStats(rebuilt=True)
+        rows = [fmt.index_row(record, self.summaries) for record in self.repo.iter_run_records(experiment)]
+        self._write_generation(experiment, manifest, rows)
+        return FoldStats(upserted=len(rows), rebuilt=True)
+
+    def _split_locked(self, experiment: str, manifest: IndexManifestItem, changed: dict) -> FoldStats:
+        """A chunk outgrew SPLIT_BYTES: re-bucket every run into a new generation."""
+        gen, buckets = int(manifest.gen), int(manifest.buckets)
+        versions = {int(b): int(v) for b, v in _plain(manifest.chunks).items()}
+        rest = [b for b in range(buckets) if b not in changed]
+        rows = [row for _v, changed_rows, _blob in changed.values() for row in changed_rows]
+        for _version, chunk in self._read_chunks(experiment, gen, rest, versions).values():
+            rows.extend(chunk.rows().values())
+        self._write_generation(experiment, manifest, rows)
+        return FoldStats(upserted=len(rows), rebuilt=True)
+
+    def _write_generation(self, experiment: str, manifest: IndexManifestItem | None, rows: list[dict]) -> None:
+        old_gen = None if manifest is None else int(manifest.gen)
+        gen = (old_gen or 0) + 1
+        buckets = 1
+        estimate = len(fmt.encode(rows))
+        while estimate / buckets > TARGET_BYTES:
+            buckets *= 2
+        while True:
+            grouped: dict[int, list[dict]] = {b: [] for b in range(buckets)}
+            for row in rows:
+                grouped[bucket_of(row["id"], buckets)].append(row)
+            blobs = {b: fmt.encode(bucket_rows) for b, bucket_rows in grouped.items()}
+            if max(len(blob) for blob in blobs.values()) <= SPLIT_BYTES:
+                break
+            buckets *= 2
+        with IndexChunkItem.batch_write() as batch:
+            for b, blob in blobs.items():
+                batch.save(_chunk_item(experiment, gen, b, 1, grouped[b], blob))
+        IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, buckets=buckets,
+                          version=(0 if manifest is None else int(manifest.version)) + 1, runs=len(rows),
+                          chunks={str(b): 1 for b in range(buckets)}).save()
+        if old_gen is not None:
+            prefix = f"G{old_gen:06d}#"
+            with IndexChunkItem.batch_write() as batch:
+                for item in IndexChunkItem.query(index_pk(experiment), IndexChunkItem.sk.startswith(prefix)):
+                    batch.delete(item)
+
+    @contextmanager
+    def _locked(self, experiment: str):
+        owner = uuid.uuid4().hex
+        deadline = self.clock() + self.lock_wait_s
+        while True:
+            now = self.clock()
+            try:
+                IndexLockItem(index_pk(experiment), LOCK_SK, owner=owner, expires=int(now) + LOCK_SECONDS).save(
+                    condition=IndexLockItem.pk.does_not_exist() | (IndexLockItem.expires < int(now)))
+                break
+            except PutError as error:
+                if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+                    raise
+                if now >= deadline:
+                    raise IndexBusy(f"the index of experiment {experiment!r} is being written; retry",
+                                    field="experiments") from None
+                self.sleep(0.05)
+        try:
+            yield
+        finally:
+            try:
+                IndexLockItem(index_pk(experiment), LOCK_SK).delete(condition=IndexLockItem.owner == owner)
+            except DeleteError:
+                log.warning("lock of index %r was taken over before release", experiment)
+
+
+class _Moved(Exception):
+    """The manifest switched to another generation while chunks were being read."""
+
+
+def _chunk_item(experiment: str, gen: int, bucket: int, version: int, rows: Sequence[dict], blob: bytes) -> IndexChunkItem:
+    return IndexChunkItem(index_pk(experiment), chunk_sk(gen, bucket), gen=gen, bucket=bucket, version=version,
+                          crc=fmt.checksum(blob), count=len(rows), blob=blob)
+
+
+def _plain(value: Any) -> dict:
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
