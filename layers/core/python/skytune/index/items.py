@@ -3,7 +3,7 @@ its writes neither feed back into the tracking stream nor count against tracking
 
 | item     | pk          | sk                  | attributes                                                   |
 |----------|-------------|---------------------|--------------------------------------------------------------|
-| manifest | IDX#<exp>   | MANIFEST            | gen, buckets, version, runs, chunks (map bucket -> version)  |
+| manifest | IDX#<exp>   | MANIFEST            | gen, build, buckets, version, runs, chunks (bucket -> version)|
 | chunk    | IDX#<exp>   | G<gen>#C<bucket>    | gen, bucket, version, crc, count, blob (skytune.index.format)|
 | lock     | IDX#<exp>   | LOCK                | owner, expires (epoch s): one folder per experiment at a time|
 
@@ -37,8 +37,9 @@ class IndexManifestItem(Model):
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True, default=MANIFEST_SK)
     gen = NumberAttribute()
+    build = UnicodeAttribute()  # random per generation: a dropped and rebuilt index never reuses a token
     buckets = NumberAttribute()
-    version = NumberAttribute()  # +1 per fold: the token a cached result is valid for
+    version = NumberAttribute()  # +1 per fold: with `build`, the token a cached result is valid for
     runs = NumberAttribute(default=0)
     chunks = MapAttribute(default=dict)  # str(bucket) -> chunk version
 

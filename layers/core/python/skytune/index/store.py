@@ -59,13 +59,13 @@ def bucket_of(run_id: str, buckets: int) -> int:
 @dataclass(frozen=True)
 class ExperimentSnapshot:
     experiment: str
-    gen: int
+    build: str
     version: int
     chunks: tuple[fmt.Chunk, ...]
 
     @property
-    def token(self) -> tuple[str, int, int]:
-        return (self.experiment, self.gen, self.version)
+    def token(self) -> tuple[str, str, int]:
+        return (self.experiment, self.build, self.version)
 
     def runs(self) -> Iterable[fmt.IndexedRun]:
         for chunk in self.chunks:
@@ -81,10 +81,10 @@ class FoldStats:
 
 
 class _Cached:
-    __slots__ = ("gen", "chunks")
+    __slots__ = ("build", "chunks")
 
-    def __init__(self, gen: int) -> None:
-        self.gen = gen
+    def __init__(self, build: str) -> None:
+        self.build = build
         self.chunks: dict[int, tuple[int, fmt.Chunk]] = {}
 
 
@@ -129,8 +129,8 @@ class IndexStore:
         versions = {int(bucket): int(version) for bucket, version in _plain(manifest.chunks).items()}
         with self._cache_lock:
             cached = self._cache.get(experiment)
-            if cached is None or cached.gen != gen:
-                cached = self._cache[experiment] = _Cached(gen)
+            if cached is None or cached.build != manifest.build:
+                cached = self._cache[experiment] = _Cached(manifest.build)
             have = dict(cached.chunks)
         wanted = [b for b in range(buckets) if b not in have or have[b][0] < versions.get(b, 0)]
         fresh = self._read_chunks(experiment, gen, wanted, versions)
@@ -138,7 +138,7 @@ class IndexStore:
             cached.chunks.update(fresh)
             have.update(fresh)
         chunks = tuple(have[b][1] for b in range(buckets))
-        return ExperimentSnapshot(experiment, gen, int(manifest.version), chunks)
+        return ExperimentSnapshot(experiment, manifest.build, int(manifest.version), chunks)
 
     def _read_chunks(self, experiment: str, gen: int, buckets: Sequence[int],
                      versions: dict[int, int]) -> dict[int, tuple[int, fmt.Chunk]]:
@@ -211,7 +211,7 @@ class IndexStore:
                 stats.chunks_written += 1
             chunk_versions = _plain(manifest.chunks)
             chunk_versions.update({str(bucket): version for bucket, (version, _r, _b) in blobs.items()})
-            IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, buckets=buckets,
+            IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, build=manifest.build, buckets=buckets,
                               version=int(manifest.version) + 1, runs=int(manifest.runs or 0) + delta,
                               chunks=chunk_versions).save()  # we hold the lock: a plain put
             return stats
@@ -279,7 +279,7 @@ class IndexStore:
         with IndexChunkItem.batch_write() as batch:
             for b, blob in blobs.items():
                 batch.save(_chunk_item(experiment, gen, b, 1, grouped[b], blob))
-        IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, buckets=buckets,
+        IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, build=uuid.uuid4().hex, buckets=buckets,
                           version=(0 if manifest is None else int(manifest.version)) + 1, runs=len(rows),
                           chunks={str(b): 1 for b in range(buckets)}).save()
         if old_gen is not None:
