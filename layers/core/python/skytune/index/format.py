@@ -1,16 +1,20 @@
 """The experiment index's chunk format: the searchable fields of many runs, column by column.
 
-A chunk is zlib-compressed JSON of dense columns (one list per field, one slot per run, `null`
-where a run lacks the field):
+A chunk (the runs of one bucket of an experiment) is stored as column groups, each zlib-compressed
+JSON of dense columns (one list per field, one slot per run, `null` where a run lacks the field):
 
-    {"f": 1, "ids": [run_id, ...], "a": {"name": [...], "status": [...], "trial": [[...], ...],
-     "created": [epoch ms], "started": [...], "ended": [...], "source": [...], "parent": [...]},
-     "p": {param: [value, ...]}, "t": {tag: [value, ...]}, "m": {metric: {stat: [value, ...]}}}
+    "a":         {"f": 1, "ids": [run_id, ...], "a": {"name": [...], "status": [...], "trial": [[...], ...],
+                  "created": [epoch ms], "started": [...], "ended": [...], "source": [...], "parent": [...]}}
+    "p":         {param: [value, ...]}          "t": {tag: [value, ...]}
+    "m:<metric>": {"_": [1 if the run has the metric else 0], stat: [value, ...]}
+
+A query reads the "a" group and only the groups it names: a filter on one param and a sort on one
+metric reads two of a run's ten metrics (columnar storage's whole point: about 10x less to read).
 
 Why JSON and not DynamoDB maps or Parquet: JSON keeps exactly the value types the query language
 distinguishes (int, float incl. NaN/inf, str, bool) through a round trip, zlib is in the standard
 library, and columns of similar values compress 10-20x (benchmarks/search: ~60 bytes a run), so
-10,000 runs are a few hundred KB. Decoding is `json.loads` of one string per chunk.
+a run's ten metric summaries are ~400 bytes. Decoding is `json.loads` of one string per group.
 
 Runs are read back as `IndexedRun`s: the query engine's `RunLike`, whose mappings read the columns
 in place (a run costs one small object, not a dict per field), so the existing evaluator, sort and
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from skytune.tracking.query.values import datetime_to_epoch_ms
@@ -57,8 +61,10 @@ def index_row(record: Mapping[str, Any], summaries: Callable[[Any], dict]) -> di
     }
 
 
-def encode(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """Rows (from `index_row`) -> compressed chunk bytes. Rows are stored in run_id order."""
+def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
+    """Rows (from `index_row`) -> {column group: compressed bytes}. Groups: "a" (run ids and
+    attributes; always there), "p" (params), "t" (tags), "m:<metric>" (one per metric), so a query
+    reads only the groups it names. Rows are stored in run_id order."""
     rows = sorted(rows, key=lambda row: row["id"])
     n = len(rows)
     attributes: dict[str, list] = {name: [row["a"].get(name) for row in rows] for name in _ATTRIBUTES}
@@ -75,7 +81,17 @@ def encode(rows: Sequence[Mapping[str, Any]]) -> bytes:
             columns["_"][i] = 1  # presence: a summary may hold only nulls
             for stat, value in summary.items():
                 columns.setdefault(stat, [None] * n)[i] = value
-    document = {"f": FORMAT, "ids": [row["id"] for row in rows], "a": attributes, "p": params, "t": tags, "m": metrics}
+    documents: dict[str, Any] = {"a": {"f": FORMAT, "ids": [row["id"] for row in rows], "a": attributes}}
+    if params:
+        documents["p"] = params
+    if tags:
+        documents["t"] = tags
+    for metric, columns in metrics.items():
+        documents[f"m:{metric}"] = columns
+    return {group: _compress(document) for group, document in documents.items()}
+
+
+def _compress(document: Any) -> bytes:
     text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
     return zlib.compress(text.encode(), 6)
 
@@ -84,22 +100,60 @@ def checksum(blob: bytes) -> int:
     return zlib.crc32(blob)
 
 
+def decode_group(blob: bytes, crc: int | None = None) -> Any:
+    if crc is not None and checksum(blob) != crc:
+        raise ChunkCorrupt("checksum mismatch")
+    try:
+        return json.loads(zlib.decompress(blob))
+    except (zlib.error, ValueError) as error:
+        raise ChunkCorrupt(f"undecodable chunk: {error}") from None
+
+
 class Chunk:
-    """A decoded chunk: its columns and one `IndexedRun` per run."""
+    """A decoded chunk (one bucket of an experiment): its "a" group and whichever other column
+    groups have been added, with one `IndexedRun` per run."""
 
-    __slots__ = ("ids", "attributes", "params", "tags", "metrics", "runs", "series_source")
+    __slots__ = ("ids", "attributes", "params", "tags", "metrics", "runs", "series_source", "loaded", "present")
 
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.ids: list[str] = document["ids"]
-        self.attributes: dict[str, list] = document["a"]
-        self.params: dict[str, list] = document["p"]
-        self.tags: dict[str, list] = document["t"]
-        self.metrics: dict[str, dict[str, list]] = document["m"]
+    def __init__(self, attributes_document: dict[str, Any], present: Iterable[str] = ()) -> None:
+        try:
+            if attributes_document.get("f") != FORMAT:
+                raise ChunkCorrupt("unknown chunk format")
+            self.ids: list[str] = attributes_document["ids"]
+            self.attributes: dict[str, list] = attributes_document["a"]
+            _check_columns(self.attributes, len(self.ids))
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ChunkCorrupt(f"bad attribute group: {error}") from None
+        self.params: dict[str, list] = {}
+        self.tags: dict[str, list] = {}
+        self.metrics: dict[str, dict[str, list]] = {}
+        self.loaded: set[str] = {"a"}
+        self.present: frozenset[str] = frozenset(present) | {"a"}  # the groups this bucket has
         self.series_source: Callable[[str, str], Sequence[tuple[int, float]]] | None = None
         self.runs = [IndexedRun(self, row) for row in range(len(self.ids))]
 
+    def add(self, group: str, document: Any) -> None:
+        n = len(self.ids)
+        try:
+            _check_columns(document, n)
+            # In place: every IndexedRun's mappings hold these very dicts.
+            if group == "p":
+                self.params.update(document)
+            elif group == "t":
+                self.tags.update(document)
+            elif group.startswith("m:"):
+                if "_" not in document:
+                    raise ChunkCorrupt("metric group without presence column")
+                self.metrics[group[2:]] = document
+            else:
+                raise ChunkCorrupt(f"unknown column group {group!r}")
+        except (TypeError, AttributeError) as error:
+            raise ChunkCorrupt(f"bad column group {group!r}: {error}") from None
+        self.loaded.add(group)
+
     def rows(self) -> dict[str, dict[str, Any]]:
-        """run_id -> the row `index_row` made (to re-encode a chunk after changes)."""
+        """run_id -> the row `index_row` made (to re-encode a chunk after changes). Needs every group."""
+        assert self.present <= self.loaded, "rows() needs every column group loaded"
         rows = {}
         for i, run_id in enumerate(self.ids):
             metrics = {}
@@ -115,19 +169,14 @@ class Chunk:
         return rows
 
 
-def decode(blob: bytes, crc: int | None = None) -> Chunk:
-    if crc is not None and checksum(blob) != crc:
-        raise ChunkCorrupt("checksum mismatch")
-    try:
-        document = json.loads(zlib.decompress(blob))
-        n = len(document["ids"])
-        columns = [*document["a"].values(), *document["p"].values(), *document["t"].values(),
-                   *(values for metric in document["m"].values() for values in metric.values())]
-        if document.get("f") != FORMAT or any(len(values) != n for values in columns):
-            raise ChunkCorrupt("ragged columns or unknown format")
-        return Chunk(document)
-    except (zlib.error, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ChunkCorrupt(f"undecodable chunk: {error}") from None
+def _check_columns(columns: Any, n: int) -> None:
+    if not isinstance(columns, dict) or any(not isinstance(values, list) or len(values) != n for values in columns.values()):
+        raise ChunkCorrupt("ragged columns")
+
+
+def groups_for(params: bool, tags: bool, metrics: Iterable[str]) -> frozenset[str]:
+    """The column groups a query reading these fields needs."""
+    return frozenset({"a", *(["p"] if params else []), *(["t"] if tags else []), *(f"m:{m}" for m in metrics)})
 
 
 class _Columns(Mapping):

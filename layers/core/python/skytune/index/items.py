@@ -4,15 +4,16 @@ its writes neither feed back into the tracking stream nor count against tracking
 | item     | pk          | sk                  | attributes                                                   |
 |----------|-------------|---------------------|--------------------------------------------------------------|
 | manifest | IDX#<exp>   | MANIFEST            | gen, build, buckets, version, runs, chunks (bucket -> version)|
-| chunk    | IDX#<exp>   | G<gen>#C<bucket>    | gen, bucket, version, crc, count, blob (skytune.index.format)|
+| chunk    | IDX#<exp>   | G<gen>#C<b>#<group> | gen, bucket, group, version, crc, count, blob (index.format) |
 | lock     | IDX#<exp>   | LOCK                | owner, expires (epoch s): one folder per experiment at a time|
 
-A run lives in bucket `crc32(run_id) % buckets`. A rebuild or a split writes a new generation of
+A run lives in bucket `crc32(run_id) % buckets`; a bucket is one item per column group (the "a"
+item lists the bucket's groups, so a missing group item is detected). A rebuild or a split writes a new generation of
 chunks, switches the manifest to it, then deletes the old one.
 """
 from __future__ import annotations
 
-from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.models import Model
 
 from skytune.storage import table_model
@@ -25,8 +26,8 @@ def index_pk(experiment: str) -> str:
     return f"IDX#{experiment}"
 
 
-def chunk_sk(gen: int, bucket: int) -> str:
-    return f"G{gen:06d}#C{bucket:05d}"
+def chunk_sk(gen: int, bucket: int, group: str) -> str:
+    return f"G{gen:06d}#C{bucket:05d}#{group}"
 
 
 @table_model("index_table")
@@ -53,6 +54,8 @@ class IndexChunkItem(Model):
     sk = UnicodeAttribute(range_key=True)
     gen = NumberAttribute()
     bucket = NumberAttribute()
+    group = UnicodeAttribute()  # "a", "p", "t" or "m:<metric>" (skytune.index.format)
+    groups = UnicodeSetAttribute(null=True)  # on the "a" item: every group the bucket has
     version = NumberAttribute()
     crc = NumberAttribute()
     count = NumberAttribute()

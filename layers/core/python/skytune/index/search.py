@@ -53,8 +53,20 @@ class _Results:
 _results = _Results()
 
 
-def snapshots(index: IndexStore, experiments: Sequence[str], store) -> list[ExperimentSnapshot]:
-    loaded = [index.snapshot(name) for name in experiments]
+def groups_of(needs) -> frozenset[str] | None:
+    """The column groups a query needs (`tracking.query.References`; None: every group)."""
+    if needs is None:
+        return None
+    from skytune.index.format import groups_for
+
+    metrics = needs.summary_metrics | {read.metric for read in needs.series}
+    return groups_for(bool(needs.params), bool(needs.tags), metrics)
+
+
+def snapshots(index: IndexStore, experiments: Sequence[str], store, needs=None) -> list[ExperimentSnapshot]:
+    """Each experiment's index with the column groups `needs` reads (None: all)."""
+    groups = groups_of(needs)
+    loaded = [index.snapshot(name, groups) for name in experiments]
     for snapshot in loaded:
         for chunk in snapshot.chunks:
             chunk.series_source = lambda run_id, metric: [(p["step"], p["value"]) for p in store.series(run_id, metric)]
@@ -68,7 +80,9 @@ def candidates(loaded: Sequence[ExperimentSnapshot]):
 
 def matches_in_order(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortKey]):
     """(keys, runs): every run that matches `expr`, sorted by `order` (ties by run_id)."""
-    cache_key = (tuple(s.token for s in loaded), expr.render(), render_order_by(order))
+    # The chunks' identities too: the runs kept must be those whose column groups were just loaded.
+    cache_key = (tuple(s.token for s in loaded), tuple(id(c) for s in loaded for c in s.chunks), expr.render(),
+                 render_order_by(order))
     entry = _results.get(cache_key)
     if entry is None:
         matches = expr.compile()

@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 #: Small chunks keep a fold's write cost low (a fold rewrites the chunks of the runs it changes:
 #: about 1 WCU per KB), big ones keep the number of reads per query low; DynamoDB's item limit
 #: (400 KB) is far above both.
-TARGET_BYTES = 48 * 1024
-SPLIT_BYTES = 96 * 1024
+TARGET_BYTES = 16 * 1024
+SPLIT_BYTES = 32 * 1024
 LOCK_SECONDS = 120  # longer than the consumer's timeout: a crashed holder's lock expires, a live one's never does
 _BATCH_GET_MAX = 100
 
@@ -106,16 +106,17 @@ class IndexStore:
         self._cache_lock = threading.Lock()
 
     # -- reading ------------------------------------------------------------------------------
-    def snapshot(self, experiment: str) -> ExperimentSnapshot:
-        """The experiment's index, decoded; built first when missing, rebuilt when corrupt."""
-        for attempt in range(3):
+    def snapshot(self, experiment: str, groups: frozenset[str] | None = None) -> ExperimentSnapshot:
+        """The experiment's index, decoded (the column `groups` given, None: all); built first
+        when missing, rebuilt when corrupt."""
+        for _attempt in range(3):
             manifest = self._manifest(experiment, consistent=True)
             if manifest is None:
                 log.warning("index of experiment %r missing: building it", experiment)
                 self.rebuild(experiment)
                 continue
             try:
-                return self._load(experiment, manifest)
+                return self._load(experiment, manifest, groups)
             except _Moved:
                 continue  # a rebuild or split switched generations while we read: read again
             except fmt.ChunkCorrupt as error:
@@ -124,7 +125,7 @@ class IndexStore:
         raise IndexBusy(f"the index of experiment {experiment!r} kept changing while being read; retry",
                         field="experiments")
 
-    def _load(self, experiment: str, manifest: IndexManifestItem) -> ExperimentSnapshot:
+    def _load(self, experiment: str, manifest: IndexManifestItem, groups: frozenset[str] | None) -> ExperimentSnapshot:
         gen, buckets = int(manifest.gen), int(manifest.buckets)
         versions = {int(bucket): int(version) for bucket, version in _plain(manifest.chunks).items()}
         with self._cache_lock:
@@ -132,35 +133,61 @@ class IndexStore:
             if cached is None or cached.build != manifest.build:
                 cached = self._cache[experiment] = _Cached(manifest.build)
             have = dict(cached.chunks)
-        wanted = [b for b in range(buckets) if b not in have or have[b][0] < versions.get(b, 0)]
-        fresh = self._read_chunks(experiment, gen, wanted, versions)
+        fresh = self._read_chunks(experiment, gen, range(buckets), versions, groups, have)
         with self._cache_lock:
             cached.chunks.update(fresh)
             have.update(fresh)
         chunks = tuple(have[b][1] for b in range(buckets))
         return ExperimentSnapshot(experiment, manifest.build, int(manifest.version), chunks)
 
-    def _read_chunks(self, experiment: str, gen: int, buckets: Sequence[int],
-                     versions: dict[int, int]) -> dict[int, tuple[int, fmt.Chunk]]:
-        found: dict[int, IndexChunkItem] = {}
+    def _read_chunks(self, experiment: str, gen: int, buckets: Iterable[int], versions: dict[int, int],
+                     groups: frozenset[str] | None,
+                     have: dict[int, tuple[int, fmt.Chunk]] | None = None) -> dict[int, tuple[int, fmt.Chunk]]:
+        """The chunks of `buckets` with (at least) `groups` loaded, reusing `have` where its
+        version is current. Returns the chunks read or extended."""
+        have = have or {}
+        stale = [b for b in buckets if b not in have or have[b][0] < versions.get(b, 0)]
+        out: dict[int, tuple[int, fmt.Chunk]] = {}
+        for b, item in self._get_items(experiment, gen, [(b, "a") for b in stale], versions).items():
+            chunk = fmt.Chunk(fmt.decode_group(item.blob, int(item.crc)), item.groups or ())
+            out[b[0]] = (int(item.version), chunk)
+        current = {**{b: have[b] for b in buckets if b in have and b not in out}, **out}
+        wanted = [(b, group) for b, (_version, chunk) in current.items()
+                  for group in sorted((chunk.present if groups is None else groups & chunk.present) - chunk.loaded)]
+        by_bucket_version = {b: version for b, (version, _chunk) in current.items()}
+        for (b, group), item in self._get_items(experiment, gen, wanted, by_bucket_version, exact=True).items():
+            current[b][1].add(group, fmt.decode_group(item.blob, int(item.crc)))
+            out[b] = current[b]
+        return out
+
+    def _get_items(self, experiment: str, gen: int, keys: list[tuple[int, str]], versions: dict[int, int],
+                   exact: bool = False) -> dict[tuple[int, str], IndexChunkItem]:
+        """BatchGet (eventually consistent: half the RCU) of chunk group items; an item older than
+        `versions` is read again consistently; a missing one is a corrupt index (or a generation
+        switch, then `_Moved`). `exact`: the version must equal the bucket's (groups of one write)."""
         pk = index_pk(experiment)
-        for start in range(0, len(buckets), _BATCH_GET_MAX):
-            keys = [(pk, chunk_sk(gen, b)) for b in buckets[start:start + _BATCH_GET_MAX]]
-            for item in IndexChunkItem.batch_get(keys):
-                found[int(item.bucket)] = item
-        stale = [b for b in buckets if b in found and int(found[b].version) < versions.get(b, 0)]
-        for b in stale:  # an eventually consistent read older than the manifest: read it again, consistently
-            try:
-                found[b] = IndexChunkItem.get(pk, chunk_sk(gen, b), consistent_read=True)
-            except IndexChunkItem.DoesNotExist:
-                found.pop(b)
-        missing = [b for b in buckets if b not in found]
+        found: dict[tuple[int, str], IndexChunkItem] = {}
+        for start in range(0, len(keys), _BATCH_GET_MAX):
+            batch = [(pk, chunk_sk(gen, b, group)) for b, group in keys[start:start + _BATCH_GET_MAX]]
+            for item in IndexChunkItem.batch_get(batch):
+                found[(int(item.bucket), item.group)] = item
+        for key in keys:
+            item = found.get(key)
+            if item is None or int(item.version) < versions.get(key[0], 0):
+                try:
+                    found[key] = IndexChunkItem.get(pk, chunk_sk(gen, *key), consistent_read=True)
+                except IndexChunkItem.DoesNotExist:
+                    found.pop(key, None)
+        missing = [key for key in keys if key not in found]
+        if exact:
+            missing += [key for key in keys if key in found and int(found[key].version) != versions[key[0]]]
         if missing:
             current = self._manifest(experiment, consistent=True)
-            if current is None or int(current.gen) != gen:
+            if current is None or int(current.gen) != gen or (exact and any(
+                    int(_plain(current.chunks).get(str(b), 0)) != versions[b] for b, _g in missing)):
                 raise _Moved()
-            raise fmt.ChunkCorrupt(f"chunks {missing[:5]} of generation {gen} are missing")
-        return {b: (int(item.version), fmt.decode(item.blob, int(item.crc))) for b, item in found.items()}
+            raise fmt.ChunkCorrupt(f"chunk groups {missing[:5]} of generation {gen} are missing or inconsistent")
+        return found
 
     def _manifest(self, experiment: str, consistent: bool) -> IndexManifestItem | None:
         try:
@@ -186,10 +213,10 @@ class IndexStore:
                 by_bucket.setdefault(bucket_of(run_id, buckets), []).append(run_id)
             versions = {int(b): int(v) for b, v in _plain(manifest.chunks).items()}
             try:
-                current = self._read_chunks(experiment, gen, sorted(by_bucket), versions)
+                current = self._read_chunks(experiment, gen, sorted(by_bucket), versions, None)
             except (fmt.ChunkCorrupt, _Moved):
                 return self._rebuild_locked(experiment, manifest)
-            stats, blobs, delta = FoldStats(), {}, 0
+            stats, changed, delta = FoldStats(), {}, 0
             for bucket, ids in by_bucket.items():
                 version, chunk = current[bucket]
                 rows = chunk.rows()
@@ -202,15 +229,18 @@ class IndexStore:
                     elif rows.pop(run_id, None) is not None:
                         stats.removed += 1
                 delta += len(rows) - before
-                blobs[bucket] = (version + 1, list(rows.values()), fmt.encode(rows.values()))
-            if any(len(blob) > SPLIT_BYTES for _v, _rows, blob in blobs.values()):
-                stats.rebuilt = True
-                return self._split_locked(experiment, manifest, blobs) or stats
-            for bucket, (version, rows, blob) in blobs.items():
-                _chunk_item(experiment, gen, bucket, version, rows, blob).save()
-                stats.chunks_written += 1
+                changed[bucket] = (version + 1, list(rows.values()), fmt.encode(rows.values()), chunk.present)
+            if any(sum(map(len, blobs.values())) > SPLIT_BYTES for _v, _rows, blobs, _p in changed.values()):
+                return self._split_locked(experiment, manifest, changed)
+            with IndexChunkItem.batch_write() as batch:
+                for bucket, (version, rows, blobs, present) in changed.items():
+                    for item in _chunk_items(experiment, gen, bucket, version, rows, blobs):
+                        batch.save(item)
+                        stats.chunks_written += 1
+                    for group in present - set(blobs):  # e.g. the last run with a tag left the bucket
+                        batch.delete(IndexChunkItem(index_pk(experiment), chunk_sk(gen, bucket, group)))
             chunk_versions = _plain(manifest.chunks)
-            chunk_versions.update({str(bucket): version for bucket, (version, _r, _b) in blobs.items()})
+            chunk_versions.update({str(bucket): version for bucket, (version, *_rest) in changed.items()})
             IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, build=manifest.build, buckets=buckets,
                               version=int(manifest.version) + 1, runs=int(manifest.runs or 0) + delta,
                               chunks=chunk_versions).save()  # we hold the lock: a plain put
@@ -254,9 +284,9 @@ class IndexStore:
         """A chunk outgrew SPLIT_BYTES: re-bucket every run into a new generation."""
         gen, buckets = int(manifest.gen), int(manifest.buckets)
         versions = {int(b): int(v) for b, v in _plain(manifest.chunks).items()}
+        rows = [row for _v, changed_rows, _blobs, _p in changed.values() for row in changed_rows]
         rest = [b for b in range(buckets) if b not in changed]
-        rows = [row for _v, changed_rows, _blob in changed.values() for row in changed_rows]
-        for _version, chunk in self._read_chunks(experiment, gen, rest, versions).values():
+        for _version, chunk in self._read_chunks(experiment, gen, rest, versions, None).values():
             rows.extend(chunk.rows().values())
         self._write_generation(experiment, manifest, rows)
         return FoldStats(upserted=len(rows), rebuilt=True)
@@ -265,7 +295,7 @@ class IndexStore:
         old_gen = None if manifest is None else int(manifest.gen)
         gen = (old_gen or 0) + 1
         buckets = 1
-        estimate = len(fmt.encode(rows))
+        estimate = sum(map(len, fmt.encode(rows).values()))
         while estimate / buckets > TARGET_BYTES:
             buckets *= 2
         while True:
@@ -273,12 +303,13 @@ class IndexStore:
             for row in rows:
                 grouped[bucket_of(row["id"], buckets)].append(row)
             blobs = {b: fmt.encode(bucket_rows) for b, bucket_rows in grouped.items()}
-            if max(len(blob) for blob in blobs.values()) <= SPLIT_BYTES:
+            if max(sum(map(len, groups.values())) for groups in blobs.values()) <= SPLIT_BYTES:
                 break
             buckets *= 2
         with IndexChunkItem.batch_write() as batch:
-            for b, blob in blobs.items():
-                batch.save(_chunk_item(experiment, gen, b, 1, grouped[b], blob))
+            for b, groups in blobs.items():
+                for item in _chunk_items(experiment, gen, b, 1, grouped[b], groups):
+                    batch.save(item)
         IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, build=uuid.uuid4().hex, buckets=buckets,
                           version=(0 if manifest is None else int(manifest.version)) + 1, runs=len(rows),
                           chunks={str(b): 1 for b in range(buckets)}).save()
@@ -318,9 +349,12 @@ class _Moved(Exception):
     """The manifest switched to another generation while chunks were being read."""
 
 
-def _chunk_item(experiment: str, gen: int, bucket: int, version: int, rows: Sequence[dict], blob: bytes) -> IndexChunkItem:
-    return IndexChunkItem(index_pk(experiment), chunk_sk(gen, bucket), gen=gen, bucket=bucket, version=version,
-                          crc=fmt.checksum(blob), count=len(rows), blob=blob)
+def _chunk_items(experiment: str, gen: int, bucket: int, version: int, rows: Sequence[dict],
+                 blobs: dict[str, bytes]) -> list[IndexChunkItem]:
+    return [IndexChunkItem(index_pk(experiment), chunk_sk(gen, bucket, group), gen=gen, bucket=bucket, group=group,
+                           groups=set(blobs) if group == "a" else None, version=version, crc=fmt.checksum(blob),
+                           count=len(rows), blob=blob)
+            for group, blob in blobs.items()]
 
 
 def _plain(value: Any) -> dict:

@@ -113,7 +113,7 @@ def search(repo, store, request: SearchRequest, index=None) -> tuple[list[dict],
         if index is not None:
             from skytune.index import search as indexed
 
-            loaded = indexed.snapshots(index, experiment_names(repo, request.experiments), store)
+            loaded = indexed.snapshots(index, experiment_names(repo, request.experiments), store, needs)
             page_runs, next_cursor = indexed.page(loaded, expr, order, request.cursor, request.limit,
                                                   _context(request.experiments))
             result = query.SearchResult(indexed.project(page_runs, columns or [query.Column(query.Attribute("run_id"), "run_id")]),
@@ -156,7 +156,7 @@ def group_by(repo, store, request: GroupByRequest, index=None) -> list[dict]:
     if index is not None:
         from skytune.index import search as indexed
 
-        pool = indexed.candidates(indexed.snapshots(index, experiment_names(repo, request.experiments), store))
+        pool = indexed.candidates(indexed.snapshots(index, experiment_names(repo, request.experiments), store, needs))
     else:
         pool = candidates(repo, store, request.experiments, needs)
     runs = (run for run in pool if matches(run))
