@@ -105,7 +105,7 @@ class Index:
                 fmt.Chunk(fmt.decode_group(blobs["a"], fmt.checksum(blobs["a"])), blobs) for blobs in self.blobs[experiment]))
         snapshot = self.decoded[experiment]
         for chunk, blobs in zip(snapshot.chunks, self.blobs[experiment]):
-            for group in sorted((chunk.present if groups is None else groups & chunk.present) - chunk.loaded):
+            for group in sorted((set(chunk.present) if groups is None else groups & set(chunk.present)) - chunk.loaded):
                 chunk.add(group, fmt.decode_group(blobs[group]))
         return snapshot
 

@@ -5,16 +5,16 @@ JSON of dense columns (one list per field, one slot per run, `null` where a run 
 
     "a":         {"f": 1, "ids": [run_id, ...], "a": {"name": [...], "status": [...], "trial": [[...], ...],
                   "created": [epoch ms], "started": [...], "ended": [...], "source": [...], "parent": [...]}}
-    "p":         {param: [value, ...]}          "t": {tag: [value, ...]}
+    "p:<param>": [value, ...]                   "t:<tag>": [value, ...]
     "m:<metric>": {"_": [1 if the run has the metric else 0], stat: [value, ...]}
 
 A query reads the "a" group and only the groups it names: a filter on one param and a sort on one
-metric reads two of a run's ten metrics (columnar storage's whole point: about 10x less to read).
+metric reads one of a run's twenty params and two of its ten metrics (columnar storage's point).
 
 Why JSON and not DynamoDB maps or Parquet: JSON keeps exactly the value types the query language
 distinguishes (int, float incl. NaN/inf, str, bool) through a round trip, zlib is in the standard
 library, and columns of similar values compress 10-20x (benchmarks/search: ~60 bytes a run), so
-a run's ten metric summaries are ~400 bytes. Decoding is `json.loads` of one string per group.
+Decoding is `json.loads` of one string per group.
 
 Runs are read back as `IndexedRun`s: the query engine's `RunLike`, whose mappings read the columns
 in place (a run costs one small object, not a dict per field), so the existing evaluator, sort and
@@ -63,8 +63,9 @@ def index_row(record: Mapping[str, Any], summaries: Callable[[Any], dict]) -> di
 
 def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
     """Rows (from `index_row`) -> {column group: compressed bytes}. Groups: "a" (run ids and
-    attributes; always there), "p" (params), "t" (tags), "m:<metric>" (one per metric), so a query
-    reads only the groups it names. Rows are stored in run_id order."""
+    attributes; always there), "p:<param>", "t:<tag>", "m:<metric>" (one per name), so a query
+    reads only the groups it names. Rows are stored in run_id order; the same rows always give the
+    same bytes (sorted keys), so a fold rewrites only the groups whose content changed."""
     rows = sorted(rows, key=lambda row: row["id"])
     n = len(rows)
     attributes: dict[str, list] = {name: [row["a"].get(name) for row in rows] for name in _ATTRIBUTES}
@@ -82,17 +83,17 @@ def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
             for stat, value in summary.items():
                 columns.setdefault(stat, [None] * n)[i] = value
     documents: dict[str, Any] = {"a": {"f": FORMAT, "ids": [row["id"] for row in rows], "a": attributes}}
-    if params:
-        documents["p"] = params
-    if tags:
-        documents["t"] = tags
+    for name, column in params.items():
+        documents[f"p:{name}"] = column
+    for name, column in tags.items():
+        documents[f"t:{name}"] = column
     for metric, columns in metrics.items():
         documents[f"m:{metric}"] = columns
     return {group: _compress(document) for group, document in documents.items()}
 
 
 def _compress(document: Any) -> bytes:
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=True, sort_keys=True)
     return zlib.compress(text.encode(), 6)
 
 
@@ -115,7 +116,7 @@ class Chunk:
 
     __slots__ = ("ids", "attributes", "params", "tags", "metrics", "runs", "series_source", "loaded", "present")
 
-    def __init__(self, attributes_document: dict[str, Any], present: Iterable[str] = ()) -> None:
+    def __init__(self, attributes_document: dict[str, Any], present: Mapping[str, int] | Iterable[str] = ()) -> None:
         try:
             if attributes_document.get("f") != FORMAT:
                 raise ChunkCorrupt("unknown chunk format")
@@ -128,20 +129,22 @@ class Chunk:
         self.tags: dict[str, list] = {}
         self.metrics: dict[str, dict[str, list]] = {}
         self.loaded: set[str] = {"a"}
-        self.present: frozenset[str] = frozenset(present) | {"a"}  # the groups this bucket has
+        # the groups this bucket has -> the version of each one's item
+        self.present: dict[str, int] = dict(present) if isinstance(present, Mapping) else dict.fromkeys(present, 0)
+        self.present.setdefault("a", 0)
         self.series_source: Callable[[str, str], Sequence[tuple[int, float]]] | None = None
         self.runs = [IndexedRun(self, row) for row in range(len(self.ids))]
 
     def add(self, group: str, document: Any) -> None:
         n = len(self.ids)
         try:
-            _check_columns(document, n)
             # In place: every IndexedRun's mappings hold these very dicts.
-            if group == "p":
-                self.params.update(document)
-            elif group == "t":
-                self.tags.update(document)
+            if group.startswith(("p:", "t:")):
+                if not isinstance(document, list) or len(document) != n:
+                    raise ChunkCorrupt(f"ragged column {group!r}")
+                (self.params if group[0] == "p" else self.tags)[group[2:]] = document
             elif group.startswith("m:"):
+                _check_columns(document, n)
                 if "_" not in document:
                     raise ChunkCorrupt("metric group without presence column")
                 self.metrics[group[2:]] = document
@@ -153,7 +156,7 @@ class Chunk:
 
     def rows(self) -> dict[str, dict[str, Any]]:
         """run_id -> the row `index_row` made (to re-encode a chunk after changes). Needs every group."""
-        assert self.present <= self.loaded, "rows() needs every column group loaded"
+        assert set(self.present) <= self.loaded, "rows() needs every column group loaded"
         rows = {}
         for i, run_id in enumerate(self.ids):
             metrics = {}
@@ -174,9 +177,9 @@ def _check_columns(columns: Any, n: int) -> None:
         raise ChunkCorrupt("ragged columns")
 
 
-def groups_for(params: bool, tags: bool, metrics: Iterable[str]) -> frozenset[str]:
+def groups_for(params: Iterable[str], tags: Iterable[str], metrics: Iterable[str]) -> frozenset[str]:
     """The column groups a query reading these fields needs."""
-    return frozenset({"a", *(["p"] if params else []), *(["t"] if tags else []), *(f"m:{m}" for m in metrics)})
+    return frozenset({"a", *(f"p:{p}" for p in params), *(f"t:{t}" for t in tags), *(f"m:{m}" for m in metrics)})
 
 
 class _Columns(Mapping):

@@ -13,7 +13,7 @@ chunks, switches the manifest to it, then deletes the old one.
 """
 from __future__ import annotations
 
-from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BinaryAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from skytune.storage import table_model
@@ -55,7 +55,7 @@ class IndexChunkItem(Model):
     gen = NumberAttribute()
     bucket = NumberAttribute()
     group = UnicodeAttribute()  # "a", "p", "t" or "m:<metric>" (skytune.index.format)
-    groups = UnicodeSetAttribute(null=True)  # on the "a" item: every group the bucket has
+    groups = MapAttribute(null=True)  # on the "a" item: every group the bucket has -> its item's version
     version = NumberAttribute()
     crc = NumberAttribute()
     count = NumberAttribute()

@@ -60,7 +60,7 @@ def groups_of(needs) -> frozenset[str] | None:
     from skytune.index.format import groups_for
 
     metrics = needs.summary_metrics | {read.metric for read in needs.series}
-    return groups_for(bool(needs.params), bool(needs.tags), metrics)
+    return groups_for(needs.params, needs.tags, metrics)
 
 
 def snapshots(index: IndexStore, experiments: Sequence[str], store, needs=None) -> list[ExperimentSnapshot]:

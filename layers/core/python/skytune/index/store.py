@@ -38,12 +38,12 @@ from skytune.index.items import (
 
 log = logging.getLogger(__name__)
 
-#: A chunk's compressed size aims below this; past SPLIT_BYTES the experiment's buckets double.
-#: Small chunks keep a fold's write cost low (a fold rewrites the chunks of the runs it changes:
-#: about 1 WCU per KB), big ones keep the number of reads per query low; DynamoDB's item limit
-#: (400 KB) is far above both.
-TARGET_BYTES = 16 * 1024
-SPLIT_BYTES = 32 * 1024
+#: A bucket's largest column group aims below this; past SPLIT_BYTES the experiment's buckets double.
+#: Small groups keep a fold's write cost low (a fold rewrites the groups whose content changed:
+#: 1 WCU per KB), big ones keep reads efficient (a read is charged per 4 KB of each item);
+#: DynamoDB's item limit (400 KB) is far above both.
+TARGET_BYTES = 8 * 1024  # of a bucket's largest column group
+SPLIT_BYTES = 16 * 1024
 LOCK_SECONDS = 120  # longer than the consumer's timeout: a crashed holder's lock expires, a live one's never does
 _BATCH_GET_MAX = 100
 
@@ -133,7 +133,7 @@ class IndexStore:
             if cached is None or cached.build != manifest.build:
                 cached = self._cache[experiment] = _Cached(manifest.build)
             have = dict(cached.chunks)
-        fresh = self._read_chunks(experiment, gen, range(buckets), versions, groups, have)
+        fresh = self._read_chunks(experiment, gen, range(buckets), versions, groups, have, int(manifest.version))
         with self._cache_lock:
             cached.chunks.update(fresh)
             have.update(fresh)
@@ -141,31 +141,33 @@ class IndexStore:
         return ExperimentSnapshot(experiment, manifest.build, int(manifest.version), chunks)
 
     def _read_chunks(self, experiment: str, gen: int, buckets: Iterable[int], versions: dict[int, int],
-                     groups: frozenset[str] | None,
-                     have: dict[int, tuple[int, fmt.Chunk]] | None = None) -> dict[int, tuple[int, fmt.Chunk]]:
+                     groups: frozenset[str] | None, have: dict[int, tuple[int, fmt.Chunk]] | None = None,
+                     seen: int = -1) -> dict[int, tuple[int, fmt.Chunk]]:
         """The chunks of `buckets` with (at least) `groups` loaded, reusing `have` where its
         version is current. Returns the chunks read or extended."""
         have = have or {}
         stale = [b for b in buckets if b not in have or have[b][0] < versions.get(b, 0)]
         out: dict[int, tuple[int, fmt.Chunk]] = {}
-        for b, item in self._get_items(experiment, gen, [(b, "a") for b in stale], versions).items():
-            chunk = fmt.Chunk(fmt.decode_group(item.blob, int(item.crc)), item.groups or ())
-            out[b[0]] = (int(item.version), chunk)
+        expected = {(b, "a"): versions.get(b, 0) for b in stale}
+        for key, item in self._get_items(experiment, gen, expected).items():
+            chunk = fmt.Chunk(fmt.decode_group(item.blob, int(item.crc)),
+                              {g: int(v) for g, v in _plain(item.groups).items()})
+            out[key[0]] = (int(item.version), chunk)
         current = {**{b: have[b] for b in buckets if b in have and b not in out}, **out}
-        wanted = [(b, group) for b, (_version, chunk) in current.items()
-                  for group in sorted((chunk.present if groups is None else groups & chunk.present) - chunk.loaded)]
-        by_bucket_version = {b: version for b, (version, _chunk) in current.items()}
-        for (b, group), item in self._get_items(experiment, gen, wanted, by_bucket_version, exact=True).items():
+        wanted = {(b, group): chunk.present[group] for b, (_version, chunk) in current.items()
+                  for group in sorted((set(chunk.present) if groups is None else groups & set(chunk.present)) - chunk.loaded)}
+        for (b, group), item in self._get_items(experiment, gen, wanted, exact=True, seen=seen).items():
             current[b][1].add(group, fmt.decode_group(item.blob, int(item.crc)))
             out[b] = current[b]
         return out
 
-    def _get_items(self, experiment: str, gen: int, keys: list[tuple[int, str]], versions: dict[int, int],
-                   exact: bool = False) -> dict[tuple[int, str], IndexChunkItem]:
-        """BatchGet (eventually consistent: half the RCU) of chunk group items; an item older than
-        `versions` is read again consistently; a missing one is a corrupt index (or a generation
-        switch, then `_Moved`). `exact`: the version must equal the bucket's (groups of one write)."""
+    def _get_items(self, experiment: str, gen: int, expected: dict[tuple[int, str], int],
+                   exact: bool = False, seen: int = -1) -> dict[tuple[int, str], IndexChunkItem]:
+        """BatchGet (eventually consistent: half the RCU) of chunk group items {(bucket, group):
+        version}; an item older than expected is read again consistently; a missing one (or, when
+        `exact`, one of another version) is a corrupt index, or a concurrent rewrite (`_Moved`)."""
         pk = index_pk(experiment)
+        keys = list(expected)
         found: dict[tuple[int, str], IndexChunkItem] = {}
         for start in range(0, len(keys), _BATCH_GET_MAX):
             batch = [(pk, chunk_sk(gen, b, group)) for b, group in keys[start:start + _BATCH_GET_MAX]]
@@ -173,18 +175,15 @@ class IndexStore:
                 found[(int(item.bucket), item.group)] = item
         for key in keys:
             item = found.get(key)
-            if item is None or int(item.version) < versions.get(key[0], 0):
+            if item is None or int(item.version) < expected[key]:
                 try:
                     found[key] = IndexChunkItem.get(pk, chunk_sk(gen, *key), consistent_read=True)
                 except IndexChunkItem.DoesNotExist:
                     found.pop(key, None)
-        missing = [key for key in keys if key not in found]
-        if exact:
-            missing += [key for key in keys if key in found and int(found[key].version) != versions[key[0]]]
+        missing = [key for key in keys if key not in found or (exact and int(found[key].version) != expected[key])]
         if missing:
             current = self._manifest(experiment, consistent=True)
-            if current is None or int(current.gen) != gen or (exact and any(
-                    int(_plain(current.chunks).get(str(b), 0)) != versions[b] for b, _g in missing)):
+            if current is None or int(current.gen) != gen or (exact and int(current.version) != seen):
                 raise _Moved()
             raise fmt.ChunkCorrupt(f"chunk groups {missing[:5]} of generation {gen} are missing or inconsistent")
         return found
@@ -213,7 +212,7 @@ class IndexStore:
                 by_bucket.setdefault(bucket_of(run_id, buckets), []).append(run_id)
             versions = {int(b): int(v) for b, v in _plain(manifest.chunks).items()}
             try:
-                current = self._read_chunks(experiment, gen, sorted(by_bucket), versions, None)
+                current = self._read_chunks(experiment, gen, sorted(by_bucket), versions, None, None, int(manifest.version))
             except (fmt.ChunkCorrupt, _Moved):
                 return self._rebuild_locked(experiment, manifest)
             stats, changed, delta = FoldStats(), {}, 0
@@ -229,15 +228,21 @@ class IndexStore:
                     elif rows.pop(run_id, None) is not None:
                         stats.removed += 1
                 delta += len(rows) - before
-                changed[bucket] = (version + 1, list(rows.values()), fmt.encode(rows.values()), chunk.present)
-            if any(sum(map(len, blobs.values())) > SPLIT_BYTES for _v, _rows, blobs, _p in changed.values()):
+                old = fmt.encode(chunk.rows().values())
+                changed[bucket] = (version + 1, list(rows.values()), fmt.encode(rows.values()), old)
+            if any(max(map(len, blobs.values())) > SPLIT_BYTES for _v, _rows, blobs, _old in changed.values()):
                 return self._split_locked(experiment, manifest, changed)
             with IndexChunkItem.batch_write() as batch:
-                for bucket, (version, rows, blobs, present) in changed.items():
-                    for item in _chunk_items(experiment, gen, bucket, version, rows, blobs):
+                for bucket, (version, rows, blobs, old) in changed.items():
+                    # Only the groups whose bytes changed, plus "a" (it carries the bucket's version);
+                    # the others keep their version, which readers accept as current (<=).
+                    rewritten = {g: blob for g, blob in blobs.items() if g == "a" or old.get(g) != blob}
+                    kept = current[bucket][1].present
+                    present = {g: version if g in rewritten else kept[g] for g in blobs}
+                    for item in _chunk_items(experiment, gen, bucket, version, rows, rewritten, present):
                         batch.save(item)
                         stats.chunks_written += 1
-                    for group in present - set(blobs):  # e.g. the last run with a tag left the bucket
+                    for group in set(old) - set(blobs):  # e.g. the last run with a tag left the bucket
                         batch.delete(IndexChunkItem(index_pk(experiment), chunk_sk(gen, bucket, group)))
             chunk_versions = _plain(manifest.chunks)
             chunk_versions.update({str(bucket): version for bucket, (version, *_rest) in changed.items()})
@@ -286,7 +291,7 @@ class IndexStore:
         versions = {int(b): int(v) for b, v in _plain(manifest.chunks).items()}
         rows = [row for _v, changed_rows, _blobs, _p in changed.values() for row in changed_rows]
         rest = [b for b in range(buckets) if b not in changed]
-        for _version, chunk in self._read_chunks(experiment, gen, rest, versions, None).values():
+        for _version, chunk in self._read_chunks(experiment, gen, rest, versions, None, None, int(manifest.version)).values():
             rows.extend(chunk.rows().values())
         self._write_generation(experiment, manifest, rows)
         return FoldStats(upserted=len(rows), rebuilt=True)
@@ -295,7 +300,7 @@ class IndexStore:
         old_gen = None if manifest is None else int(manifest.gen)
         gen = (old_gen or 0) + 1
         buckets = 1
-        estimate = sum(map(len, fmt.encode(rows).values()))
+        estimate = max(map(len, fmt.encode(rows).values()))
         while estimate / buckets > TARGET_BYTES:
             buckets *= 2
         while True:
@@ -303,12 +308,12 @@ class IndexStore:
             for row in rows:
                 grouped[bucket_of(row["id"], buckets)].append(row)
             blobs = {b: fmt.encode(bucket_rows) for b, bucket_rows in grouped.items()}
-            if max(sum(map(len, groups.values())) for groups in blobs.values()) <= SPLIT_BYTES:
+            if max(len(blob) for groups in blobs.values() for blob in groups.values()) <= SPLIT_BYTES:
                 break
             buckets *= 2
         with IndexChunkItem.batch_write() as batch:
             for b, groups in blobs.items():
-                for item in _chunk_items(experiment, gen, b, 1, grouped[b], groups):
+                for item in _chunk_items(experiment, gen, b, 1, grouped[b], groups, dict.fromkeys(groups, 1)):
                     batch.save(item)
         IndexManifestItem(index_pk(experiment), MANIFEST_SK, gen=gen, build=uuid.uuid4().hex, buckets=buckets,
                           version=(0 if manifest is None else int(manifest.version)) + 1, runs=len(rows),
@@ -350,9 +355,9 @@ class _Moved(Exception):
 
 
 def _chunk_items(experiment: str, gen: int, bucket: int, version: int, rows: Sequence[dict],
-                 blobs: dict[str, bytes]) -> list[IndexChunkItem]:
+                 blobs: dict[str, bytes], present: dict[str, int]) -> list[IndexChunkItem]:
     return [IndexChunkItem(index_pk(experiment), chunk_sk(gen, bucket, group), gen=gen, bucket=bucket, group=group,
-                           groups=set(blobs) if group == "a" else None, version=version, crc=fmt.checksum(blob),
+                           groups=present if group == "a" else None, version=version, crc=fmt.checksum(blob),
                            count=len(rows), blob=blob)
             for group, blob in blobs.items()]
 
