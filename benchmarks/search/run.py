@@ -134,7 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.growth, args.repeats = 1000, "300,1000", 3
-    sizes = sorted({args.runs, *(int(size) for size in args.growth.split(","))})
+    sizes = sorted({args.runs, *(int(size) for size in args.growth.split(","))} - {0})
 
     # DynamoDB Local runs -inMemory; SQLite on tmpfs (when the machine has one) is its in-memory
     # counterpart, and keeps MLflow's per-commit fsyncs from dominating its load time.

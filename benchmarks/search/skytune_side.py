@@ -166,10 +166,18 @@ class SkytuneSide:
 
     def fold_cost(self, experiment: str, runs_changed: int) -> dict:
         """The stream consumer's cost for `runs_changed` changed runs in one Lambda batch (each run's
-        record as the tracking table's stream delivers it), and for one changed run alone."""
+        record as the tracking table's stream delivers it), and for one changed run alone. Each run
+        changes as a log batch changes it: its `val_loss` summary gets one more point."""
         from skytune.index.consumer import apply
+        from skytune.metrics.summary import Summary
+        from skytune.storage.items import RunItem
 
-        run_ids = [record["run_id"] for _, record in zip(range(runs_changed), self.repo.iter_run_records(experiment))]
+        records = [record for _, record in zip(range(runs_changed), self.repo.iter_run_records(experiment))]
+        for record in records:
+            summary = Summary.from_json(record["metric_summaries"]["val_loss"])
+            summary.add(0.05, summary.next_step, 1_900_000_000_000)
+            RunItem(*RunItem.key(record["run_id"])).update(actions=[RunItem.metric_summaries["val_loss"].set(summary.to_json())])
+        run_ids = [record["run_id"] for record in records]
 
         def record(run_id: str, sequence: int) -> dict:
             keys = {"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}}
@@ -178,7 +186,7 @@ class SkytuneSide:
                                                          "SequenceNumber": str(sequence)}}
 
         result = {}
-        for label, ids in (("batch", run_ids), ("single", run_ids[:1])):
+        for label, ids in (("batch", run_ids[1:]), ("single", run_ids[:1])):
             started = time.perf_counter()
             with capacity_meter() as meter:
                 outcome = apply(self.index, self.repo, [record(run_id, i) for i, run_id in enumerate(ids)])
