@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.config import StageConfig
 from infra.constructs.function import SharedLayers, SkytuneFunction
-from infra.constructs.storage import Storage, _table
+from infra.constructs.storage import Storage, _table, grant_data
 
 ENV_INDEX_TABLE = "INDEX_TABLE"
 
@@ -31,11 +31,11 @@ class ExperimentIndex(Construct):
             description="skytune: tracking/metrics table streams → experiment indexes",
         )
         storage.grant_read_write(self.function.function)  # reads runs; a rebuild reads experiments
-        self.table.grant_read_write_data(self.function.function)
+        grant_data(self.table, self.function.function)
         # Readers (the API) answer searches from the index and rebuild a missing or corrupt one.
         for reader in readers:
             reader.function.add_environment(ENV_INDEX_TABLE, self.table.table_name)
-            self.table.grant_read_write_data(reader.function)
+            grant_data(self.table, reader.function)
 
         self.dead_letters = sqs.Queue(self, "FailedBatches", encryption=sqs.QueueEncryption.SQS_MANAGED,
                                       enforce_ssl=True, retention_period=Duration.days(14))
