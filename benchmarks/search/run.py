@@ -158,7 +158,7 @@ def main() -> None:
             print(f"{size:,} runs loaded: {loads[size]}", file=sys.stderr, flush=True)
             # Above --runs only skytune.
             results[size] = measure_size(skytune, mlflow if compared else None, experiment,
-                                         args.repeats if compared else 5, args.repeats if compared else 3)
+                                         args.repeats if compared else 5, args.repeats if compared else 1)
             print(f"{size:,} runs measured: {results[size]}", file=sys.stderr, flush=True)
     finally:
         skytune.stop()
