@@ -439,13 +439,13 @@ class DynamoRepository:
             if not start:
                 return
 
-    def run_records(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def run_records(self, run_ids: Sequence[str], consistent: bool = False) -> list[dict[str, Any]]:
         """The whole records (as `iter_run_records` without projection) of the runs that exist, in
-        the order of `run_ids`."""
+        the order of `run_ids`. `consistent`: strongly consistent reads (the index's stream consumer)."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(run_ids), _BATCH_GET_MAX):
             keys = [RunItem.key(run_id) for run_id in run_ids[start:start + _BATCH_GET_MAX]]
-            for item in RunItem.batch_get(keys):
+            for item in RunItem.batch_get(keys, consistent_read=consistent):
                 found[item.run_id] = _run_record(item.serialize())
         summaries = _summaries(list(found), public=False)
         for run_id, record in found.items():
