@@ -78,6 +78,14 @@ class HttpApiEmulator:
         if url.path.startswith(LOCAL_PREFIX) and self.local_services is not None:
             return self.local_services(method, url.path[len(LOCAL_PREFIX):], body)
         selected = self.select(method, url.path)
+        # -- dashboard: non-API GETs are the static single-page app (skytune.local.static_files) --
+        if selected is None and method in ("GET", "HEAD"):
+            from skytune.local.static_files import static_response
+
+            static = static_response(raw_path)
+            if static is not None:
+                return static
+        # -- end dashboard --
         if selected is None:
             return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
         route, path_params = selected

@@ -165,6 +165,7 @@ def run(stack: LocalStack, host: str, port: int, ready: threading.Event | None =
     signal.signal(signal.SIGTERM, _stop)
     print(f"skytune local: API on http://{host}:{port} (DynamoDB Local on {stack.dynamodb.endpoint}, "
           f"data in {stack.data_dir or 'memory'})", flush=True)
+    print(f"skytune local: dashboard on http://{host}:{port}/", flush=True)  # dashboard
     if ready:
         ready.set()
     try:
