@@ -22,6 +22,7 @@ class StageConfig(BaseModel):
     metric_stream_namespaces: list[str] = []
     metric_stream_format: Literal["json", "opentelemetry1.0"] = "json"
     metric_stream_archive_days: int = Field(default=30, ge=1)
+    dashboard: bool = True  # S3 + CloudFront + Cognito (infra/constructs/dashboard.py); -c dashboard=false: none
 
     @field_validator("jwt_audience", "subscribed_log_groups", "metric_stream_namespaces", mode="before")
     @classmethod
@@ -57,6 +58,7 @@ class StageConfig(BaseModel):
             "metric_stream_namespaces": "metricStreamNamespaces",
             "metric_stream_format": "metricStreamFormat",
             "metric_stream_archive_days": "metricStreamArchiveDays",
+            "dashboard": "dashboard",
         }
         values = {field: app.node.try_get_context(key) for field, key in keys.items()}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})

@@ -35,3 +35,9 @@ class SkytuneStack(Stack):
             {f.node.path: [f.code_dir, constants.CORE_LAYER_DIR, self.layers.deps_dir] for f in self.functions}
         )
         CfnOutput(self, "ApiUrl", value=self.api.http_api.api_endpoint)
+        # -- dashboard (context flag `dashboard`) --
+        self.dashboard = None
+        if config.dashboard:
+            from infra.constructs.dashboard import Dashboard
+
+            self.dashboard = Dashboard(self, "Dashboard", config=config, http_api=self.api.http_api)

@@ -22,11 +22,28 @@ def chromium_path() -> str | None:
 class Problems:
     """Console errors, page errors and failed requests; a test that expects one takes it out."""
     items: list[str] = field(default_factory=list)
+    responses: list = field(default_factory=list)  # failed responses, their bodies read when reported
+
+    def report(self) -> list[str]:
+        bodies = []
+        for response in self.responses:
+            try:
+                bodies.append(f"{response.status} {response.url}: {response.text()[:300]}")
+            except Exception as error:  # noqa: BLE001 - the page may be gone
+                bodies.append(f"{response.status} {response.url}: ({error})")
+        return self.items + bodies if self.items else []
 
     def take(self, needle: str) -> list[str]:
+        """Remove (and return) the problems a test expects, e.g. the 400 of a filter it broke on purpose."""
         taken = [p for p in self.items if needle in p]
         self.items = [p for p in self.items if needle not in p]
+        self.responses = [r for r in self.responses if needle not in f"response {r.status}: {r.request.method} {r.url}"]
         return taken
+
+
+def settle(page) -> None:
+    """Wait until the app has no API request in flight (its busy indicator is hidden)."""
+    page.wait_for_function("document.querySelector('#busy') && document.querySelector('#busy').hidden")
 
 
 def watch(page) -> Problems:
@@ -36,7 +53,12 @@ def watch(page) -> Problems:
     # a request the page itself cancelled by navigating away (ERR_ABORTED) is not a failure
     page.on("requestfailed", lambda r: problems.items.append(f"requestfailed: {r.method} {r.url} {r.failure}")
             if not r.url.startswith("blob:") and "ERR_ABORTED" not in (r.failure or "") else None)
-    page.on("response", lambda r: problems.items.append(f"response {r.status}: {r.request.method} {r.url}") if r.status >= 400 else None)
+    def on_response(response) -> None:
+        if response.status >= 400:
+            problems.items.append(f"response {response.status}: {response.request.method} {response.url}")
+            problems.responses.append(response)
+
+    page.on("response", on_response)
     return problems
 
 

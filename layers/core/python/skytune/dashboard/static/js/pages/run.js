@@ -8,7 +8,11 @@ const runLink = (r) => h("a", { href: `/runs/${enc(r.run_id)}` }, r.name || r.ru
 export async function runPage(app, runId) {
   let run, lineage, children;
   try {
-    [run, lineage, children] = await Promise.all([get(`/v1/runs/${enc(runId)}`), get(`/v1/runs/${enc(runId)}/lineage`), get(`/v1/runs/${enc(runId)}/children`)]);
+    let lineageError = null;  // the page stays usable without its lineage
+    [run, lineage, children] = await Promise.all([get(`/v1/runs/${enc(runId)}`),
+      get(`/v1/runs/${enc(runId)}/lineage`).catch((error) => { lineageError = error; return { upstream: { runs: [], artifacts: [] }, downstream: { runs: [], artifacts: [] } }; }),
+      get(`/v1/runs/${enc(runId)}/children`)]);
+    if (lineageError) app.append(errorBox(lineageError));
   } catch (error) { app.append(errorBox(error)); return; }
   const metrics = Object.keys(run.metrics).sort();
   const stats = ["last", "min", "max", "avg", "count", "last_step"];
