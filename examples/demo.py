@@ -114,8 +114,8 @@ def main() -> None:
         stack.stop()
     print(f"5. done in {time.monotonic() - started:.1f} s; data kept in {Path('.skytune/demo')} (run `skytune local` to explore)")
     # dashboard: the same data in the browser
-    print(f"6. dashboard: run `.venv/bin/skytune local --data-dir .skytune/demo` and open "
-          f"http://127.0.0.1:8080/tuning-jobs/{job_name}")
+    print(f"6. dashboard: run `.venv/bin/skytune local --data-dir .skytune/demo`, open the URL it prints (it carries "
+          f"the token), then http://127.0.0.1:8080/tuning-jobs/{job_name}")
 
 
 if __name__ == "__main__":

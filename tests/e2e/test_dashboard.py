@@ -7,6 +7,7 @@ import csv
 import importlib.util
 import io
 import math
+import os
 import re
 import signal
 import sys
@@ -65,17 +66,25 @@ def stack(cloud_assembly, tmp_path_factory):
     for stream in (process.process.stdout, process.process.stderr):
         threading.Thread(target=lambda s=stream: [None for _ in iter(s.readline, "")], daemon=True).start()
     process.wait_ready(timeout=180)
+    token = getattr(process, "token", None)  # local mode's token (None where it runs without one)
+    previous = os.environ.get("SKYTUNE_TOKEN")
+    if token:
+        os.environ["SKYTUNE_TOKEN"] = token  # the SDK sends it
     yield process
+    if previous is None:
+        os.environ.pop("SKYTUNE_TOKEN", None)
+    else:
+        os.environ["SKYTUNE_TOKEN"] = previous
     process.process.send_signal(signal.SIGTERM)
     process.process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
 def data(stack, tmp_path_factory):
-    return make_data(stack.url, tmp_path_factory.mktemp("trial"))
+    return make_data(stack.url, tmp_path_factory.mktemp("trial"), getattr(stack, "token", None))
 
 
-def make_data(url: str, tmp: Path) -> dict:
+def make_data(url: str, tmp: Path, token: str | None = None) -> dict:
     """12 runs (6 learning rates x 2 optimisers), a parent with a child, lineage, a long series, two tuning jobs."""
     experiment = f"dash-{uuid.uuid4().hex[:6]}"
     runs = {}
@@ -88,6 +97,9 @@ def make_data(url: str, tmp: Path) -> dict:
                                  "acc": 1 - 0.5 / (step + 1) - lr}, step=step)
         runs[run.name] = run.run_id
     client = skytune.Client(url)
+    http = requests.Session()
+    if token:
+        http.headers["X-Skytune-Token"] = token
     parent = runs["adam-0.01"]
     child = client.create_run(experiment=experiment, name="child-eval", parent=parent, params={"lr": 0.01, "opt": "adam", "seed": 9})
     for start in range(0, 5000, 1000):  # a long series: zooming fetches finer data
@@ -101,13 +113,13 @@ def make_data(url: str, tmp: Path) -> dict:
     script = tmp / "trial.py"
     script.write_text(textwrap.dedent(TRIAL))
     done_job, hanging_job = f"{experiment}-grid", f"{experiment}-hang"
-    assert requests.post(f"{url}/v1/tuning-jobs", json=tuning_body(script, done_job, 1, 5)).status_code == 201
+    assert http.post(f"{url}/v1/tuning-jobs", json=tuning_body(script, done_job, 1, 5)).status_code == 201
     deadline = time.monotonic() + 120
-    while requests.get(f"{url}/v1/tuning-jobs/{done_job}").json()["HyperParameterTuningJobStatus"] != "Completed":
+    while http.get(f"{url}/v1/tuning-jobs/{done_job}").json()["HyperParameterTuningJobStatus"] != "Completed":
         assert time.monotonic() < deadline, "the grid job did not complete"
         time.sleep(0.5)
-    assert requests.post(f"{url}/v1/tuning-jobs", json=tuning_body(script, hanging_job, 90, 92)).status_code == 201
-    return {"url": url, "experiment": experiment, "runs": runs, "done_job": done_job, "hanging_job": hanging_job}
+    assert http.post(f"{url}/v1/tuning-jobs", json=tuning_body(script, hanging_job, 90, 92)).status_code == 201
+    return {"url": url, "experiment": experiment, "runs": runs, "done_job": done_job, "hanging_job": hanging_job, "http": http}
 
 
 @pytest.fixture(scope="module")
@@ -379,7 +391,7 @@ def test_stop_button_stops_a_running_job(page, data):
     page.click("#stop-job")
     expect(page.locator("#job-status")).to_have_text(re.compile("Stopping|Stopped"))
     expect(page.locator("#job-status")).to_have_text("Stopped", timeout=60000)  # polled, no reload
-    assert requests.get(f"{data['url']}/v1/tuning-jobs/{data['hanging_job']}").json()["HyperParameterTuningJobStatus"] == "Stopped"
+    assert data["http"].get(f"{data['url']}/v1/tuning-jobs/{data['hanging_job']}").json()["HyperParameterTuningJobStatus"] == "Stopped"
 
 
 def test_the_browser_signs_api_requests_as_botocore_does(page, data):
