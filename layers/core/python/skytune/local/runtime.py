@@ -224,6 +224,7 @@ def run(stack: LocalStack, host: str, port: int, ready: threading.Event | None =
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"skytune local: API on {url} (DynamoDB Local on {stack.dynamodb.endpoint}, "
           f"data in {stack.data_dir or 'memory'})", flush=True)
+    print(f"skytune local: dashboard on {url}", flush=True)  # dashboard
     for name in stack.recovered:
         print(f"skytune local: tuning job {name!r} was running when skytune local stopped: its running trials "
               "were ended and the job resumed", flush=True)
