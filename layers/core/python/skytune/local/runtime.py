@@ -127,7 +127,12 @@ class LocalStack:
             if self.tuning is not None and self.data_dir is not None:
                 from skytune.local.recovery import recover_tuning_jobs
 
-                self.recovered = recover_tuning_jobs(self, self.tuning)
+                try:
+                    self.recovered = recover_tuning_jobs(self, self.tuning)
+                except Exception:  # noqa: BLE001 - serve anyway; the jobs stay as they were, and say so
+                    log.exception("recovering the tuning jobs that were running failed")
+                    print("skytune local: WARNING: could not recover the tuning jobs that were running "
+                          "(see the log above)", file=sys.stderr, flush=True)
         return self
 
     def restrict_commands(self, policy: CommandPolicy | None) -> None:
