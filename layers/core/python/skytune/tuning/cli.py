@@ -120,6 +120,12 @@ class Client:
         headers = {"content-type": "application/json"}
         if self.sign:
             headers = self._signed(method, self.base + path, data, headers)
+        else:
+            from skytune.client.http import TOKEN_HEADER, local_token
+
+            token = local_token(self.base)  # `skytune local`'s token (env or its data directory)
+            if token:
+                headers[TOKEN_HEADER] = token
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
