@@ -9,6 +9,7 @@ from infra.config import StageConfig
 from infra.constructs.api import Api
 from infra.constructs.function import SharedLayers
 from infra.constructs.ingestion import Ingestion
+from infra.constructs.mlflow import MlflowApi
 from infra.constructs.storage import Storage
 from infra.constructs.tuning import Tuning
 from infra.nag import acknowledge_function_role, acknowledge_ingestion
@@ -26,8 +27,10 @@ class SkytuneStack(Stack):
         # Ingestion (CloudWatch Logs, metric streams, EventBridge) and tuning (Step Functions)
         # constructs are added here, each in infra/constructs/<concern>.py.
         self.tuning = Tuning(self, "Tuning", config=config, layers=self.layers, storage=self.storage, api=self.api)
+        # The MLflow tracking REST facade on the same HTTP API (infra/constructs/mlflow.py).
+        self.mlflow = MlflowApi(self, "Mlflow", config=config, layers=self.layers, storage=self.storage, api=self.api)
 
-        self.functions = [self.api.handler, *self.ingestion.functions, *self.tuning.functions]
+        self.functions = [self.api.handler, *self.ingestion.functions, *self.tuning.functions, self.mlflow.handler]
         for function in self.functions:
             acknowledge_function_role(self, function.role, self.storage.all_tables)
         acknowledge_ingestion(self, self.ingestion)

@@ -150,4 +150,7 @@ def test_resume_and_search_of_an_unknown_experiment(local_url):
     assert stored["end_time"] is not None
     both = skytune.search(filter="tags.display_name = 'Training'", experiments=[experiment], url=local_url)
     assert len(both) == 2
-    assert list(skytune.search(experiments=[f"never-{uuid.uuid4().hex[:6]}"], url=local_url)) == []
+    unknown = f"never-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(skytune.ApiError) as raised:
+        skytune.search(experiments=[unknown], url=local_url)
+    assert raised.value.status == 404 and unknown in raised.value.message and raised.value.field == "experiments"
