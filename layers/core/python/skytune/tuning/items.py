@@ -67,6 +67,8 @@ class TuningJobItem(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     ended_at = UTCDateTimeAttribute(null=True)
+    # history the optimiser could not use: {"count": n, "observations": [{"source", "reason"}]}
+    ignored_history = JSONAttribute(null=True)
 
     listing = ListingIndex()
 

@@ -66,6 +66,8 @@ class TuningJob(BaseModel):
     completion_reason: str | None = None  # why the job ended before its budget (AMT criteria)
     failure_reason: str | None = None
     generation: int = 0
+    # history the optimiser could not use: {"count": n, "observations": [{"source", "reason"}]}
+    ignored_history: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None = None
@@ -153,7 +155,7 @@ def outcome_of_run(runner: str, output: Any) -> RunOutcome:
         status = {"Completed": TrialStatus.COMPLETED, "Stopped": TrialStatus.STOPPED}.get(
             output.get("TrainingJobStatus"), TrialStatus.FAILED)
         metrics = {m["MetricName"]: float(m["Value"]) for m in output.get("FinalMetricDataList") or []
-                   if isinstance(m, Mapping) and "MetricName" in m and "Value" in m}
+                   if isinstance(m, Mapping) and "MetricName" in m and _finite(m.get("Value"))}
         return RunOutcome(status=status, failure_reason=output.get("FailureReason") if status == TrialStatus.FAILED else None,
                           final_metrics=metrics)
     if runner == "lambda":

@@ -12,7 +12,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
-from skytune.storage.repository import decode_cursor, encode_cursor
+from skytune.storage.repository import Listing, decode_cursor, encode_cursor
 from skytune.tuning.items import JOB_SK, JOBS_LISTING, ClaimItem, TrialItem, TuningJobItem, job_pk, trial_sk
 from skytune.tuning.records import (
     Counters,
@@ -84,9 +84,10 @@ class TuningRepository:
             return None
 
     def list_jobs(self, limit: int, cursor: str | None) -> tuple[list[TuningJob], str | None]:
-        page = TuningJobItem.listing.query(JOBS_LISTING, limit=limit, last_evaluated_key=decode_cursor(cursor))
+        listing = Listing.of_index(JOBS_LISTING)
+        page = TuningJobItem.listing.query(JOBS_LISTING, limit=limit, last_evaluated_key=decode_cursor(cursor, listing))
         jobs = [_job(item) for item in page]
-        return jobs, encode_cursor(page.last_evaluated_key)
+        return jobs, encode_cursor(page.last_evaluated_key, listing)
 
     def set_job_status(self, name: str, status: JobStatus, now: datetime, *, expected: tuple[JobStatus, ...],
                        completion_reason: str | None = None, failure_reason: str | None = None,
@@ -120,6 +121,10 @@ class TuningRepository:
                 return False
             raise
         return True
+
+    def set_ignored_history(self, name: str, report: dict[str, Any]) -> None:
+        """Record which history observations the optimiser could not use (latest report wins)."""
+        TuningJobItem(job_pk(name), JOB_SK).update(actions=[TuningJobItem.ignored_history.set(report)])
 
     def next_generation(self, name: str, generation: int) -> bool:
         """Open execution ``generation`` (its per-execution trial count starts at 0); idempotent."""
@@ -326,6 +331,7 @@ def _job(item: TuningJobItem) -> TuningJob:
         completion_reason=item.completion_reason,
         failure_reason=item.failure_reason,
         generation=int(item.generation),
+        ignored_history=item.ignored_history,
         created_at=item.created_at,
         updated_at=item.updated_at,
         ended_at=item.ended_at,
