@@ -12,7 +12,7 @@ from infra.constructs.ingestion import Ingestion
 from infra.constructs.mlflow import MlflowApi
 from infra.constructs.storage import Storage
 from infra.constructs.tuning import Tuning
-from infra.nag import acknowledge_function_role, acknowledge_ingestion
+from infra.nag import acknowledge_function_role, acknowledge_ingestion, acknowledge_mlflow
 from infra.packaging import record_bundle_sizes
 
 
@@ -34,6 +34,7 @@ class SkytuneStack(Stack):
         for function in self.functions:
             acknowledge_function_role(self, function.role, self.storage.all_tables)
         acknowledge_ingestion(self, self.ingestion)
+        acknowledge_mlflow(self, self.mlflow)
         record_bundle_sizes(
             {f.node.path: [f.code_dir, constants.CORE_LAYER_DIR, self.layers.deps_dir] for f in self.functions}
         )

@@ -5,7 +5,7 @@ MLflow's own ENDPOINT_NOT_FOUND for the rest (model registry, artifacts, traces)
 shows MLflow's error rather than an unknown shape. The API's default authoriser applies."""
 from __future__ import annotations
 
-from aws_cdk import aws_apigatewayv2 as apigw, aws_apigatewayv2_integrations as integrations
+from aws_cdk import RemovalPolicy, aws_apigatewayv2 as apigw, aws_apigatewayv2_integrations as integrations, aws_s3 as s3
 from constructs import Construct
 
 from infra.config import StageConfig
@@ -30,6 +30,17 @@ class MlflowApi(Construct):
             environment=storage.environment(),
         )
         storage.grant_read_write(self.handler.function)
+        # MLflow's proxied artifacts (log_artifact, autolog's files): private, encrypted, TLS only, kept
+        # when the stack is deleted, like the tables.
+        self.artifacts = s3.Bucket(
+            self, "Artifacts",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.artifacts.grant_read_write(self.handler.function)
+        self.handler.function.add_environment("ARTIFACTS_BUCKET", self.artifacts.bucket_name)
         integration = integrations.HttpLambdaIntegration("MlflowLambda", self.handler.function)
         for path in MLFLOW_ROUTE_PATHS:
             api.http_api.add_routes(path=path, methods=[apigw.HttpMethod.ANY], integration=integration)

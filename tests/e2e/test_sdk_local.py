@@ -62,10 +62,9 @@ def test_a_failing_block_marks_the_run_failed(local_url):
 _SCRIPT = """
 import os, signal, sys, time
 import skytune
-run = skytune.Run(experiment=sys.argv[1], name=sys.argv[2], url=sys.argv[3], flush_interval=600).start()
-if sys.argv[4] == "chained":
-    previous = signal.getsignal(signal.SIGTERM)
+if sys.argv[4] == "chained":  # the script's own handler, installed before the run starts
     signal.signal(signal.SIGTERM, lambda s, f: (print("user handler ran", flush=True), sys.exit(0)))
+run = skytune.Run(experiment=sys.argv[1], name=sys.argv[2], url=sys.argv[3], flush_interval=600).start()
 for step in range(50):
     run.log_metric("loss", 1.0 / (step + 1), step=step)   # buffered: flush_interval is 10 minutes
 print("logged", flush=True)
@@ -154,3 +153,31 @@ def test_resume_and_search_of_an_unknown_experiment(local_url):
     with pytest.raises(skytune.ApiError) as raised:
         skytune.search(experiments=[unknown], url=local_url)
     assert raised.value.status == 404 and unknown in raised.value.message and raised.value.field == "experiments"
+
+
+def test_artifacts_are_uploaded_recorded_and_downloaded(local_url, tmp_path):
+    folder = tmp_path / "model"
+    (folder / "weights").mkdir(parents=True)
+    (folder / "weights" / "layer0.bin").write_bytes(bytes(range(256)) * 40)
+    (folder / "config.yaml").write_text("depth: 3\n")
+    report = tmp_path / "report.csv"
+    report.write_text("epoch,loss\n0,1.0\n")
+    experiment = f"artifacts-{uuid.uuid4().hex[:8]}"
+    with skytune.Run(experiment=experiment, url=local_url) as run:
+        recorded = run.log_artifact(report)
+        run.log_artifacts(folder, artifact_path="model")
+        run.log_text("hello", "notes/readme.txt")
+        run.log_dict({"lr": 0.1}, "params.json")
+    assert recorded["size"] == report.stat().st_size and recorded["digest"].startswith("sha256:")
+    stored = skytune.Client(local_url).get_run(run.run_id)
+    assert sorted(o["name"] for o in stored["outputs"]) == [
+        "model/config.yaml", "model/weights/layer0.bin", "notes/readme.txt", "params.json", "report.csv"]
+    assert all(o["uri"].startswith(f"mlflow-artifacts:/{experiment}/{run.run_id}/artifacts/") for o in stored["outputs"])
+
+    again = skytune.Run(run_id=run.run_id, url=local_url).start()
+    target = again.download_artifact("model/weights/layer0.bin", tmp_path / "down")
+    assert target.read_bytes() == bytes(range(256)) * 40
+    assert again.download_artifact("params.json", tmp_path / "down").read_text().replace(" ", "").replace("\n", "") == '{"lr":0.1}'
+    again.finish()
+    with pytest.raises(ValueError):
+        again.log_text("x", "../escape.txt")

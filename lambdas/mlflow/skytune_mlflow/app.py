@@ -1,8 +1,9 @@
 """MLflow tracking REST routes (`/api/2.0/mlflow/...` and the UI's `/ajax-api/2.0/mlflow/...`),
 each a translation onto skytune's core. Request and response shapes follow MLflow's
 `mlflow/protos/service.proto` as its REST client sends and parses them; errors are MLflow's
-`{"error_code", "message"}` with MLflow's HTTP statuses. Endpoints not served here (model
-registry, logged models, traces, artifacts) answer ENDPOINT_NOT_FOUND, as an MLflow server
+`{"error_code", "message"}` with MLflow's HTTP statuses; artifacts go through MLflow's proxied
+artifact routes (`mlflow-artifacts:` URIs, stored by `artifacts.py`). Endpoints not served here (model
+registry, logged models, traces) answer ENDPOINT_NOT_FOUND, as an MLflow server
 without that feature does.
 
 Built without side effects so tests can import it; `handler.py` adds observability.
@@ -397,3 +398,78 @@ def get_metric_history() -> dict:
         return {"metrics": []}
     points = runs.read_series(repository(), metric_store(), run_id, key, None, None, None)
     return {"metrics": [translate.history_point(key, p) for p in points]}
+
+
+@endpoint("/logged-models/search", "POST")
+def search_logged_models() -> dict:
+    """skytune keeps no logged models (creating one is ENDPOINT_NOT_FOUND), so none match; MLflow
+    3's `list_artifacts` searches them before listing a run's artifacts."""
+    return {"models": []}
+
+
+# -- proxied artifacts (MLflow's `mlflow-artifacts:` scheme) -----------------------------------
+ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts")
+
+
+def _artifact_key(path: str) -> str:
+    """`<experiment>/<run id>/artifacts/...` of a run that exists (the run's artifact_uri)."""
+    from skytune_mlflow.artifacts import BadPath, checked_key
+
+    try:
+        key = checked_key(path)
+    except BadPath as error:
+        raise MlflowError("INVALID_PARAMETER_VALUE", str(error)) from None
+    parts = key.split("/")
+    if len(parts) < 3 or parts[2] != "artifacts":
+        raise MlflowError("INVALID_PARAMETER_VALUE", f"artifact path {key!r} is not inside a run's artifact_uri")
+    run = repository().get_run(parts[1])
+    if run is None or run.experiment != parts[0]:
+        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"no run {parts[1]!r} in experiment {parts[0]!r}")
+    return key
+
+
+def _path_after_prefix() -> str:
+    from urllib.parse import unquote
+
+    path = app.current_event.path
+    prefix = next(p for p in ARTIFACT_PREFIXES if path.startswith(p + "/"))
+    return unquote(path[len(prefix) + 1:])
+
+
+def _upload() -> dict:
+    import base64
+
+    from skytune_mlflow.artifacts import artifact_store
+
+    key = _artifact_key(_path_after_prefix())
+    event = app.current_event
+    data = base64.b64decode(event.body) if event.is_base64_encoded else (event.body or "").encode()
+    artifact_store().put(key, data)
+    return {}
+
+
+def _download() -> Response:
+    from skytune_mlflow.artifacts import artifact_store
+
+    key = _artifact_key(_path_after_prefix())
+    data = artifact_store().get(key)
+    if data is None:
+        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"no artifact at {key!r}")
+    return Response(status_code=200, content_type="application/octet-stream", body=data)
+
+
+def _list() -> dict:
+    from skytune_mlflow.artifacts import artifact_store
+
+    path = (app.current_event.query_string_parameters or {}).get("path") or ""
+    if path.strip("/").count("/") < 2:
+        raise MlflowError("INVALID_PARAMETER_VALUE", "list a run's artifacts: path=<experiment>/<run id>/artifacts[/...]")
+    key = _artifact_key(path)
+    return {"files": artifact_store().list(key)}
+
+
+for _prefix in ARTIFACT_PREFIXES:
+    # a raw regex rule: the path holds slashes, which powertools' <name> parameters do not match
+    app.route(_prefix + "/.+", ["PUT"])(_upload)
+    app.route(_prefix + "/.+", ["GET"])(_download)
+    app.route(_prefix, ["GET"])(_list)

@@ -1,10 +1,13 @@
-"""What every route needs from the outside world, created once per container (cold start)."""
+"""What every route needs from the outside world, created once per container (cold start).
+The storage models are imported before `storage.bind` runs, so binding reaches them all."""
 from __future__ import annotations
 
 from functools import cache
 
 from skytune import storage
+from skytune.metrics import MetricStore
 from skytune.settings import Settings
+from skytune.storage.repository import DynamoRepository
 
 
 @cache
@@ -15,16 +18,12 @@ def settings() -> Settings:
 
 
 @cache
-def repository():
-    from skytune.storage.repository import DynamoRepository
-
+def repository() -> DynamoRepository:
     settings()
     return DynamoRepository()
 
 
 @cache
-def metric_store():
-    from skytune.metrics import MetricStore
-
+def metric_store() -> MetricStore:
     settings()
     return MetricStore()

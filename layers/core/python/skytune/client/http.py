@@ -101,23 +101,24 @@ class Client:
 
     # -- the one request primitive -----------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
-                deadline: float | None = None) -> Any:
+                deadline: float | None = None, data: bytes | None = None, raw: bool = False) -> Any:
         """JSON in, JSON (or text) out. Raises ApiError for 4xx and for 5xx/429 after the last retry,
         and ServerUnreachable when connecting kept failing. `deadline` (time.monotonic()) stops
-        retrying once reached."""
+        retrying once reached. `data`: send these bytes instead of JSON; `raw`: answer the bytes."""
         url = self.url + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        payload = None if body is None else json.dumps(body, allow_nan=False).encode()
+        payload = data if data is not None else None if body is None else json.dumps(body, allow_nan=False).encode()
         started = time.monotonic()
         for attempt in range(self.max_attempts):
-            headers = {"content-type": "application/json", "accept": "application/json"}
+            headers = {"content-type": "application/octet-stream" if data is not None else "application/json",
+                       "accept": "*/*" if raw else "application/json"}
             if self.auth == "iam":
                 headers = self._sign(method, url, headers, payload)
             last = attempt == self.max_attempts - 1
             timeout = self.timeout if deadline is None else max(0.1, min(self.timeout, deadline - time.monotonic()))
             try:
-                status, response_headers, data = self.transport(method, url, headers, payload, timeout)
+                status, response_headers, answer = self.transport(method, url, headers, payload, timeout)
             except (OSError, urllib.error.URLError) as error:  # refused, reset, DNS, timeout
                 spent = time.monotonic() - started
                 if last or spent >= self.connect_retry_seconds or self._past(deadline):
@@ -128,7 +129,9 @@ class Client:
                 self._back_off(attempt, response_headers.get("retry-after"), None,
                                limit=None if deadline is None else deadline - time.monotonic())
                 continue
-            return self._answer(status, response_headers, data)
+            if raw and status < 400:
+                return answer
+            return self._answer(status, response_headers, answer)
         raise AssertionError("unreachable")
 
     @staticmethod

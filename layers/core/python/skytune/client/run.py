@@ -37,15 +37,23 @@ Display names: `display_name="Training"` is stored as the tag `display_name` and
 (SageMaker trial components share display names); `name` stays the unique handle (the run id when
 omitted).
 
+Artifacts: `log_artifact(path)`, `log_artifacts(dir)`, `log_text`, `log_dict` upload synchronously
+through the API's artifact routes (the MLflow facade's `mlflow-artifacts` proxy: S3 when deployed,
+the data directory under `skytune local`) and record each file as an output of the run (name,
+`mlflow-artifacts:` URI, sha256 digest); `download_artifact` fetches one and checks its digest.
+
 `skytune.search(...)` returns every matching run as a list of dicts (`.to_pandas()` when pandas
 is installed).
 """
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import math
+import mimetypes
 import os
+import posixpath
 import signal
 import sys
 import threading
@@ -53,6 +61,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -267,6 +276,67 @@ class Run:
                 self._condition.wait(min(remaining, 1.0) if remaining is not None else 1.0)
             self._raise_error()
 
+    # -- artifacts ---------------------------------------------------------------------------
+    def log_artifact(self, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
+        """Uploads a file (synchronously) and records it as an output of the run: name (its path
+        under the run's artifacts), `mlflow-artifacts:` URI and sha256 digest. Answers that record."""
+        source = Path(local_path)
+        name = posixpath.join(artifact_path, source.name) if artifact_path else source.name
+        return self._put_artifact(name, source.read_bytes(), mimetypes.guess_type(source.name)[0])
+
+    def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> list[dict]:
+        """Every file under `local_dir`, keeping its relative path."""
+        root = Path(local_dir)
+        recorded = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            parts = [p for p in (artifact_path, file.parent.relative_to(root).as_posix()) if p and p != "."]
+            recorded.append(self.log_artifact(file, posixpath.join(*parts) if parts else None))
+        return recorded
+
+    def log_text(self, text: str, artifact_file: str) -> dict:
+        return self._put_artifact(artifact_file, text.encode(), "text/plain")
+
+    def log_dict(self, dictionary: Mapping[str, Any], artifact_file: str) -> dict:
+        return self._put_artifact(artifact_file, json.dumps(dictionary, indent=2, sort_keys=True).encode(),
+                                  "application/json")
+
+    def download_artifact(self, artifact_path: str, dst_path: str | os.PathLike | None = None) -> Path:
+        """Fetches one artifact of this run into `dst_path` (a directory; default: the current one),
+        keeping its relative path; checks it against the recorded digest when there is one."""
+        if self.run_id is None:
+            raise RuntimeError("start the run first")
+        data = self.client.request("GET", self._artifact_url(artifact_path), raw=True)
+        recorded = next((o for o in self.client.get_run(self.run_id).get("outputs", []) if o["name"] == artifact_path), None)
+        if recorded and recorded.get("digest", "").startswith("sha256:"):
+            if "sha256:" + hashlib.sha256(data).hexdigest() != recorded["digest"]:
+                raise ValueError(f"artifact {artifact_path!r}: content does not match its recorded digest")
+        target = Path(dst_path or ".") / artifact_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return target
+
+    def _artifact_url(self, name: str) -> str:
+        parts = PurePosixPath(name).parts
+        if not parts or any(p in ("..", ".", "/") for p in parts):
+            raise ValueError(f"artifact path {name!r} must be relative, without '..'")
+        _check_key(name, "artifact path", general_limits.NAME_MAX_LENGTH)
+        return ("/api/2.0/mlflow-artifacts/artifacts/"
+                + quote(f"{self.experiment}/{self.run_id}/artifacts/{'/'.join(parts)}", safe="/"))
+
+    def _put_artifact(self, name: str, data: bytes, media_type: str | None) -> dict:
+        if self.run_id is None:
+            raise RuntimeError("start the run first (use `with skytune.Run(...) as run:` or run.start())")
+        url = self._artifact_url(name)
+        self.client.request("PUT", url, data=data)
+        record = {"name": name, "uri": f"mlflow-artifacts:/{self.experiment}/{self.run_id}/artifacts/{name}",
+                  "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
+        if media_type:
+            record["media_type"] = media_type
+        with _artifact_lock:  # outputs are replaced as a list: one writer per process at a time
+            outputs = [o for o in self.client.get_run(self.run_id).get("outputs", []) if o["name"] != name]
+            self.client.update_run(self.run_id, outputs=[*outputs, record])
+        return {**record, "size": len(data)}
+
     # -- internals ---------------------------------------------------------------------------
     def _add(self, points: list[dict] = (), params: dict | None = None, tags: dict | None = None) -> None:
         if self.run_id is None:
@@ -421,6 +491,7 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 # -- ending open runs when the process ends ------------------------------------------------------
+_artifact_lock = threading.Lock()
 _active: dict[int, Run] = {}
 _registry_lock = threading.Lock()
 _state = {"atexit": False, "signals": False, "uncaught": False, "interrupted": False}
