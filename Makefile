@@ -2,15 +2,16 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+ECHARTS := layers/core/python/skytune/dashboard/static/vendor/echarts.min.js
 BIN := $(CURDIR)/$(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install demo test test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-latency bench-search bench-ingest clean
+.PHONY: chromium bench-dashboard install demo test test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-suite bench-latency bench-search bench-ingest clean
 
-install: $(VENV)/.installed node_modules/.installed java
+install: $(VENV)/.installed node_modules/.installed java chromium $(ECHARTS)
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,22 @@ node_modules/.installed: package.json package-lock.json
 java:
 	@command -v java >/dev/null || { echo "installing a Java runtime for DynamoDB Local"; \
 	  $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq openjdk-17-jre-headless; }
+
+# -- dashboard ------------------------------------------------------------------------------------
+# The browser tests drive Debian's chromium (Playwright's own browser download cannot be used);
+# installed only where missing, like java.
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium for the dashboard's browser tests"; \
+	  $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium; }
+
+# Apache ECharts, pinned by package-lock.json, vendored into the dashboard's static folder (committed,
+# so a pip install has it; this copy keeps it equal to the locked version).
+$(ECHARTS): node_modules/.installed
+	cp node_modules/echarts/dist/echarts.min.js $@
+
+bench-dashboard: install
+	nice $(BIN)/python -m benchmarks.dashboard.run
+# -- end dashboard --------------------------------------------------------------------------------
 
 demo: install
 	$(BIN)/python -m examples.demo
@@ -54,6 +71,14 @@ openapi: install
 
 bench-tuner: .venv-bench/.installed
 	.venv-bench/bin/python -m benchmarks.tuner.run --seeds 20 --budgets 30,50,100 --jobs 2 --markdown benchmarks/tuner/comparison.md
+
+# The broad optimiser suite (issue 15): 14 shifted synthetic functions + 3 scikit-learn tasks, paired
+# against Optuna GP/TPE and random search in the same run; resumable through the JSON-lines file.
+bench-suite: .venv-bench/.installed
+	mkdir -p build
+	nice .venv-bench/bin/python -m benchmarks.tuner.suite --seeds 20 --budget 30,50,100 --workers 1,4 --jobs 2 \
+	  --problems $$(.venv-bench/bin/python -c "from benchmarks.tuner.suite_problems import SUITE; print(','.join(SUITE))") \
+	  --json build/suite.jsonl --markdown benchmarks/tuner/suite.md
 
 bench-latency: install
 	$(BIN)/python -m benchmarks.tuner.latency

@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> str:
                         help="2 seeds, budget 8, two small problems, skytune methods only (seconds)")
     parser.add_argument("--json", help="append raw results here (JSON lines); runs already there are reused")
     parser.add_argument("--markdown", help="write the tables here")
+    parser.add_argument("--report-only", action="store_true",
+                        help="render what --json holds for these problems and methods; run nothing")
     args = parser.parse_args(argv)
     if args.smoke:
         args.seeds, args.budget, args.methods, args.problems, args.jobs = 2, "8", "Bayesian,Random", "branin2,levy6int", 1
@@ -161,13 +163,14 @@ def main(argv: list[str] | None = None) -> str:
         parser.error(f"unknown problems {unknown}; the suite has {', '.join(SUITE)}")
     tasks = [(p, m, int(w), s, max(budgets)) for p in problems for w in args.workers.split(",")
              for m in args.methods.split(",") for s in range(args.seeds)]
-    # slow model-based methods on high dimensions first, so the pool does not end on a straggler
-    tasks.sort(key=lambda t: (t[1] not in ("OptunaGP", OURS), -(SYNTHETIC[t[0]].dimension if t[0] in SYNTHETIC else 3)))
+    # problem by problem (in the order given), so an interrupted run leaves whole problems with
+    # every method; within one, the slow model-based methods first
+    tasks.sort(key=lambda t: (problems.index(t[0]), t[1] not in ("OptunaGP", OURS)))
     results = [r for r in _load(args.json) if r.get("budget") == max(budgets)]
     done = {(r["problem"], r["method"], r["workers"], r["seed"]) for r in results}
     wanted = {t[:4] for t in tasks}
     results = [r for r in results if (r["problem"], r["method"], r["workers"], r["seed"]) in wanted]
-    todo = [t for t in tasks if t[:4] not in done]
+    todo = [] if args.report_only else [t for t in tasks if t[:4] not in done]
     started = time.perf_counter()
     if args.jobs == 1:
         finished = map(_task, todo)

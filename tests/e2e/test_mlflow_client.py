@@ -25,9 +25,20 @@ pytest.importorskip("mlflow")
 
 @pytest.fixture(scope="module")
 def local_url(cloud_assembly, tmp_path_factory):
-    process = LocalProcess(cloud_assembly, tmp_path_factory.mktemp("mlflow-data"))
+    data_dir = tmp_path_factory.mktemp("mlflow-data")
+    process = LocalProcess(cloud_assembly, data_dir)
     process.wait_ready()
+    # the token as a user passes it: MLflow's MLFLOW_TRACKING_TOKEN (Authorization: Bearer), the SDK's data dir
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_TOKEN", "SKYTUNE_DATA_DIR")}
+    os.environ["SKYTUNE_DATA_DIR"] = str(data_dir)
+    if process.token:
+        os.environ["MLFLOW_TRACKING_TOKEN"] = process.token
     yield process.url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     process.stop(signal.SIGTERM)
 
 

@@ -15,7 +15,8 @@ def test_health_reports_version_and_every_table_active(api):
     assert body["status"] == "ok"
     assert body["version"] == "0.1.0"
     assert body["stage"] == "test"
-    assert body["storage"] == {"tracking_table": "ACTIVE", "metrics_table": "ACTIVE", "idempotency_table": "ACTIVE"}
+    assert body["storage"] == {"tracking_table": "ACTIVE", "metrics_table": "ACTIVE", "idempotency_table": "ACTIVE",
+                               "index_table": "ACTIVE"}
 
 
 def test_created_experiment_is_stored_and_listed(api):
@@ -84,7 +85,7 @@ def test_unknown_route_is_404_and_wrong_method_is_405(api):
     wrong_method = api.delete("/v1/health")
     assert wrong_method.status == 405
     assert wrong_method.headers["allow"] == "GET"
-    assert wrong_method.json()["error"]["allowed"] == ["GET"]
+    assert wrong_method.json()["error"]["details"]["allowed"] == ["GET"]
 
     outside_api = api.get("/elsewhere")
     assert outside_api.status == 404  # no route in the template: API Gateway's own answer

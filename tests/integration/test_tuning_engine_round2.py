@@ -87,3 +87,63 @@ def test_warm_start_parents_lacking_a_new_parameter_are_reported_in_describe_and
     # a job whose whole history is usable says nothing
     plain = describe_job(repo.get_job(parent.name), repo.list_trials(parent.name), datetime.now(timezone.utc))
     assert "IgnoredHistory" not in plain
+
+
+def test_a_point_is_reserved_for_the_first_trial_and_a_retry_keeps_it(repo):
+    job, _ = engine.create_job(repo, spec())
+    now = datetime.now(timezone.utc)
+    assert repo.reserve_point(job.name, "abc", 3, now) == 3
+    assert repo.reserve_point(job.name, "abc", 3, now) == 3  # retried step
+    assert repo.reserve_point(job.name, "abc", 4, now) == 3  # another trial: it is taken
+    assert repo.list_trials(job.name) == []  # reservations are not trials
+
+
+class RacingRepository(TuningRepository):
+    """Fault injection: every worker has chosen its point before any records it (the widest race)."""
+
+    def __init__(self, barrier) -> None:
+        super().__init__()
+        self.barrier = barrier
+
+    def set_hyperparameters(self, *args, **kwargs):
+        self.barrier.wait()
+        return super().set_hyperparameters(*args, **kwargs)
+
+
+def test_parallel_bayesian_workers_with_the_same_history_never_run_the_same_point(repo):
+    # the demo's digits job ran one configuration on trials 6, 7 and 8: workers suggesting at the
+    # same moment from the same history get the same point, and the old check-then-write let them
+    # all through. Here 4 of 8 categories are taken and 4 workers suggest at once: every worker's
+    # model prefers the same untaken category, so only the reservation keeps them apart.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    values = [f"v{i}" for i in range(8)]
+    job, _ = engine.create_job(repo, spec(strategy="Bayesian", parameter_ranges={
+        "CategoricalParameterRanges": [{"Name": "c", "Values": values}]},
+        resource_limits={"max_number_of_training_jobs": 8, "max_parallel_training_jobs": 4}))
+    run_trials(repo, job.name, 4, value=lambda hp: values.index(hp["c"]) / 10)
+    numbers = [engine.claim_slot(repo, job.name, "exec", 1 + w, 0, 0)["trial_number"] for w in range(4)]
+    barrier = threading.Barrier(4)
+    racing = RacingRepository(threading.Barrier(4, timeout=120))
+
+    def suggest(worker_and_number):
+        worker, number = worker_and_number
+        barrier.wait()
+        return engine.suggest_for_trial(racing, job.name, number, worker)["hyperparameters"]
+
+    with ThreadPoolExecutor(4) as pool:
+        configs = list(pool.map(suggest, enumerate(numbers)))
+    all_points = [t.hyperparameters["c"] for t in repo.list_trials(job.name)]
+    assert sorted(all_points) == values  # 8 trials, 8 different categories
+    assert [repo.get_trial(job.name, n).hyperparameters for n in numbers] == configs
+
+
+def test_a_non_numeric_objective_returned_by_a_lambda_trial_is_named_in_the_failure_reason(repo):
+    job, _ = engine.create_job(repo, spec(strategy="Random"))
+    claim = engine.claim_slot(repo, job.name, "exec", 0, 0, 0)
+    engine.suggest_for_trial(repo, job.name, claim["trial_number"], 0)
+    engine.record_trial(repo, job.name, claim["trial_number"], "lambda", {"Payload": {"metrics": {"acc": "high"}}})
+    trial = repo.get_trial(job.name, claim["trial_number"])
+    assert trial.objective_value is None
+    assert trial.failure_reason == "the objective metric 'acc' is not a number: metrics.acc = 'high'"

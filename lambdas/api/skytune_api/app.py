@@ -14,18 +14,13 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import O
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from skytune import __version__
-from skytune.errors import InvalidInput, SkytuneError
+from skytune.errors import InvalidInput, SkytuneError, UnsupportedMediaType
 from skytune.tracking import limits as tracking_limits
 from skytune_api.routes import experiments, health, sources
 from skytune_api.routes import lineage, runs, search, trials
 from skytune_api.routes import tuning
 
 logger = Logger(child=True)
-
-
-class UnsupportedMediaType(SkytuneError):
-    status = 415
-    code = "UnsupportedMediaType"
 
 
 class JsonBodyValidation(OpenAPIRequestValidationMiddleware):
@@ -150,7 +145,8 @@ def _not_found(_: NotFoundError) -> Response:
     path, method = app.current_event.path, app.current_event.http_method.upper()
     allowed = _allowed_methods(path)
     if allowed and method not in allowed:
-        response = error_response(405, "MethodNotAllowed", f"{method} is not allowed on {path}", allowed=allowed)
+        response = error_response(405, "MethodNotAllowed", f"{method} is not allowed on {path}",
+                                  details={"allowed": allowed})
         response.headers["Allow"] = ", ".join(allowed)
         return response
     return error_response(404, "NotFound", f"no route for {method} {path}")

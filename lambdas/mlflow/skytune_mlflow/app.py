@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from skytune.errors import Conflict, NotFound, SkytuneError
 from skytune_mlflow import translate
-from skytune_mlflow.context import metric_store, repository
+from skytune_mlflow.context import index, metric_store, repository
 
 logger = Logger(child=True)
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
@@ -379,7 +379,7 @@ def search_runs() -> dict:
                            order_by=translate.order_to_skytune([order_by] if isinstance(order_by, str) else order_by),
                            columns=["run_id"], limit=min(int(request.get("max_results") or 1000), 1000),
                            cursor=request.get("page_token") or None)
-    rows, _runs, cursor = run_search.search(repo, metric_store(), search)
+    rows, _runs, cursor = run_search.search(repo, metric_store(), search, index())
     found = repo.get_runs([row["run_id"] for row in rows])
     answer: dict[str, Any] = {"runs": [translate.run_to_mlflow(run.model_dump()) for run in found]}
     if cursor:

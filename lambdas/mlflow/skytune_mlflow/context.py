@@ -27,3 +27,13 @@ def repository() -> DynamoRepository:
 def metric_store() -> MetricStore:
     settings()
     return MetricStore()
+
+
+def index():
+    """The experiment index (skytune.index) search answers from, or None where the function has no
+    index table (search then scans run items)."""
+    if settings().index_table is None:
+        return None
+    from skytune.index import IndexStore
+
+    return IndexStore(repository())

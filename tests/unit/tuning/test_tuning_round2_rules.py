@@ -46,3 +46,24 @@ def test_a_non_integer_step_is_a_400_naming_the_field():
         objective_points(job().spec, [{"name": "validation:accuracy", "value": 0.5, "step": "two"}])
     assert caught.value.field == "metrics[0].step"
     assert objective_points(job().spec, [{"name": "validation:accuracy", "value": 1, "step": 3.0}]) == [(3, 1.0)]
+
+
+def test_the_cli_summary_says_how_much_history_the_optimiser_ignored():
+    from skytune.tuning.cli import summary
+
+    job = {"HyperParameterTuningJobName": "child", "HyperParameterTuningJobStatus": "InProgress",
+           "TrainingJobStatusCounters": {"Completed": 1, "InProgress": 0, "NonRetryableError": 0, "Stopped": 0}}
+    assert "ignored-history" not in summary(job)
+    job["IgnoredHistory"] = {"Count": 3, "Observations": []}
+    assert summary(job).endswith(" ignored-history=3")
+
+
+def test_a_lambda_trial_returning_a_non_numeric_objective_names_the_metric():
+    from skytune.tuning.records import outcome_of_run
+
+    outcome = outcome_of_run("lambda", {"Payload": {"metrics": {"validation:accuracy": "high", "loss": 0.1}}})
+    assert outcome.final_metrics == {"loss": 0.1}
+    assert outcome.rejected_metrics == {"validation:accuracy": "'high'"}
+    outcome = outcome_of_run("sagemaker", {"TrainingJobStatus": "Completed", "FinalMetricDataList": [
+        {"MetricName": "validation:accuracy", "Value": "n/a"}, {"MetricName": "loss", "Value": 0.2}]})
+    assert outcome.final_metrics == {"loss": 0.2}  # before: float("n/a") raised in the record step

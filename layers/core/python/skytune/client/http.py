@@ -5,6 +5,9 @@
   env, profile, instance/container role) for API Gateway's IAM authoriser; `auth="none"` sends
   plain requests. Default: `SKYTUNE_AUTH` if set, else "none" for localhost and plain `http://`
   URLs (API Gateway only speaks HTTPS) and "iam" elsewhere.
+- Token (local mode): `skytune local` requires its token on every request. It is sent as
+  `X-Skytune-Token` from the `token` argument, else `SKYTUNE_TOKEN`, else (for a loopback URL only)
+  the token file of the data directory: `$SKYTUNE_DATA_DIR/token`, default `.skytune/token`.
 - Retries: 429 and 5xx are retried up to `max_attempts` times with capped exponential backoff and
   full jitter (sleep ~ U(0, min(cap, base * 2**attempt))), honouring `Retry-After`. Connection
   errors (refused, DNS, reset) are retried for at most `connect_retry_seconds` (default 3 s), then
@@ -27,6 +30,10 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+TOKEN_ENV = "SKYTUNE_TOKEN"
+DATA_DIR_ENV = "SKYTUNE_DATA_DIR"
+DEFAULT_DATA_DIR = ".skytune"
+TOKEN_HEADER = "x-skytune-token"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -63,6 +70,22 @@ def urllib_transport(method: str, url: str, headers: dict[str, str], body: bytes
         return error.code, {k.lower(): v for k, v in (error.headers or {}).items()}, error.read()
 
 
+def local_token(url: str) -> str | None:
+    """The `skytune local` token for ``url``: $SKYTUNE_TOKEN, else the data directory's token file
+    when ``url`` is a loopback one (the file's token is never sent elsewhere)."""
+    explicit = os.environ.get(TOKEN_ENV, "").strip()
+    if explicit:
+        return explicit
+    if (urlsplit(url).hostname or "") not in _LOCAL_HOSTS:
+        return None
+    from pathlib import Path
+
+    try:
+        return (Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / "token").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def _default_auth(url: str) -> str:
     configured = os.environ.get("SKYTUNE_AUTH")
     if configured:
@@ -85,8 +108,9 @@ class Client:
     def __init__(self, url: str | None = None, *, auth: str | None = None, timeout: float = 30.0,
                  max_attempts: int = 8, backoff_base: float = 0.2, backoff_cap: float = 20.0,
                  transport: Transport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 seed: int | None = None, connect_retry_seconds: float = 3.0) -> None:
+                 seed: int | None = None, token: str | None = None, connect_retry_seconds: float = 3.0) -> None:
         self.url = (url or os.environ.get("SKYTUNE_URL") or DEFAULT_URL).rstrip("/")
+        self._token = token
         self.auth = (auth or _default_auth(self.url)).lower()
         if self.auth not in ("iam", "none"):
             raise ValueError("auth must be 'iam' or 'none'")
@@ -115,6 +139,10 @@ class Client:
                        "accept": "*/*" if raw else "application/json"}
             if self.auth == "iam":
                 headers = self._sign(method, url, headers, payload)
+            else:
+                token = self._token or local_token(self.url)  # read each time: a restart may create it
+                if token:
+                    headers[TOKEN_HEADER] = token
             last = attempt == self.max_attempts - 1
             timeout = self.timeout if deadline is None else max(0.1, min(self.timeout, deadline - time.monotonic()))
             try:

@@ -357,6 +357,11 @@ class SearchPage(BaseModel):
 class TableRequest(SearchRequest):
     format: Literal["json", "csv"] = "json"
     metric_stats: list[str] | None = Field(default=None, description="Statistics shown per metric when no columns are given")
+    column_names: Literal["skytune", "sagemaker"] = Field(
+        default="skytune", description="`sagemaker`: the column names of SageMaker's ExperimentAnalytics frame "
+                                       "(TrialComponentName, DisplayName, `lr`, `test:accuracy - Max`, ...)")
+    datetimes: Literal["epoch_ms", "iso8601"] = Field(
+        default="epoch_ms", description="`iso8601`: timestamp columns as RFC 3339 UTC strings (pandas reads them as datetimes)")
 
 
 class GroupByRequest(_Input):

@@ -11,6 +11,7 @@ safe to run twice with the same input (Step Functions retries steps; clients ret
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
@@ -135,7 +136,7 @@ def suggest_for_trial(repo, name: str, number: int, worker: int, now: datetime |
 
     hyperparameters = trial.hyperparameters
     if hyperparameters is None:
-        config = _suggest(repo, job, number)
+        config = _suggest(repo, job, number, now)
         if config is None:
             repo.finish_trial(job, number, TrialStatus.FAILED, None, "the search space is exhausted", now)
             return {**skip, "reason": "search space exhausted"}
@@ -150,32 +151,32 @@ def suggest_for_trial(repo, name: str, number: int, worker: int, now: datetime |
     return {"action": "run", **runner_request(job.spec, trial, hyperparameters)}
 
 
-def _suggest(repo, job: TuningJob, number: int, attempts: int = 3) -> dict[str, Any] | None:
+def _suggest(repo, job: TuningJob, number: int, now: datetime | None = None,
+             attempts: int = 3) -> dict[str, Any] | None:
     """A suggestion no other trial holds. The strategies never repeat a completed or pending
-    configuration (unless the space is exhausted), but two workers suggesting at the same moment
-    see the same history; so after choosing, the history is read again and, if another trial took
-    that point meanwhile, the choice is redone with that point added as pending: the inputs change,
-    so the retry moves elsewhere."""
-    config = None
+    configuration (unless the space is exhausted), but workers suggesting at the same moment see
+    the same history and a model-based strategy gives them the same point. So the point is
+    reserved atomically for this trial (a conditional write); if another trial reserved it first,
+    the choice is redone with that point added as pending: the inputs change, so the retry moves
+    elsewhere. After ``attempts`` the repeat is accepted (the space is exhausted)."""
+    now = now or utcnow()
     space = job.spec.search_space()
     extra_pending: list[dict[str, Any]] = []
+    config = None
     for _ in range(attempts):
         config = _suggest_once(repo, job, number, extra_pending)
-        # stored hyperparameters are SageMaker-style strings: compare points, not representations
-        taken = {space.key(t.hyperparameters) for t in repo.list_trials(job.name)
-                 if t.number != number and t.hyperparameters is not None and _placeable(space, t.hyperparameters)}
-        if config is None or space.key(config) not in taken:
+        if config is None or job.spec.strategy == "Grid":
+            return config  # Grid: trial n owns the n-th grid point, no race to settle
+        if repo.reserve_point(job.name, point_digest(space, config), number, now) == number:
             return config
         extra_pending.append(config)
     return config
 
 
-def _placeable(space, config: Mapping[str, Any]) -> bool:
-    try:
-        space.coerce(config)
-    except ValueError:
-        return False
-    return True
+def point_digest(space, config: Mapping[str, Any]) -> str:
+    """A short, stable identity of a configuration in ``space`` (numbers compared as numbers)."""
+    key = space.key(space.coerce(config))
+    return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:32]
 
 
 def _suggest_once(repo, job: TuningJob, number: int,
@@ -318,6 +319,9 @@ def record_trial(repo, name: str, number: int, runner: str, run_output: Any, now
     objective = final_objective(trial.curve) if status != TrialStatus.FAILED else None
     reason = outcome.failure_reason
     if status == TrialStatus.COMPLETED and objective is None:
+        if metric in outcome.rejected_metrics:
+            reason = reason or (f"the objective metric {metric!r} is not a number: "
+                                f"metrics.{metric} = {outcome.rejected_metrics[metric]}")
         reason = reason or f"the trial never reported the objective metric {metric!r}"
     ended = repo.finish_trial(job, number, status, objective, reason, now)
     if ended and trial.run_id:

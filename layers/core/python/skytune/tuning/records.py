@@ -130,6 +130,8 @@ class RunOutcome(BaseModel):
     failure_reason: str | None = None
     # Final metric values the runner returned directly (Lambda result, SageMaker FinalMetricDataList).
     final_metrics: dict[str, float] = Field(default_factory=dict)
+    # Metrics the runner returned that are not finite numbers (name -> the value as given, shortened).
+    rejected_metrics: dict[str, str] = Field(default_factory=dict)
 
 
 _ERROR_REASONS = {
@@ -167,7 +169,8 @@ def outcome_of_run(runner: str, output: Any) -> RunOutcome:
         if isinstance(metrics, list):
             metrics = {m["name"]: m["value"] for m in metrics if isinstance(m, Mapping) and "name" in m}
         finite = {k: float(v) for k, v in (metrics or {}).items() if _finite(v)}
-        return RunOutcome(status=TrialStatus.COMPLETED, final_metrics=finite)
+        rejected = {str(k): _short(repr(v)) for k, v in (metrics or {}).items() if not _finite(v)}
+        return RunOutcome(status=TrialStatus.COMPLETED, final_metrics=finite, rejected_metrics=rejected)
     # external and local workers report {"status": ..., "failure_reason": ...} through the API
     status = TrialStatus(output.get("status", TrialStatus.COMPLETED.value))
     return RunOutcome(status=status, failure_reason=output.get("failure_reason"),

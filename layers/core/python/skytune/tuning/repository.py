@@ -190,6 +190,20 @@ class TuningRepository:
                 continue  # another worker advanced the counter, or our claim landed: look again
         raise RuntimeError(f"could not claim a trial slot of {job.name} after {max_attempts} attempts")
 
+    def reserve_point(self, job_name: str, point_key: str, number: int, now: datetime) -> int:
+        """Atomically reserve a configuration (``point_key``, a digest of its identity) for trial
+        ``number``; returns the trial that holds it: ``number`` when the reservation is ours (also on
+        a retried step), another trial's number when it took the point first."""
+        pk, sk = job_pk(job_name), f"POINT#{point_key}"
+        try:
+            ClaimItem(pk, sk, trial_number=number, created_at=now).save(condition=ClaimItem.pk.does_not_exist())
+            return number
+        except PutError as error:
+            if not _conditional_failed(error):
+                raise
+        existing = self._claim_item(pk, sk)
+        return int(existing.trial_number) if existing is not None else number
+
     def _claim_item(self, pk: str, sk: str) -> ClaimItem | None:
         try:
             return ClaimItem.get(pk, sk, consistent_read=True)

@@ -26,7 +26,7 @@ from skytune.ingestion.metric_definitions import validate_definitions
 from skytune.optimize import SearchSpace, SearchSpaceError, grid_size, parse_space
 from skytune.optimize.space import NumericParameter
 from skytune.tracking.records import validate_name, validate_tags
-from skytune.tuning import limits
+from skytune.tuning import limits, policy
 
 Strategy = Literal["Bayesian", "Random", "Sobol", "Grid", "Hyperband"]
 RunnerType = Literal["local", "lambda", "external", "sagemaker"]
@@ -157,6 +157,7 @@ _SAGEMAKER_FIELDS = {
     "trial.static_hyperparameters": "TrainingJobDefinition.StaticHyperParameters",
     "trial.metric_definitions": "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions",
     "trial.max_runtime_in_seconds": "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds",
+    "trial.training_job_definition": "TrainingJobDefinition",
     "trial": "TrainingJobDefinition",
     "tags": "Tags",
 }
@@ -209,6 +210,7 @@ def _check_rules(spec: TuningJobSpec) -> None:
             f"({', '.join(sorted(names))})", field="objective.metric_name")
 
     _check_runner(trial)
+    policy.check_trial(trial)  # the deployment's allow-lists and caps (skytune.tuning.policy)
     _check_size_limits(spec, space)
     _check_budget(spec, space)
 
