@@ -20,6 +20,18 @@ _module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_module)
 LocalProcess = _module.LocalProcess
 
+
+def eventually(read, done, timeout: float = 20.0):
+    """Search answers from the experiment index, which the tables' streams update moments later."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.25)
+
 pytest.importorskip("mlflow")
 
 
@@ -98,16 +110,19 @@ def test_sklearn_autolog_search_history_and_skytune_search(local_url, tmp_path):
     assert [(m.step, m.value) for m in history] == [(s, pytest.approx(1.0 / (s + 1) + 0.8)) for s in range(5)]
     assert client.get_metric_history(run_ids[1], "never-logged") == []
 
-    found = client.search_runs([stored.experiment_id], filter_string="params.max_depth = '8' and metrics.holdout_accuracy > 0.5",
-                               order_by=["metrics.holdout_accuracy DESC"])
+    found = eventually(lambda: client.search_runs(
+        [stored.experiment_id], filter_string="params.max_depth = '8' and metrics.holdout_accuracy > 0.5",
+        order_by=["metrics.holdout_accuracy DESC"]), lambda runs: len(runs) == 1)
     assert [r.info.run_id for r in found] == [run_ids[1]]
-    every = client.search_runs([stored.experiment_id], order_by=["attributes.start_time ASC"])
+    every = eventually(lambda: client.search_runs([stored.experiment_id], order_by=["attributes.start_time ASC"]),
+                       lambda runs: len(runs) == 2 and all(r.info.status == "FINISHED" for r in runs))
     assert [r.info.run_id for r in every] == run_ids
-    assert client.search_runs([stored.experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=1)
+    assert len(client.search_runs([stored.experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=1)) == 1
 
     # skytune's own search over what MLflow logged: OR, metric at a step, summaries, numeric params
-    rows = skytune.search(filter="params.max_depth < 3 OR metrics.loss.at(4) > 0.9", experiments=[experiment],
-                          order_by="params.max_depth", url=local_url)
+    rows = eventually(lambda: skytune.search(filter="params.max_depth < 3 OR metrics.loss.at(4) > 0.9",
+                                             experiments=[experiment], order_by="params.max_depth", url=local_url),
+                      lambda found: len(found) == 2)
     assert [row["run_id"] for row in rows] == run_ids
     best = skytune.search(filter="metrics.loss.min < 0.5", experiments=[experiment], url=local_url)
     assert [row["run_id"] for row in best] == [run_ids[0]]
@@ -126,7 +141,7 @@ def test_client_api_calls_and_mlflow_errors(local_url, tmp_path, monkeypatch):
     experiment_id = client.create_experiment(name, tags={"team": "ml"})
     assert client.get_experiment(experiment_id).tags == {"team": "ml"}
     client.set_experiment_tag(experiment_id, "stage", "dev")
-    assert name in [e.name for e in client.search_experiments(filter_string=f"name = '{name}'")]
+    assert name in [e.name for e in client.search_experiments(filter_string=f"name = '{name}'", max_results=1000)]
     with pytest.raises(MlflowException) as exists:
         client.create_experiment(name)
     assert exists.value.error_code == "RESOURCE_ALREADY_EXISTS"

@@ -156,7 +156,8 @@ def test_resume_and_search_of_an_unknown_experiment(local_url):
     stored = skytune.Client(local_url).get_run(run.run_id)
     assert stored["metrics"]["loss"]["count"] == 3 and stored["status"] == "Completed"
     assert stored["end_time"] is not None
-    both = skytune.search(filter="tags.display_name = 'Training'", experiments=[experiment], url=local_url)
+    both = eventually(lambda: skytune.search(filter="tags.display_name = 'Training'", experiments=[experiment],
+                                             url=local_url), lambda rows: len(rows) == 2)
     assert len(both) == 2
     unknown = f"never-{uuid.uuid4().hex[:6]}"
     with pytest.raises(skytune.ApiError) as raised:
@@ -190,3 +191,15 @@ def test_artifacts_are_uploaded_recorded_and_downloaded(local_url, tmp_path):
     again.finish()
     with pytest.raises(ValueError):
         again.log_text("x", "../escape.txt")
+
+
+def eventually(read, done, timeout: float = 20.0):
+    """Search answers from the experiment index, which the tables' streams update moments later."""
+    import time as _time
+
+    deadline = _time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or _time.monotonic() > deadline:
+            return value
+        _time.sleep(0.25)

@@ -170,6 +170,9 @@ def search_experiments() -> dict:
     if str(request.get("view_type", "ACTIVE_ONLY")) in ("DELETED_ONLY", "2"):
         return {"experiments": []}
     _experiment(translate.DEFAULT_EXPERIMENT)  # MLflow always has its default experiment
+    if match is not None and match.group(1) == "=":  # one name: a lookup, not a filtered page
+        found_one = repository().get_experiment(match.group(2))
+        return {"experiments": [translate.experiment_to_mlflow(found_one.model_dump())] if found_one else []}
     found, cursor = repository().list_experiments(min(limit, 1000), request.get("page_token"))
     rows = [e.model_dump() for e in found]
     if match is not None:
