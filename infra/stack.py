@@ -40,6 +40,12 @@ class SkytuneStack(Stack):
         record_bundle_sizes(
             {f.node.path: [f.code_dir, constants.CORE_LAYER_DIR, self.layers.deps_dir] for f in self.functions}
         )
+        # -- dashboard (context flag `dashboard`) --
+        self.dashboard = None
+        if config.dashboard:
+            from infra.constructs.dashboard import Dashboard
+
+            self.dashboard = Dashboard(self, "Dashboard", config=config, http_api=self.api.http_api)
         self._monitor()
         self._outputs()
 

@@ -113,23 +113,27 @@ class SkytuneSide:
         `DynamoRepository.insert_run` builds it, plus the summaries `MetricStore` computes with the
         same `Summary` class) and the run's name claim. The series segments are left out: this
         search never reads them. `check_bulk_matches_domain` proves the run items identical."""
+        from skytune.metrics.items import MetricSummaryItem
         from skytune.metrics.summary import Summary
         from skytune.storage.items import RunItem, RunNameItem
 
         run_ids = self.run_ids(experiment, len(data))
         with capacity_meter() as meter:
-            with RunItem.batch_write() as runs_batch, RunNameItem.batch_write() as names_batch:
+            with RunItem.batch_write() as runs_batch, RunNameItem.batch_write() as names_batch, \
+                    MetricSummaryItem.batch_write() as summaries_batch:
                 for run, run_id in zip(data, run_ids):
-                    summaries = {metric: Summary.of((value, step, ts) for step, ts, value in series).to_json()
-                                 for metric, series in run.series.items()}
                     runs_batch.save(RunItem(
                         *RunItem.key(run_id), gsi1pk=RunItem.listing_key(experiment), gsi1sk=run_id, run_id=run_id,
                         experiment=experiment, name=run.name, trials=None, parent=None, status=RunStatus.COMPLETED.value,
                         start_time=NOW, end_time=NOW, source=None, client_token=None, params=dict(run.params), tags={},
-                        inputs=[], outputs=[], created_at=NOW, updated_at=NOW, metric_summaries=summaries,
-                        metrics_version=1,
+                        inputs=[], outputs=[], created_at=NOW, updated_at=NOW,
                     ))
                     names_batch.save(RunNameItem(*RunNameItem.key(experiment, run.name), run_id=run_id))
+                    for metric, series in run.series.items():  # the metric store's summary items (issue 9)
+                        summaries_batch.save(MetricSummaryItem(
+                            MetricSummaryItem.partition(run_id), metric, run_id=run_id, experiment=experiment,
+                            metric=metric, version=1,
+                            summary=Summary.of((value, step, ts) for step, ts, value in series).to_json()))
         return {"wcu": meter["wcu"], "requests": dict(meter["requests"])}
 
     def raw_run_items(self, experiment: str) -> dict[str, dict]:

@@ -127,7 +127,12 @@ class LocalStack:
             if self.tuning is not None and self.data_dir is not None:
                 from skytune.local.recovery import recover_tuning_jobs
 
-                self.recovered = recover_tuning_jobs(self, self.tuning)
+                try:
+                    self.recovered = recover_tuning_jobs(self, self.tuning)
+                except Exception:  # noqa: BLE001 - serve anyway; the jobs stay as they were, and say so
+                    log.exception("recovering the tuning jobs that were running failed")
+                    print("skytune local: WARNING: could not recover the tuning jobs that were running "
+                          "(see the log above)", file=sys.stderr, flush=True)
         return self
 
     def restrict_commands(self, policy: CommandPolicy | None) -> None:
@@ -224,6 +229,7 @@ def run(stack: LocalStack, host: str, port: int, ready: threading.Event | None =
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"skytune local: API on {url} (DynamoDB Local on {stack.dynamodb.endpoint}, "
           f"data in {stack.data_dir or 'memory'})", flush=True)
+    print(f"skytune local: dashboard on {url}", flush=True)  # dashboard
     for name in stack.recovered:
         print(f"skytune local: tuning job {name!r} was running when skytune local stopped: its running trials "
               "were ended and the job resumed", flush=True)

@@ -2,9 +2,10 @@
 runs of the experiments asked for.
 
 Candidates are every run of those experiments (one Query per experiment on gsi1; the run item
-carries params, tags, trial names and metric summaries, so there is one read per run). The Query
-is projected to the params, tags and summaries the query names, and summaries are decoded only for
-the metrics a run is actually asked about; a page shown with every column is then read again in
+carries params, tags and trial names). The Query is projected to the params and tags the query
+names; summaries come from the metric store's one read function (`MetricStore.read_summaries`: the
+named metrics of a page of runs in BatchGetItems, or every metric of each run), and are decoded only
+for the metrics a run is actually asked about; a page shown with every column is then read again in
 full, for its runs only (one BatchGetItem per 100). Series (for `.at(step)` and `.window(a, b)`
 predicates) are read only for runs that reach such a predicate.
 """
