@@ -54,14 +54,15 @@ def tuning_body(script: Path, name: str, low: int, high: int) -> dict:
         "name": name, "strategy": "Grid", "objective": {"metric_name": "acc", "type": "Maximize"},
         "parameter_ranges": {"IntegerParameterRanges": [{"Name": "x", "MinValue": str(low), "MaxValue": str(high)}]},
         "resource_limits": {"max_parallel_training_jobs": 2},
-        "trial": {"runner": "local", "command": [sys.executable, str(script)], "heartbeat_seconds": 30, "max_runtime_in_seconds": 150,
+        "trial": {"runner": "local", "command": ["python", str(script)], "heartbeat_seconds": 30, "max_runtime_in_seconds": 150,
                   "metric_definitions": [{"Name": "acc", "Regex": "epoch=(?P<step>\\d+) acc=(?P<value>[0-9.]+)"}]},
     }
 
 
 @pytest.fixture(scope="module")
 def stack(cloud_assembly, tmp_path_factory):
-    process = LocalProcess(cloud_assembly, tmp_path_factory.mktemp("dashboard-data"))
+    # the trial scripts are run by this interpreter (local mode's runner allows what it is told to)
+    process = LocalProcess(cloud_assembly, tmp_path_factory.mktemp("dashboard-data"), extra_args=("--allow-command", "python"))
     # its access log goes to a pipe: drain it, or the server blocks once the pipe's buffer is full
     for stream in (process.process.stdout, process.process.stderr):
         threading.Thread(target=lambda s=stream: [None for _ in iter(s.readline, "")], daemon=True).start()
