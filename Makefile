@@ -58,7 +58,7 @@ synth: install
 	@cat build/bundle-sizes.json
 
 local: install
-	$(BIN)/skytune local
+	$(BIN)/skytune local --allow-command python
 
 openapi: install
 	$(BIN)/python scripts/openapi.py > docs/openapi.json

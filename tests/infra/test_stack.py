@@ -26,9 +26,9 @@ def test_stack_is_named_after_the_stage(stack, tmp_path):
     assert synth_stack(tmp_path, stage="prod").stack_name == "skytune-prod"
 
 
-def test_three_tables_on_demand_encrypted_with_pitr_and_retained(template):
+def test_four_tables_on_demand_encrypted_with_pitr_and_retained(template):
     found = tables(template)
-    assert len(found) == 3
+    assert len(found) == 4  # tracking, metrics, idempotency, and the experiment index
     for resource in found.values():
         assert resource["DeletionPolicy"] == "Retain"
         assert resource["UpdateReplacePolicy"] == "Retain"

@@ -40,7 +40,7 @@ def create_experiment(body: ExperimentInput) -> tuple[Experiment, int]:
     return experiments.create_experiment(repository(), body), 201
 
 
-@router.get("/experiments/<name>", summary="Get an experiment", tags=["experiments"], responses=errors(404))
+@router.get("/experiments/<name>", summary="Get an experiment", tags=["experiments"], responses=errors(400, 404))
 def get_experiment(name: ExperimentName) -> Experiment:
     return experiments.get_experiment(repository(), name)
 
