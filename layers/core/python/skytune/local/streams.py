@@ -106,11 +106,19 @@ class StreamPoller:
                     log.exception("stream polling failed")
             self._stop.wait(self.interval_s)
 
-    def flush(self, timeout_s: float = 30.0) -> None:
-        """Deliver everything written so far (rounds until one finds nothing new)."""
+    def flush(self, timeout_s: float = 30.0, quiet_s: float = 0.5) -> None:
+        """Deliver everything written so far: poll until no record has arrived for `quiet_s`.
+        DynamoDB Local publishes a write's stream records a moment after the write answers
+        (transactions' later than single writes), so one empty round does not mean caught up."""
         deadline = time.monotonic() + timeout_s
-        while self.poll_once() and time.monotonic() < deadline:
-            pass
+        last_delivery = time.monotonic()
+        while time.monotonic() < deadline:
+            if self.poll_once():
+                last_delivery = time.monotonic()
+            elif time.monotonic() - last_delivery >= quiet_s:
+                return
+            else:
+                time.sleep(0.05)
 
     def poll_once(self) -> int:
         """One round over every shard; returns the number of records delivered."""
