@@ -182,6 +182,8 @@ def tampered(cursor: str) -> list[str]:
     forged = base64.urlsafe_b64encode(json.dumps(forged_key).encode()).decode().rstrip("=")
     return [
         cursor[:-1] + ("A" if cursor[-1] != "A" else "B"),  # one character changed
+        payload[:-1] + chr(ord(payload[-1]) ^ 1) + "." + check,  # the payload's last character: may decode the same
+        cursor + "=",  # padding: decodes the same
         cursor[: len(cursor) // 2],  # cut
         f"{forged}.{check}",  # another key, the old check value
         base64.urlsafe_b64encode(b'{"pk": {"N": "1"}}').decode(),  # a raw key, as cursors used to be

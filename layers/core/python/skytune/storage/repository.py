@@ -106,6 +106,8 @@ def decode_cursor(cursor: str | None, listing: Listing) -> dict | None:
         payload, check = _unb64(payload_text), _unb64(check_text)
     except (ValueError, binascii.Error):
         raise _bad_cursor("not base64url") from None
+    if _b64(payload) != payload_text or _b64(check) != check_text:  # base64 is malleable: one spelling only
+        raise _bad_cursor("altered")
     if not hmac.compare_digest(check, listing.check_value(payload)):
         raise _bad_cursor("altered, or made by another listing")
     try:
