@@ -8,7 +8,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install demo test test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-latency bench-search bench-ingest clean
+.PHONY: install demo test test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-suite bench-latency bench-search bench-ingest clean
 
 install: $(VENV)/.installed node_modules/.installed java
 
@@ -54,6 +54,14 @@ openapi: install
 
 bench-tuner: .venv-bench/.installed
 	.venv-bench/bin/python -m benchmarks.tuner.run --seeds 20 --budgets 30,50,100 --jobs 2 --markdown benchmarks/tuner/comparison.md
+
+# The broad optimiser suite (issue 15): 14 shifted synthetic functions + 3 scikit-learn tasks, paired
+# against Optuna GP/TPE and random search in the same run; resumable through the JSON-lines file.
+bench-suite: .venv-bench/.installed
+	mkdir -p build
+	nice .venv-bench/bin/python -m benchmarks.tuner.suite --seeds 20 --budget 30,50,100 --workers 1,4 --jobs 2 \
+	  --problems $$(.venv-bench/bin/python -c "from benchmarks.tuner.suite_problems import SUITE; print(','.join(SUITE))") \
+	  --json build/suite.jsonl --markdown benchmarks/tuner/suite.md
 
 bench-latency: install
 	$(BIN)/python -m benchmarks.tuner.latency

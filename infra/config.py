@@ -23,7 +23,34 @@ class StageConfig(BaseModel):
     metric_stream_format: Literal["json", "opentelemetry1.0"] = "json"
     metric_stream_archive_days: int = Field(default=30, ge=1)
 
-    @field_validator("jwt_audience", "subscribed_log_groups", "metric_stream_namespaces", mode="before")
+    # -- what trials may run as (docs/security.md) -------------------------------------------------
+    # Roles SageMaker trials may run as; empty: the stack creates one execution role and allows only it.
+    training_role_arns: list[str] = []
+    # What the stack-created training role may read (s3://bucket/prefix) and write (model output).
+    training_data_s3_uri: str = Field(default="", pattern=r"^(s3://[a-z0-9.-]{3,63}(/.*)?)?$")
+    training_output_s3_uri: str = Field(default="", pattern=r"^(s3://[a-z0-9.-]{3,63}(/.*)?)?$")
+    # ECR repositories the stack-created role may pull from (ARNs); empty: this account's repositories.
+    training_image_repository_arns: list[str] = []
+    # Caps a caller cannot raise: instance types (empty: any), instances and runtime per trial.
+    trial_instance_types: list[str] = []
+    trial_max_instance_count: int = Field(default=4, ge=1)
+    trial_max_runtime_seconds: int = Field(default=24 * 3600, ge=1, le=28 * 24 * 3600)
+
+    # -- logs --------------------------------------------------------------------------------------
+    # The state machine's own log: errors only, without execution data (inputs carry task tokens and
+    # trial environments) unless an operator asks for more while debugging.
+    state_machine_log_level: Literal["ALL", "ERROR", "FATAL", "OFF"] = "ERROR"
+    state_machine_log_execution_data: bool = False
+
+    # -- operations (infra/constructs/monitoring.py) ----------------------------------------------
+    alarm_email: str = Field(default="", pattern=r"^([^@\s]+@[^@\s]+)?$")
+    operations_dashboard: bool = True  # a CloudWatch dashboard: $3/month beyond an account's first 3
+    # Reserved concurrency of the log-ingestion function (0: none). Throttled asynchronous deliveries
+    # wait in Lambda's queue and are retried, so a burst of logs cannot starve the API.
+    logs_ingestion_concurrency: int = Field(default=10, ge=0)
+
+    @field_validator("jwt_audience", "subscribed_log_groups", "metric_stream_namespaces", "training_role_arns",
+                     "training_image_repository_arns", "trial_instance_types", mode="before")
     @classmethod
     def _json_list(cls, value):
         # `-c key=value` on the command line always arrives as a string.
@@ -57,6 +84,18 @@ class StageConfig(BaseModel):
             "metric_stream_namespaces": "metricStreamNamespaces",
             "metric_stream_format": "metricStreamFormat",
             "metric_stream_archive_days": "metricStreamArchiveDays",
+            "training_role_arns": "trainingRoleArns",
+            "training_data_s3_uri": "trainingDataS3Uri",
+            "training_output_s3_uri": "trainingOutputS3Uri",
+            "training_image_repository_arns": "trainingImageRepositoryArns",
+            "trial_instance_types": "trialInstanceTypes",
+            "trial_max_instance_count": "trialMaxInstanceCount",
+            "trial_max_runtime_seconds": "trialMaxRuntimeSeconds",
+            "state_machine_log_level": "stateMachineLogLevel",
+            "state_machine_log_execution_data": "stateMachineLogExecutionData",
+            "alarm_email": "alarmEmail",
+            "operations_dashboard": "operationsDashboard",
+            "logs_ingestion_concurrency": "logsIngestionConcurrency",
         }
         values = {field: app.node.try_get_context(key) for field, key in keys.items()}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})

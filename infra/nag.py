@@ -44,8 +44,8 @@ def acknowledge_ingestion(stack: Stack, ingestion) -> None:
         NagPackSuppression(
             id="AwsSolutions-IAM5",
             reason="Firehose writes and retries multipart uploads of objects it names itself inside this one bucket "
-                   "(grant_write: s3:PutObject*, s3:Abort*, s3:DeleteObject* on bucket/*).",
-            applies_to=["Action::s3:DeleteObject*", "Action::s3:Abort*", f"Resource::<{bucket}.Arn>/*"],
+                   "(its documented S3 destination actions on bucket/*).",
+            applies_to=[f"Resource::<{bucket}.Arn>/*"],
         ),
         NagPackSuppression(
             id="AwsSolutions-IAM5",
@@ -57,6 +57,6 @@ def acknowledge_ingestion(stack: Stack, ingestion) -> None:
     NagSuppressions.add_resource_suppressions(ingestion.logs_function.role, [NagPackSuppression(
         id="AwsSolutions-IAM5",
         reason="Early stopping stops the SageMaker training jobs of tuning trials, whose names are chosen at run "
-               "time; the permission is StopTrainingJob only, on training jobs of this account and region.",
+               "time; the permission is StopTrainingJob only, on jobs tagged skytune:tuning-job.",
         applies_to=["Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"],
     )], apply_to_children=True)

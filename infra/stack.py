@@ -1,7 +1,7 @@
 """The skytune stack: one construct per concern, wired together here."""
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, Stack
 from constructs import Construct
 
 from infra import constants
@@ -9,6 +9,7 @@ from infra.config import StageConfig
 from infra.constructs.api import Api
 from infra.constructs.function import SharedLayers
 from infra.constructs.ingestion import Ingestion
+from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
 from infra.constructs.tuning import Tuning
 from infra.nag import acknowledge_function_role, acknowledge_ingestion
@@ -34,4 +35,38 @@ class SkytuneStack(Stack):
         record_bundle_sizes(
             {f.node.path: [f.code_dir, constants.CORE_LAYER_DIR, self.layers.deps_dir] for f in self.functions}
         )
-        CfnOutput(self, "ApiUrl", value=self.api.http_api.api_endpoint)
+        self._monitor()
+        self._outputs()
+
+    # -- operations (infra/constructs/monitoring.py): keep this the last thing the stack builds -----
+    def _monitor(self) -> None:
+        self.monitoring = Monitoring(self, "Monitoring", config=self.config)
+        self.monitoring.watch_api(self.api.http_api)
+        self.monitoring.watch_state_machine(self.tuning.state_machine)
+        self.monitoring.watch_delivery_stream(self.ingestion.delivery_stream)
+        for queue in self.ingestion.dead_letter_queues:
+            self.monitoring.watch_dead_letter_queue(queue, "failed ingestion deliveries")
+        self.monitoring.watch_dead_letter_queue(self.tuning.dead_letters, "trials no worker could run")
+        for table in self.storage.all_tables:
+            self.monitoring.watch_table(table)
+        self.monitoring.watch_stack(self)  # every SkytuneFunction, whoever added it; then the dashboard
+
+    # -- what `cdk deploy` prints (README "Deploy"; tests/infra/test_outputs.py) ----------------------
+    def _outputs(self) -> None:
+        CfnOutput(self, "ApiUrl", value=self.api.http_api.api_endpoint,
+                  description="SKYTUNE_URL: the HTTP API's base URL")
+        CfnOutput(self, "Region", value=Aws.REGION, description="AWS_REGION for SigV4-signed requests")
+        for name, table in (("TrackingTableName", self.storage.tracking), ("MetricsTableName", self.storage.metrics),
+                            ("IdempotencyTableName", self.storage.idempotency)):
+            CfnOutput(self, name, value=table.table_name, description="retained when the stack is deleted")
+        CfnOutput(self, "MetricStreamBucketName", value=self.ingestion.stream_bucket.bucket_name,
+                  description="retained when the stack is deleted (versioned: empty it before deleting)")
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn,
+                  description="every alarm publishes here: subscribe e-mail, chat or paging")
+        CfnOutput(self, "TrainingRoleArns", value=",".join(self.config.training_role_arns) or
+                  self.tuning.training_role.role_arn,
+                  description="the RoleArn values SageMaker trials may use (TrainingJobDefinition.RoleArn)")
+        if self.monitoring.dashboard is not None:
+            CfnOutput(self, "OperationsDashboardUrl", description="CloudWatch dashboard of the alarms' signals",
+                      value=f"https://console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}#dashboards:name="
+                            f"{self.monitoring.dashboard.dashboard_name}")

@@ -20,8 +20,9 @@ class SkytuneMethod:
         self._next = 0
 
     def ask(self) -> tuple[int, dict]:
+        # index = this trial's position in the job, as the engine passes trial number - 1
         config = suggest(self.strategy, self.space, self.completed, list(self.running.values()),
-                         1, self.seed, objective="Minimize", **self.options)[0]
+                         1, self.seed, objective="Minimize", index=self._next, **self.options)[0]
         handle, self._next = self._next, self._next + 1
         self.running[handle] = config
         return handle, config

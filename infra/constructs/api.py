@@ -13,9 +13,26 @@ from infra.config import StageConfig
 from infra.constructs.function import SharedLayers, SkytuneFunction, log_group
 from infra.constructs.storage import Storage
 
-# One proxy route: the powertools resolver inside the function does the routing (and answers
-# 404/405 as JSON), so new endpoints need no infrastructure change and stay authorised.
+# Proxy routes: the powertools resolver inside the function does the routing (and answers 404/405 as
+# JSON), so new endpoints need no infrastructure change and stay authorised. The routes are split only
+# by *route class*, so that each class can be granted on its own (docs/security.md):
+#   read   GET/HEAD anything, and the POST queries that only read (search, analytics);
+#   write  POST/PUT/PATCH/DELETE on runs, experiments, trials, ...;
+#   tune   creating, stopping and reporting on tuning jobs (trials run code under the stack's roles).
+# With auth=jwt each class requires its OAuth scope; with auth=iam an execute-api:Invoke policy grants
+# methods and paths (arn:...:execute-api:REGION:ACCOUNT:API/$default/METHOD/v1/...).
 API_ROUTE_PATH = "/v1/{proxy+}"
+SCOPE_READ, SCOPE_WRITE, SCOPE_TUNE = "skytune/read", "skytune/write", "skytune/tune"
+READ_METHODS = [apigw.HttpMethod.GET, apigw.HttpMethod.HEAD]
+WRITE_METHODS = [apigw.HttpMethod.POST, apigw.HttpMethod.PUT, apigw.HttpMethod.PATCH, apigw.HttpMethod.DELETE]
+# (path, methods, scopes a token needs one of). Anyone who may write or tune may also read.
+ROUTE_CLASSES = {
+    "read": [(API_ROUTE_PATH, READ_METHODS), ("/v1/runs/search", [apigw.HttpMethod.POST]),
+             ("/v1/analytics/{proxy+}", [apigw.HttpMethod.POST])],
+    "write": [(API_ROUTE_PATH, WRITE_METHODS)],
+    "tune": [("/v1/tuning-jobs", [apigw.HttpMethod.POST]), ("/v1/tuning-jobs/{proxy+}", WRITE_METHODS)],
+}
+ROUTE_SCOPES = {"read": [SCOPE_READ, SCOPE_WRITE, SCOPE_TUNE], "write": [SCOPE_WRITE], "tune": [SCOPE_TUNE]}
 
 
 class Api(Construct):
@@ -39,11 +56,11 @@ class Api(Construct):
             default_authorizer=_authorizer(config),
             create_default_stage=True,
         )
-        self.http_api.add_routes(
-            path=API_ROUTE_PATH,
-            methods=[apigw.HttpMethod.ANY],
-            integration=integrations.HttpLambdaIntegration("Lambda", self.handler.function),
-        )
+        self.config = config
+        self.integration = integrations.HttpLambdaIntegration("Lambda", self.handler.function)
+        for route_class, routes in ROUTE_CLASSES.items():
+            for path, methods in routes:
+                self.add_routes(path, methods, route_class)
         access_logs = log_group(self, "AccessLogs", config)
         stage = self.http_api.default_stage.node.default_child
         stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
@@ -54,6 +71,14 @@ class Api(Construct):
             '"status":"$context.status","latency":"$context.responseLatency",'
             '"integrationError":"$context.integrationErrorMessage"}',
         )
+
+
+    def add_routes(self, path: str, methods: list[apigw.HttpMethod], route_class: str,
+                   integration: apigw.HttpRouteIntegration | None = None) -> None:
+        """Routes of one class (read / write / tune): with auth=jwt they require that class's scopes."""
+        self.http_api.add_routes(
+            path=path, methods=methods, integration=integration or self.integration,
+            authorization_scopes=ROUTE_SCOPES[route_class] if self.config.auth == "jwt" else None)
 
 
 def _authorizer(config: StageConfig):

@@ -51,6 +51,7 @@ class SkytuneFunction(Construct):
         memory_mb: int = 512,
         timeout: Duration = Duration.seconds(29),
         description: str = "",
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.code_dir = constants.LAMBDAS_DIR / source_folder
@@ -72,10 +73,15 @@ class SkytuneFunction(Construct):
             role=self.role,
             logging_format=lambda_.LoggingFormat.JSON,
             description=description,
+            reserved_concurrent_executions=reserved_concurrency or None,
             environment={
                 "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                # Never log whole events nor trace whole responses: requests carry trials' environments and
+                # hyperparameters, step outputs carry them too (docs/security.md, "What is never logged").
+                "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
                 constants.ENV_STAGE: config.stage,
                 **environment,
             },

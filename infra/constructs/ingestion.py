@@ -1,7 +1,8 @@
 """Metric ingestion: CloudWatch Logs subscriptions, a CloudWatch metric stream through Firehose, and
 SageMaker training-job state changes from EventBridge, each into its own Lambda function.
 
-Every asynchronous invocation has a dead-letter queue; errors and dead letters raise alarms.
+Every asynchronous invocation has a dead-letter queue; errors and dead letters raise alarms
+(infra/constructs/monitoring.py).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from constructs import Construct
 from infra.config import StageConfig
 from infra.constructs.function import SharedLayers, SkytuneFunction
 from infra.constructs.storage import Storage
+from infra.constructs.tuning import stop_skytune_training_jobs
 
 SAGEMAKER_STATE_CHANGE = "SageMaker Training Job State Change"
 
@@ -39,8 +41,11 @@ class Ingestion(Construct):
     def __init__(self, scope: Construct, id: str, *, config: StageConfig, layers: SharedLayers, storage: Storage) -> None:
         super().__init__(scope, id)
         common = dict(source_folder="ingest", layers=layers, config=config, environment=storage.environment())
+        # Reserved concurrency: a burst of training logs (asynchronous deliveries, retried when throttled)
+        # cannot take the account's whole concurrency from the API (docs/security.md, README "Deploy").
         self.logs_function = SkytuneFunction(self, "Logs", handler="skytune_ingest.logs.lambda_handler",
-                                             description="skytune: CloudWatch Logs subscription → metrics", **common)
+                                             description="skytune: CloudWatch Logs subscription → metrics",
+                                             reserved_concurrency=config.logs_ingestion_concurrency, **common)
         self.events_function = SkytuneFunction(self, "Events", handler="skytune_ingest.events.lambda_handler",
                                                description="skytune: SageMaker training job state → runs", **common)
         self.stream_function = SkytuneFunction(
@@ -57,7 +62,6 @@ class Ingestion(Construct):
         self._logs_subscriptions(config)
         self._training_job_events()
         self._metric_stream(config)
-        self._alarms()
 
     def _dead_letter_queue(self, id: str) -> sqs.Queue:
         queue = sqs.Queue(
@@ -82,10 +86,7 @@ class Ingestion(Construct):
     def _logs_subscriptions(self, config: StageConfig) -> None:
         self._async_failures_to(self.logs_function, "LogsDeadLetters")
         # Early stopping of tuning trials that run as SageMaker training jobs (skytune_ingest.early_stopping).
-        self.logs_function.role.add_to_policy(iam.PolicyStatement(
-            actions=["sagemaker:StopTrainingJob"],
-            resources=[Stack.of(self).format_arn(service="sagemaker", resource="training-job", resource_name="*")],
-        ))
+        self.logs_function.role.add_to_policy(stop_skytune_training_jobs(Stack.of(self)))
         self.trials_log_group = logs.LogGroup(
             self, "TrialLogs", log_group_name=trials_log_group_name(config.stage),
             removal_policy=RemovalPolicy.DESTROY,
@@ -127,7 +128,11 @@ class Ingestion(Construct):
                                               noncurrent_version_expiration=Duration.days(1))],
         )
         self.firehose_role = firehose_role = iam.Role(self, "FirehoseRole", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"))
-        self.stream_bucket.grant_write(firehose_role)
+        # Firehose's documented S3 destination permissions, named one by one (no s3:DeleteObject*/Abort* wildcards).
+        firehose_role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+                     "s3:ListBucketMultipartUploads", "s3:PutObject"],
+            resources=[self.stream_bucket.bucket_arn, self.stream_bucket.arn_for_objects("*")]))
         self.stream_function.function.grant_invoke(firehose_role)
         self.delivery_stream = firehose.CfnDeliveryStream(
             self, "DeliveryStream",
@@ -169,18 +174,3 @@ class Ingestion(Construct):
             include_filters=[cloudwatch.CfnMetricStream.MetricStreamFilterProperty(namespace=n)
                              for n in config.metric_stream_namespaces] or None,
         )
-
-    def _alarms(self) -> None:
-        self.alarms: list[cloudwatch.Alarm] = []
-        for function in self.functions:
-            self.alarms.append(function.function.metric_errors(period=Duration.minutes(5)).create_alarm(
-                self, f"{function.node.id}Errors", threshold=1, evaluation_periods=1,
-                alarm_description=f"{function.node.id} ingestion function failed",
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ))
-        for queue in self.dead_letter_queues:
-            self.alarms.append(queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)).create_alarm(
-                self, f"{queue.node.id}Depth", threshold=1, evaluation_periods=1,
-                alarm_description=f"deliveries parked in {queue.node.id}: inspect and redrive",
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ))

@@ -5,6 +5,20 @@ from constructs import Construct
 from infra import constants
 
 
+# Item reads and writes, without the stream actions (GetRecords, GetShardIterator) that CDK's
+# grant_read_write_data adds: only a stream consumer needs those, and it gets them from grant_stream_read.
+DATA_ACTIONS = (
+    "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+)
+
+
+def grant_data(table: dynamodb.TableV2, grantee) -> None:
+    """Read and write items of ``table`` and its indexes (no stream access)."""
+    table.grant(grantee, *DATA_ACTIONS)
+
+
 def _table(scope: Construct, id: str, *, ttl: str | None = None, indexes: int = 0, pk: str = "pk", sk: str | None = "sk") -> dynamodb.TableV2:
     table = dynamodb.TableV2(
         scope,
@@ -62,4 +76,4 @@ class Storage(Construct):
 
     def grant_read_write(self, grantee) -> None:
         for table in self.all_tables:
-            table.grant_read_write_data(grantee)
+            grant_data(table, grantee)

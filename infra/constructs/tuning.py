@@ -10,7 +10,7 @@ slot at once. Each Lambda step has its own role with only what it needs.
 """
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack, aws_iam as iam, aws_sqs as sqs, aws_stepfunctions as sfn
+from aws_cdk import ArnFormat, Duration, Fn, Stack, aws_iam as iam, aws_sqs as sqs, aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
@@ -19,7 +19,13 @@ from infra import constants
 from infra.config import StageConfig
 from infra.constructs.api import Api
 from infra.constructs.function import SharedLayers, SkytuneFunction, log_group
-from infra.constructs.storage import Storage
+from infra.constructs.storage import Storage, grant_data
+from skytune.settings import (
+    ENV_TRAINING_ROLE_ARNS,
+    ENV_TRIAL_INSTANCE_TYPES,
+    ENV_TRIAL_MAX_INSTANCE_COUNT,
+    ENV_TRIAL_MAX_RUNTIME_SECONDS,
+)
 from skytune.tuning import limits
 from skytune.tuning.names import ENV_STATE_MACHINE_ARN, ENV_TRIAL_QUEUE, TRIAL_FUNCTION_PREFIX, state_machine_name
 
@@ -32,6 +38,27 @@ TRANSIENT_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 STEPS = ("start", "claim", "suggest", "record", "finish", "dispatch")
+# Tags skytune puts on every training job it creates (skytune.tuning.engine.sagemaker_training_job);
+# IAM lets skytune's roles create, describe and stop only jobs that carry them.
+SKYTUNE_TRAINING_JOB_TAGS = ("skytune:tuning-job", "skytune:trial")
+SAGEMAKER_TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+def _skytune_job_condition() -> dict:
+    return {"Null": {"aws:ResourceTag/skytune:tuning-job": "false"}}
+
+
+def stop_skytune_training_jobs(stack: Stack) -> iam.PolicyStatement:
+    """StopTrainingJob on skytune's own trials only (the API's stop, the log-ingestion early stopping)."""
+    return iam.PolicyStatement(
+        actions=["sagemaker:StopTrainingJob"],
+        resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
+        conditions=_skytune_job_condition())
+
+
+def _s3_location(uri: str) -> tuple[str, str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    return bucket, prefix
 
 
 class Tuning(Construct):
@@ -63,35 +90,49 @@ class Tuning(Construct):
             for name in STEPS
         }
         for function in self.steps.values():
-            storage.tracking.grant_read_write_data(function.function)
+            grant_data(storage.tracking, function.function)
         # suggest and record mirror each trial as a tracked run (params, status; metrics live apart)
-        storage.metrics.grant_read_write_data(self.steps["suggest"].function)
-        storage.metrics.grant_read_write_data(self.steps["record"].function)
+        grant_data(storage.metrics, self.steps["suggest"].function)
+        grant_data(storage.metrics, self.steps["record"].function)
         self.trial_queue.grant_send_messages(self.steps["dispatch"].function)
 
         name = state_machine_name(stack.stack_name)
         self.state_machine_arn = stack.format_arn(service="states", resource="stateMachine", resource_name=name,
                                                   arn_format=ArnFormat.COLON_RESOURCE_NAME)
         self.logs = log_group(self, "StateMachineLogs", config)
+        # ERROR without execution data by default: inputs and outputs carry task tokens and trials'
+        # environments (docs/security.md, "What is never logged").
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
             state_machine_name=name,
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.logs, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(destination=self.logs, level=sfn.LogLevel[config.state_machine_log_level],
+                                include_execution_data=config.state_machine_log_execution_data),
             comment="skytune tuning job: parallel workers claim, suggest, run and record trials",
         )
-        self._grant_runners(stack)
+        self.training_role = self._training_role(stack, config) if not config.training_role_arns else None
+        self.training_role_arns = config.training_role_arns or [self.training_role.role_arn]
+        self._grant_runners(stack, config)
 
         api_function = api.handler.function
         api_function.add_environment(ENV_STATE_MACHINE_ARN, self.state_machine_arn)
+        # What a caller may ask trials to run as; skytune.tuning.policy refuses anything else with a 400.
+        api_function.add_environment(ENV_TRAINING_ROLE_ARNS, Fn.join(",", self.training_role_arns))
+        api_function.add_environment(ENV_TRIAL_INSTANCE_TYPES, ",".join(config.trial_instance_types))
+        api_function.add_environment(ENV_TRIAL_MAX_INSTANCE_COUNT, str(config.trial_max_instance_count))
+        api_function.add_environment(ENV_TRIAL_MAX_RUNTIME_SECONDS, str(config.trial_max_runtime_seconds))
         self.state_machine.grant_start_execution(api_function)
         self.state_machine.grant_task_response(api_function)
-        api_function.add_to_role_policy(iam.PolicyStatement(
-            actions=["sagemaker:StopTrainingJob"],
-            resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")]))
-        self._acknowledge(stack, api)
+        api_function.add_to_role_policy(stop_skytune_training_jobs(stack))
+        self._acknowledge(stack, api, config)
+        if config.state_machine_log_level != "ALL":
+            NagSuppressions.add_resource_suppressions(self.state_machine, [NagPackSuppression(
+                id="AwsSolutions-SF1",
+                reason="Logging ALL events with execution data would write task tokens, trial environments and "
+                       "hyperparameters to CloudWatch Logs; errors are logged, and -c stateMachineLogLevel=ALL "
+                       "turns full logging on while debugging (docs/security.md).")])
 
     @property
     def functions(self) -> list[SkytuneFunction]:
@@ -207,43 +248,88 @@ class Tuning(Construct):
                 .otherwise(done))
         )
 
-    def _grant_runners(self, stack: Stack) -> None:
+    def _training_role(self, stack: Stack, config: StageConfig) -> iam.Role:
+        """The one execution role trials run as by default: read the configured training data, write the
+        configured output, pull images, write the training job's logs and metrics. Nothing else."""
+        role = iam.Role(self, "TrainingRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                        description="skytune: execution role of SageMaker trials (docs/security.md)")
+        group = stack.format_arn(service="logs", resource="log-group", resource_name=SAGEMAKER_TRAINING_LOG_GROUP,
+                                 arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        role.add_to_policy(iam.PolicyStatement(
+            sid="TrainingLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[group, f"{group}:log-stream:*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="TrainingMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": SAGEMAKER_TRAINING_LOG_GROUP}}))
+        role.add_to_policy(iam.PolicyStatement(sid="ImageRegistryLogin", actions=["ecr:GetAuthorizationToken"],
+                                               resources=["*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ImagePull",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=config.training_image_repository_arns or [
+                stack.format_arn(service="ecr", resource="repository", resource_name="*")]))
+        if config.training_data_s3_uri:
+            bucket, prefix = _s3_location(config.training_data_s3_uri)
+            role.add_to_policy(iam.PolicyStatement(sid="TrainingDataRead", actions=["s3:GetObject"],
+                                                   resources=[f"arn:{stack.partition}:s3:::{bucket}/{prefix}*"]))
+            role.add_to_policy(iam.PolicyStatement(
+                sid="TrainingDataList", actions=["s3:ListBucket"], resources=[f"arn:{stack.partition}:s3:::{bucket}"],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
+        if config.training_output_s3_uri:
+            bucket, prefix = _s3_location(config.training_output_s3_uri)
+            role.add_to_policy(iam.PolicyStatement(
+                sid="TrainingOutputWrite", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[f"arn:{stack.partition}:s3:::{bucket}/{prefix}*"]))
+        return role
+
+    def _grant_runners(self, stack: Stack, config: StageConfig) -> None:
         role = self.state_machine.role
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="LambdaRunner", actions=["lambda:InvokeFunction"],
             resources=[stack.format_arn(service="lambda", resource="function",
                                         resource_name=f"{TRIAL_FUNCTION_PREFIX}*", arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
+        training_jobs = stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")
+        # Create only jobs tagged as skytune trials, within the deployment's caps (IAM checks them a second
+        # time after skytune.tuning.policy); tagging is allowed only as part of that create call.
+        create_conditions = {
+            "Null": {f"aws:RequestTag/{tag}": "false" for tag in SKYTUNE_TRAINING_JOB_TAGS},
+            "NumericLessThanEquals": {"sagemaker:MaxRuntimeInSeconds": config.trial_max_runtime_seconds},
+        }
+        if config.trial_instance_types:
+            create_conditions["ForAllValues:StringEquals"] = {"sagemaker:InstanceTypes": config.trial_instance_types}
         role.add_to_principal_policy(iam.PolicyStatement(
-            sid="SageMakerRunner",
-            actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
-                     "sagemaker:AddTags"],
-            resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")]))
+            sid="SageMakerRunnerCreate", actions=["sagemaker:CreateTrainingJob"], resources=[training_jobs],
+            conditions=create_conditions))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="SageMakerRunnerTagOnCreate", actions=["sagemaker:AddTags"], resources=[training_jobs],
+            conditions={"StringEquals": {"sagemaker:TaggingAction": "CreateTrainingJob"},
+                        "Null": {f"aws:RequestTag/{tag}": "false" for tag in SKYTUNE_TRAINING_JOB_TAGS}}))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="SageMakerRunnerWatch", actions=["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
+            resources=[training_jobs], conditions=_skytune_job_condition()))
         # .sync waits on the SageMaker job through this managed EventBridge rule.
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="SageMakerSyncRule", actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             resources=[stack.format_arn(service="events", resource="rule",
                                         resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule")]))
         role.add_to_principal_policy(iam.PolicyStatement(
-            sid="SageMakerPassRole", actions=["iam:PassRole"],
-            resources=[stack.format_arn(service="iam", region="", resource="role", resource_name="*")],
+            sid="SageMakerPassRole", actions=["iam:PassRole"], resources=self.training_role_arns,
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
         role.add_to_principal_policy(iam.PolicyStatement(
             sid="ContinueAsNew", actions=["states:StartExecution"], resources=[self.state_machine_arn]))
 
-    def _acknowledge(self, stack: Stack, api: Api) -> None:
+    def _acknowledge(self, stack: Stack, api: Api, config: StageConfig) -> None:
         NagSuppressions.add_resource_suppressions(self.dead_letters, [NagPackSuppression(
             id="AwsSolutions-SQS3", reason="This queue is the dead-letter queue of the trial queue.")])
         account_arn = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
         reasons = {
             account_arn.format(service="sagemaker", resource="training-job/*"):
-                "SageMaker trials are training jobs named per trial at run time; the role may create, "
-                "describe and stop training jobs only.",
+                "SageMaker trials are training jobs named per trial at run time; create requires the skytune:* "
+                "request tags, describe/stop require the skytune:tuning-job resource tag.",
             account_arn.format(service="lambda", resource=f"function:{TRIAL_FUNCTION_PREFIX}*"):
                 f"Lambda-runner trials may invoke only functions named {TRIAL_FUNCTION_PREFIX}* (the "
-                "naming convention is the permission boundary).",
-            "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*":
-                "The SageMaker execution role is the user's (TrainingJobDefinition.RoleArn); PassRole is "
-                "limited to passing roles to sagemaker.amazonaws.com.",
+                "naming convention is the permission boundary; the API refuses other names with a 400).",
             "*": "X-Ray and CloudWatch Logs vended-log delivery APIs do not support resource-level permissions.",
         }
         suppressions = [NagPackSuppression(id="AwsSolutions-IAM5", reason=reason, applies_to=[f"Resource::{resource}"])
@@ -255,7 +341,33 @@ class Tuning(Construct):
         NagSuppressions.add_resource_suppressions(self.state_machine.role, suppressions, apply_to_children=True)
         NagSuppressions.add_resource_suppressions(api.handler.role, [NagPackSuppression(
             id="AwsSolutions-IAM5", reason="The API stops a tuning job's SageMaker trials, whose names are only "
-            "known at run time (training-job/*).",
+            "known at run time (training-job/*), and only jobs carrying the skytune:tuning-job tag.",
             applies_to=["Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"])],
             apply_to_children=True)
+        if self.training_role is not None:
+            s3_prefixes = sorted({"Resource::arn:<AWS::Partition>:s3:::{}/{}*".format(*_s3_location(uri))
+                                  for uri in (config.training_data_s3_uri, config.training_output_s3_uri) if uri})
+            NagSuppressions.add_resource_suppressions(self.training_role, [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="SageMaker names a training job's log streams itself, inside the one log group "
+                           f"{SAGEMAKER_TRAINING_LOG_GROUP}.",
+                    applies_to=[f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+                                f"{SAGEMAKER_TRAINING_LOG_GROUP}:log-stream:*"]),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level "
+                           "permissions (PutMetricData is limited to the SageMaker training namespace).",
+                    applies_to=["Resource::*"]),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Trial images come from this account's ECR repositories unless the stage config "
+                           "names them (trainingImageRepositoryArns); pull actions only.",
+                    applies_to=["Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/*"]),
+                *([NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Reads and writes are limited to the configured S3 prefixes (trainingDataS3Uri, "
+                           "trainingOutputS3Uri); the objects under them are named by the user's job.",
+                    applies_to=s3_prefixes)] if s3_prefixes else []),
+            ], apply_to_children=True)
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-
-import requests
 
 from tests.e2e.test_local_runtime import LocalProcess
 
@@ -21,8 +20,8 @@ def test_printed_metrics_reach_the_run(cloud_assembly, tmp_path):
     local = LocalProcess(cloud_assembly, tmp_path / "data")
     local.wait_ready()
     try:
-        requests.post(f"{local.url}/v1/experiments", json={"name": "logs-e2e"})
-        run = requests.post(f"{local.url}/v1/runs", json={"experiment": "logs-e2e", "name": "trainer"}).json()
+        local.session.post(f"{local.url}/v1/experiments", json={"name": "logs-e2e"})
+        run = local.session.post(f"{local.url}/v1/runs", json={"experiment": "logs-e2e", "name": "trainer"}).json()
         definitions = tmp_path / "definitions.json"
         definitions.write_text(json.dumps([
             {"Name": "train:loss", "Regex": "Train Loss: ([0-9\\.]+);"},
@@ -32,15 +31,16 @@ def test_printed_metrics_reach_the_run(cloud_assembly, tmp_path):
             [sys.executable, "-m", "skytune.cli", "ship-logs", "--url", local.url, "--run", run["run_id"],
              "--metric-definitions", str(definitions), "--log-stream", "trainer/1", "--", sys.executable, "-c", TRAINING_SCRIPT],
             capture_output=True, text=True, timeout=120,
+            env={**os.environ, "SKYTUNE_TOKEN": local.token},  # the CLI reads the token from the environment
         )
         assert shipped.returncode == 0, shipped.stderr
         assert "Train Loss: 0.52" in shipped.stdout  # the output is passed through
 
-        metrics = requests.get(f"{local.url}/v1/runs/{run['run_id']}").json()["metrics"]
+        metrics = local.session.get(f"{local.url}/v1/runs/{run['run_id']}").json()["metrics"]
         assert metrics["train:loss"]["count"] == 3
         assert (metrics["train:loss"]["first"], metrics["train:loss"]["last"], metrics["train:loss"]["min"]) == (0.52, 0.33, 0.33)
         assert metrics["test:accuracy"]["max"] == 94.1 and metrics["test:accuracy"]["last_step"] == 2
-        series = requests.get(f"{local.url}/v1/runs/{run['run_id']}/metrics/test:accuracy").json()["points"]
+        series = local.session.get(f"{local.url}/v1/runs/{run['run_id']}/metrics/test:accuracy").json()["points"]
         assert [(p["step"], p["value"]) for p in series] == [(0, 91.3), (1, 92.8), (2, 94.1)]
     finally:
         local.stop()

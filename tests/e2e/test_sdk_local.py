@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import signal
 import uuid
 from pathlib import Path
@@ -18,9 +19,17 @@ LocalProcess = _module.LocalProcess
 
 @pytest.fixture(scope="module")
 def local_url(cloud_assembly, tmp_path_factory):
-    process = LocalProcess(cloud_assembly, tmp_path_factory.mktemp("sdk-data"))
+    data_dir = tmp_path_factory.mktemp("sdk-data")
+    process = LocalProcess(cloud_assembly, data_dir)
     process.wait_ready()
+    # the SDK finds the token as a user's shell would: in the data directory named by SKYTUNE_DATA_DIR
+    previous = os.environ.get("SKYTUNE_DATA_DIR")
+    os.environ["SKYTUNE_DATA_DIR"] = str(data_dir)
     yield process.url
+    if previous is None:
+        os.environ.pop("SKYTUNE_DATA_DIR", None)
+    else:
+        os.environ["SKYTUNE_DATA_DIR"] = previous
     process.stop(signal.SIGTERM)
 
 

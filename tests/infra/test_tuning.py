@@ -27,7 +27,7 @@ def test_state_machine_is_a_standard_workflow_with_tracing_and_logs(template):
     template.has_resource_properties("AWS::StepFunctions::StateMachine", {
         "StateMachineType": "STANDARD",
         "TracingConfiguration": {"Enabled": True},
-        "LoggingConfiguration": Match.object_like({"Level": "ALL"}),
+        "LoggingConfiguration": Match.object_like({"Level": "ERROR"}),
         "StateMachineName": "skytune-dev-tuning",
     })
 

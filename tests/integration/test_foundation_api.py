@@ -84,7 +84,7 @@ def test_unknown_route_is_404_and_wrong_method_is_405(api):
     wrong_method = api.delete("/v1/health")
     assert wrong_method.status == 405
     assert wrong_method.headers["allow"] == "GET"
-    assert wrong_method.json()["error"]["allowed"] == ["GET"]
+    assert wrong_method.json()["error"]["details"]["allowed"] == ["GET"]
 
     outside_api = api.get("/elsewhere")
     assert outside_api.status == 404  # no route in the template: API Gateway's own answer

@@ -57,13 +57,13 @@ def test_params_are_write_once(api, run_id):
 def test_bad_batches_are_4xx_naming_the_field_and_write_nothing(api, run_id):
     nan = b'{"metrics": [{"name": "loss", "value": 1.0, "step": 0}, {"name": "loss", "value": NaN, "step": 1}]}'
     response = api.post(f"/v1/runs/{run_id}/log-batch", nan)
-    assert response.status == 400 and response.json()["error"]["field"] == "metrics.1.value"
+    assert response.status == 400 and response.json()["error"]["field"] == "metrics[1].value"
     infinite = api.post(f"/v1/runs/{run_id}/log-batch", b'{"metrics": [{"name": "x", "value": Infinity}]}')
     assert infinite.status == 400
     too_many = api.post(f"/v1/runs/{run_id}/log-batch", {"metrics": points("m", [1.0] * 1001)})
     assert too_many.status == 400 and too_many.json()["error"]["field"] == "metrics"
     odd_name = api.post(f"/v1/runs/{run_id}/log-batch", {"metrics": [{"name": "a\nb", "value": 1}]})
-    assert odd_name.status == 400 and odd_name.json()["error"]["field"] == "metrics.0.name"
+    assert odd_name.status == 400 and odd_name.json()["error"]["field"] == "metrics[0].name"
     too_many_params = api.post(f"/v1/runs/{run_id}/log-batch", {"params": {f"p{i}": i for i in range(101)}})
     assert too_many_params.status == 400 and too_many_params.json()["error"]["field"] == "params"
     big = {"tags": {f"t{i}": "x" * 250 for i in range(40)},

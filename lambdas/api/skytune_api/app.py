@@ -5,6 +5,8 @@ tables and adds observability.
 """
 from __future__ import annotations
 
+import json
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -12,17 +14,13 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import O
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from skytune import __version__
-from skytune.errors import SkytuneError
+from skytune.errors import InvalidInput, SkytuneError, UnsupportedMediaType
+from skytune.tracking import limits as tracking_limits
 from skytune_api.routes import experiments, health, sources
 from skytune_api.routes import lineage, runs, search, trials
 from skytune_api.routes import tuning
 
 logger = Logger(child=True)
-
-
-class UnsupportedMediaType(SkytuneError):
-    status = 415
-    code = "UnsupportedMediaType"
 
 
 class JsonBodyValidation(OpenAPIRequestValidationMiddleware):
@@ -39,6 +37,57 @@ class JsonBodyValidation(OpenAPIRequestValidationMiddleware):
             raise UnsupportedMediaType(f"the body must be {content_types.APPLICATION_JSON}, not {media_type!r}",
                                        field="content-type")
         return self._parse_json_data(app)
+
+    def _parse_json_data(self, app: APIGatewayHttpResolver) -> dict:
+        body = app.current_event.decoded_body
+        return parse_json_body(body if body else "null")
+
+
+def parse_json_body(text: str):
+    """A request body as JSON, refusing what `json.loads` would take silently or crash on:
+    duplicate keys in an object (which one would win is up to each parser: RFC 8259 §4) and
+    nesting deeper than `JSON_MAX_DEPTH` (past Python's recursion limit the decoder raises
+    RecursionError, a 500). Stdlib json with a pairs hook; the depth is measured without recursion."""
+    try:
+        value = json.loads(text, object_pairs_hook=_object_without_duplicates)
+    except RecursionError:
+        raise _too_deep() from None
+    except json.JSONDecodeError as error:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", error.pos), "input": {},
+                                       "msg": f"JSON decode error: {error.msg} at character {error.pos}"}]) from None
+    _check_depth(value)
+    return value
+
+
+class DuplicateKey(ValueError):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise InvalidInput(f"the JSON body repeats the key {duplicate[:100]!r} in one object; each key may appear once",
+                           field="body", details={"duplicate_key": duplicate[:100]})
+    return value
+
+
+def _too_deep() -> InvalidInput:
+    return InvalidInput(f"the JSON body nests objects and arrays deeper than {tracking_limits.JSON_MAX_DEPTH} levels",
+                        field="body", details={"limit": "JSON_MAX_DEPTH", "max_depth": tracking_limits.JSON_MAX_DEPTH})
+
+
+def _check_depth(value: object) -> None:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > tracking_limits.JSON_MAX_DEPTH:
+                    raise _too_deep()
+                stack.append((child, depth + 1))
 
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -76,12 +125,19 @@ def _invalid_request(error: RequestValidationError) -> Response:
 
 
 def _field_name(location: tuple) -> str:
-    """("body", "tags", "x") -> "tags.x", the field as the caller wrote it; ("body", 8) (a JSON
-    syntax error at character 8) -> "body"; ("query", "limit") -> "limit"."""
-    parts = [str(part) for part in location[1:] if not isinstance(part, int) or len(location) > 2]
+    """The field as the caller wrote it, in one notation for every error of the API (the one the
+    core uses too): keys joined by dots, list positions in brackets. ("body", "metrics", 0, "step")
+    -> "metrics[0].step"; ("body", 8) (a JSON syntax error at character 8) -> "body";
+    ("query", "limit") -> "limit"; ("path", "run_id") -> "run_id"."""
     if len(location) == 2 and isinstance(location[1], int):
-        return location[0]
-    return ".".join(parts) or (str(location[0]) if location else "request")
+        return str(location[0])
+    name = ""
+    for part in location[1:]:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name or (str(location[0]) if location else "request")
 
 
 @app.not_found
@@ -89,7 +145,8 @@ def _not_found(_: NotFoundError) -> Response:
     path, method = app.current_event.path, app.current_event.http_method.upper()
     allowed = _allowed_methods(path)
     if allowed and method not in allowed:
-        response = error_response(405, "MethodNotAllowed", f"{method} is not allowed on {path}", allowed=allowed)
+        response = error_response(405, "MethodNotAllowed", f"{method} is not allowed on {path}",
+                                  details={"allowed": allowed})
         response.headers["Allow"] = ", ".join(allowed)
         return response
     return error_response(404, "NotFound", f"no route for {method} {path}")

@@ -220,3 +220,27 @@ def test_referenced_collects_what_storage_must_fetch():
     )
     with pytest.raises(TypeError):
         referenced(42)
+
+
+# -- SageMaker's frame (issue 12 §4) ------------------------------------------------------------------
+def test_sagemaker_column_names_follow_experiment_analytics():
+    from skytune.tracking.query.analytics import sagemaker_column_names
+
+    keys = ["run_id", "name", "source", "trial", "experiment", "created", "params.lr", "metrics.test:accuracy.max",
+            "metrics.test:accuracy.stddev", "metrics.loss.at(3)", "tags.team", "params.DisplayName"]
+    assert sagemaker_column_names(keys) == [
+        "TrialComponentName", "DisplayName", "SourceArn", "Trials", "Experiments", "CreationTime", "lr",
+        "test:accuracy - Max", "test:accuracy - StdDev", "metrics.loss.at(3)", "tags.team",
+        "params.DisplayName",  # would repeat DisplayName: keeps its own key
+    ]
+
+
+def test_datetime_columns_become_rfc3339_utc_strings():
+    from skytune.tracking.query.analytics import shape_table
+
+    rows = [{"created": 1769817600250, "ended": None, "metrics.loss.last_timestamp": 0, "params.lr": 1769817600250}]
+    shaped, names = shape_table(rows, list(rows[0]), naming="sagemaker", datetimes="iso8601")
+    assert names == ["CreationTime", "EndTime", "loss - LastTimestamp", "lr"]
+    assert shaped == [{"CreationTime": "2026-01-31T00:00:00.250Z", "EndTime": None,
+                       "loss - LastTimestamp": "1970-01-01T00:00:00.000Z", "lr": 1769817600250}]
+    assert shape_table(rows, list(rows[0])) == (rows, list(rows[0]))

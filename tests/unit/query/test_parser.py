@@ -98,7 +98,7 @@ def test_precedence_not_over_and_over_or():
         ("metrics.val_loss", MetricStat("val_loss", "last")),
         ("metrics.val_loss.last_timestamp", MetricStat("val_loss", "last_timestamp")),
         ("metrics.val_loss.at(10)", MetricAt("val_loss", 10)),
-        ("metrics.val_loss.at( -1 )", MetricAt("val_loss", -1)),
+        ("metrics.val_loss.at( 1 )", MetricAt("val_loss", 1)),
         ("metrics.at.at(3)", MetricAt("at", 3)),
         ("metrics.val_loss.window(5, 10).avg", MetricWindow("val_loss", 5, 10, "avg")),
         ("metrics.val_loss.window(5,5).count", MetricWindow("val_loss", 5, 5, "count")),
@@ -221,6 +221,8 @@ def test_message_reads_like_the_spec():
         ("metrics.loss.window(1, 2).stddev < 1", 26, "unknown window statistic 'stddev'"),
         ("metrics.loss.window(5, 2).min < 1", 20, "ends at step 2, before it starts at step 5"),
         ("metrics.loss.at(1.5) < 1", 16, "step 1.5 is not a whole number"),
+        ("metrics.loss.at(-1) < 1", 16, "step -1 is negative; steps are whole numbers >= 0"),
+        ("metrics.loss.window(-5, 2).min < 1", 20, "step -5 is negative"),
         ("colour = 'red'", 0, "unknown field 'colour'"),
         ("params.a = 1 AND attributes.colour = 1", 28, "unknown field 'colour'"),
         ("status = 'completed'", 9, "unknown status 'completed'"),
@@ -286,3 +288,56 @@ def test_statuses_the_language_knows_are_the_run_statuses():
     from skytune.tracking.records import RunStatus
 
     assert set(query.RUN_STATUSES) == {status.value for status in RunStatus}
+
+
+# -- issue 9 §1 decisions and issue 12 §4 (SageMaker names) ------------------------------------------
+def test_every_text_has_the_documented_length_limit_of_the_api():
+    from skytune.tracking import limits as tracking_limits
+    from skytune.tracking.query import parse_columns, parse_order_by
+
+    assert MAX_QUERY_LENGTH == tracking_limits.FILTER_MAX_LENGTH == 10_000
+    for parse in (parse_filter, parse_order_by, parse_columns):
+        with pytest.raises(FilterValidationError):
+            parse("name" + " " * MAX_QUERY_LENGTH)
+
+
+def test_order_by_as_a_list_has_the_same_key_limit_as_the_text():
+    from skytune.tracking.query import parse_order_by
+    from skytune.tracking.query.parser import MAX_ORDER_KEYS
+
+    assert len(parse_order_by(["name"] * MAX_ORDER_KEYS)) == MAX_ORDER_KEYS
+    with pytest.raises(FilterValidationError) as caught:
+        parse_order_by(["name"] * (MAX_ORDER_KEYS + 1))  # was: accepted (the text form stopped at 10)
+    assert caught.value.item == MAX_ORDER_KEYS
+    with pytest.raises(FilterValidationError):
+        parse_order_by(["name, run_id"] * 6)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("metrics.test:accuracy.max", MetricStat("test:accuracy", "max")),
+    ("metrics.validation:rmse", MetricStat("validation:rmse", "last")),
+    ("metrics.train:loss.at(3)", MetricAt("train:loss", 3)),
+    ("metrics.a:b:c-d.window(1, 2).min", MetricWindow("a:b:c-d", 1, 2, "min")),
+    ("params.sagemaker:job", Param("sagemaker:job")),
+])
+def test_sagemaker_names_with_colons_need_no_backquotes(text, expected):
+    from skytune.tracking.query import parse_field
+
+    assert parse_field(text) == expected
+    assert expected.render() == text.replace("metrics.validation:rmse", "metrics.validation:rmse.last")
+
+
+def test_sagemaker_sort_by_works_verbatim():
+    from skytune.tracking.query import parse_order_by
+
+    # SageMaker's ExperimentAnalytics(sort_by="metrics.test:accuracy.max", sort_order="Descending")
+    [key] = parse_order_by("metrics.test:accuracy.max DESC")
+    assert key.field == MetricStat("test:accuracy", "max") and key.descending
+    assert parse_filter("metrics.test:accuracy.max > 0.9") == parse_filter("metrics.`test:accuracy`.max > 0.9")
+
+
+@pytest.mark.parametrize(("text", "position"), [("metrics.:a > 1", 8), ("metrics.a: > 1", 9), ("metrics.a::b > 1", 9)])
+def test_a_colon_only_joins_word_parts(text, position):
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse_filter(text)
+    assert caught.value.position == position

@@ -112,3 +112,51 @@ def test_fingerprint_tells_identical_from_different_requests():
 
 def test_a_body_that_is_not_an_object_is_rejected():
     assert rejected([1, 2]).field == "body"
+
+
+# -- size limits (issue 9 §1): each of these was accepted -------------------------------------------
+def _integer_range(low, high, **extra):
+    return {"IntegerParameterRanges": [{"Name": "units", "MinValue": low, "MaxValue": high, **extra}]}
+
+
+@pytest.mark.parametrize(("low", "high", "key"), [(1, 1e29, "MaxValue"), (-(2**60), 5, "MinValue"),
+                                                  ("1", str(10**30), "MaxValue")])
+def test_integer_ranges_are_bounded(low, high, key):
+    error = rejected(body(parameter_ranges=_integer_range(low, high)))
+    assert error.field == f"parameter_ranges.IntegerParameterRanges[0].{key}"
+    assert str(limits.INTEGER_RANGE_MAX_ABS) in error.message
+
+
+def test_the_largest_integer_range_is_accepted():
+    spec = parse_request(body(parameter_ranges=_integer_range(-limits.INTEGER_RANGE_MAX_ABS, limits.INTEGER_RANGE_MAX_ABS)))
+    assert spec.search_space().names == ("units",)
+
+
+def test_a_grid_of_20_by_1000001_points_is_refused_without_building_it():
+    ranges = {"IntegerParameterRanges": [{"Name": "a", "MinValue": 1, "MaxValue": 20},
+                                         {"Name": "b", "MinValue": 0, "MaxValue": 1_000_000}]}
+    error = rejected(body(strategy="Grid", parameter_ranges=ranges,
+                          **{"resource_limits.max_number_of_training_jobs": 10}))
+    assert error.field == "parameter_ranges" and str(limits.GRID_MAX_POINTS) in error.message
+
+
+@pytest.mark.parametrize("extra", [{"NumberOfValues": 10**9}, {"Step": 1e-12}])
+def test_a_grid_bounded_by_count_or_step_is_counted_not_listed(extra):
+    ranges = {"ContinuousParameterRanges": [{"Name": "lr", "MinValue": 0.1, "MaxValue": 0.9, **extra}]}
+    error = rejected(body(strategy="Grid", parameter_ranges=ranges, **{"resource_limits.max_number_of_training_jobs": 5}))
+    assert error.field == "parameter_ranges"
+
+
+def test_a_grid_at_the_limit_is_accepted():
+    ranges = {"IntegerParameterRanges": [{"Name": "a", "MinValue": 1, "MaxValue": 10},
+                                         {"Name": "b", "MinValue": 1, "MaxValue": limits.GRID_MAX_POINTS // 10}]}
+    spec = parse_request(body(strategy="Grid", parameter_ranges=ranges, **{"resource_limits.max_number_of_training_jobs": 5}))
+    assert spec.max_trials == 5
+
+
+def test_sagemaker_names_the_grid_and_range_fields_its_own_way():
+    request = copy.deepcopy(SAGEMAKER)
+    request["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
+        "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "1", "MaxValue": "1" + "0" * 29}]}
+    error = rejected(request)
+    assert error.field == "HyperParameterTuningJobConfig.ParameterRanges.IntegerParameterRanges[0].MaxValue"

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from skytune.errors import ERROR_CODES
 
 # Imported before the tables are bound (at cold start) so the metric store's item types get their
 # table names with everyone else's.
@@ -20,10 +22,16 @@ _DESCRIPTIONS = {
 }
 
 
+ErrorCode = Literal[tuple(ERROR_CODES)]  # type: ignore[valid-type]
+
+
 class ErrorDetail(BaseModel):
-    code: str
+    code: ErrorCode = Field(description="; ".join(f"`{code}` ({status}): {when}"
+                                                  for code, (status, when) in ERROR_CODES.items()))
     message: str
-    field: str | None = None
+    field: str | None = Field(default=None, description="The offending field as the caller wrote it: keys joined "
+                              "by dots, list positions in brackets (`metrics[0].step`); a path or query parameter "
+                              "by its name; `body` for the body as a whole")
     details: Any = None
 
 

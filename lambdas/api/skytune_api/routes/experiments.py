@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
@@ -11,6 +11,7 @@ from skytune.tracking import experiments
 from skytune.tracking.records import Experiment, ExperimentInput, ExperimentUpdate
 from skytune_api.context import repository
 from skytune_api.routes._common import errors
+from skytune_api.routes._params import ExperimentName
 
 router = APIGatewayHttpRouter()
 
@@ -33,7 +34,7 @@ def create_experiment(body: ExperimentInput) -> tuple[Experiment, int]:
 
 
 @router.get("/experiments/<name>", summary="Get an experiment", tags=["experiments"], responses=errors(404))
-def get_experiment(name: Annotated[str, Path()]) -> Experiment:
+def get_experiment(name: ExperimentName) -> Experiment:
     return experiments.get_experiment(repository(), name)
 
 
@@ -48,11 +49,11 @@ def list_experiments(
 
 @router.patch("/experiments/<name>", summary="Update an experiment (JSON merge patch of description and tags)",
               tags=["experiments"], responses=errors(400, 404, 409, 415))
-def update_experiment(name: Annotated[str, Path()], body: ExperimentUpdate) -> Experiment:
+def update_experiment(name: ExperimentName, body: ExperimentUpdate) -> Experiment:
     return experiments.update_experiment(repository(), name, body)
 
 
 @router.delete("/experiments/<name>", summary="Delete an experiment (409 while it has trials or runs, unless cascade=true)",
                tags=["experiments"], responses=errors(400, 404, 409))
-def delete_experiment(name: Annotated[str, Path()], cascade: Annotated[bool, Query()] = False) -> ExperimentDeleted:
+def delete_experiment(name: ExperimentName, cascade: Annotated[bool, Query()] = False) -> ExperimentDeleted:
     return ExperimentDeleted(**experiments.delete_experiment(repository(), name, cascade=cascade))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
@@ -11,6 +11,7 @@ from skytune.tracking import lineage
 from skytune.tracking import limits as tracking_limits
 from skytune_api.context import repository
 from skytune_api.routes._common import errors
+from skytune_api.routes._params import RunId
 
 router = APIGatewayHttpRouter()
 
@@ -62,7 +63,7 @@ def artifact_lineage(uri: Annotated[str, Query(min_length=1, max_length=tracking
 
 @router.get("/runs/<run_id>/lineage", summary="Upstream and downstream runs and artifacts of a run", tags=["lineage"],
             responses=errors(400, 404))
-def run_lineage(run_id: Annotated[str, Path()], depth: Depth = 1) -> Lineage:
+def run_lineage(run_id: RunId, depth: Depth = 1) -> Lineage:
     return Lineage(**lineage.of_run(repository(), run_id, depth))
 
 

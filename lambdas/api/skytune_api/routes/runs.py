@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
@@ -14,10 +13,10 @@ from skytune.tracking import runs
 from skytune.tracking.records import LogBatch, LogBatchResult, Run, RunInput, RunUpdate, Series, SeriesPoint
 from skytune_api.context import repository
 from skytune_api.routes._common import errors, metric_store
+from skytune_api.routes._params import ExperimentName, MetricName, RunId, metric_name
 
 router = APIGatewayHttpRouter()
 
-RunId = Annotated[str, Path(description="Run id (server-generated ULID)")]
 
 
 class RunPage(BaseModel):
@@ -61,7 +60,7 @@ def delete_run(run_id: RunId, cascade: Annotated[bool, Query()] = False) -> RunD
 @router.get("/experiments/<experiment>/runs", summary="List the runs of an experiment (oldest first)", tags=["runs"],
             responses=errors(400, 404))
 def list_runs(
-    experiment: Annotated[str, Path()],
+    experiment: ExperimentName,
     limit: Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)] = 100,
     cursor: Annotated[str | None, Query()] = None,
 ) -> RunPage:
@@ -90,11 +89,11 @@ def log_batch(run_id: RunId, body: LogBatch) -> LogBatchResult:
             tags=["runs"], responses=errors(400, 404))
 def read_series(
     run_id: RunId,
-    metric: Annotated[str, Path()],
+    metric: MetricName,
     min_step: Annotated[int | None, Query(ge=0)] = None,
     max_step: Annotated[int | None, Query(ge=0)] = None,
     max_points: Annotated[int | None, Query(ge=2, le=tracking_limits.SERIES_MAX_POINTS)] = None,
 ) -> Series:
-    metric = unquote(metric)  # "train%2Floss" is how a client sends the metric "train/loss"
+    metric = metric_name(metric)  # "train%2Floss" is how a client sends the metric "train/loss"
     points = runs.read_series(repository(), metric_store(), run_id, metric, min_step, max_step, max_points)
     return Series(run_id=run_id, metric=metric, points=[SeriesPoint(**point) for point in points])

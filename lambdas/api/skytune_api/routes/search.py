@@ -27,12 +27,16 @@ def search_runs(body: SearchRequest) -> SearchPage:
 
 
 @router.post("/analytics/table", summary="A table of runs (with trial names) as JSON or CSV, one page per call",
-             description="`format: csv` answers text/csv with the next cursor in the `x-next-cursor` header.",
+             description="`format: csv` answers text/csv with the next cursor in the `x-next-cursor` header. "
+                         "`column_names: sagemaker` and `datetimes: iso8601` give the frame of SageMaker's "
+                         "ExperimentAnalytics.",
              tags=["analytics"],
              responses=errors(400, 404, 415, s200={"description": "The table", "content": {
                  "application/json": {"model": TablePage}, "text/csv": {"schema": {"type": "string"}}}}))
 def runs_table(body: TableRequest):  # noqa: ANN201 - no annotation: two media types, documented in `responses`
     rows, columns, next_cursor = run_search.table(repository(), metric_store(), body)
+    if body.column_names != "skytune" or body.datetimes != "epoch_ms":
+        rows, columns = query.analytics.shape_table(rows, columns, naming=body.column_names, datetimes=body.datetimes)
     if body.format == "csv":
         headers = {"x-next-cursor": next_cursor} if next_cursor else {}
         return Response(status_code=200, content_type="text/csv; charset=utf-8", body=query.to_csv(rows, columns),

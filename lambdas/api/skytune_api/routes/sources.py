@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,7 @@ from skytune.ingestion.sources import register_dimension_source, register_log_so
 from skytune.tracking import runs
 from skytune_api.context import repository
 from skytune_api.routes._common import errors
+from skytune_api.routes._params import RunId
 
 router = APIGatewayHttpRouter()
 
@@ -40,7 +41,7 @@ class DimensionSourceInput(BaseModel):
 
 @router.post("/runs/<run_id>/log-sources", summary="Scrape a log group/stream prefix into this run's metrics", tags=["ingestion"],
              responses=errors(400, 404, 415, s201={"description": "Registered"}))
-def add_log_source(run_id: Annotated[str, Path()], body: LogSourceInput) -> tuple[LogSourceInput, int]:
+def add_log_source(run_id: RunId, body: LogSourceInput) -> tuple[LogSourceInput, int]:
     runs.get_run(repository(), run_id)
     try:
         register_log_source(run_id, body.log_group, body.stream_prefix, [d.model_dump() for d in body.metric_definitions])
@@ -51,7 +52,7 @@ def add_log_source(run_id: Annotated[str, Path()], body: LogSourceInput) -> tupl
 
 @router.post("/runs/<run_id>/metric-stream-sources", summary="Route metric-stream datapoints with this dimension to this run",
              tags=["ingestion"], responses=errors(400, 404, 415, s201={"description": "Registered"}))
-def add_dimension_source(run_id: Annotated[str, Path()], body: DimensionSourceInput) -> tuple[DimensionSourceInput, int]:
+def add_dimension_source(run_id: RunId, body: DimensionSourceInput) -> tuple[DimensionSourceInput, int]:
     runs.get_run(repository(), run_id)
     register_dimension_source(run_id, body.name, body.value, body.namespace)
     return body, 201

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
@@ -12,11 +12,11 @@ from skytune.tracking import trials
 from skytune.tracking.records import Run, Trial, TrialInput, TrialUpdate
 from skytune_api.context import repository
 from skytune_api.routes._common import errors
+from skytune_api.routes._params import ExperimentName, RunId, TrialName
 
 router = APIGatewayHttpRouter()
 
-Experiment = Annotated[str, Path(description="Experiment name")]
-TrialName = Annotated[str, Path(description="Trial name")]
+Experiment = ExperimentName
 Limit = Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)]
 
 
@@ -84,13 +84,13 @@ def list_trial_runs(experiment: Experiment, trial: TrialName, limit: Limit = 100
 
 @router.put("/experiments/<experiment>/trials/<trial>/runs/<run_id>", summary="Add a run to a trial (idempotent)",
             tags=["trials"], responses=errors(404, 409))
-def add_run(experiment: Experiment, trial: TrialName, run_id: Annotated[str, Path()]) -> Membership:
+def add_run(experiment: Experiment, trial: TrialName, run_id: RunId) -> Membership:
     added = trials.add_run(repository(), experiment, trial, run_id)
     return Membership(experiment=experiment, trial=trial, run_id=run_id, added=added)
 
 
 @router.delete("/experiments/<experiment>/trials/<trial>/runs/<run_id>", summary="Remove a run from a trial",
                tags=["trials"], responses=errors(404))
-def remove_run(experiment: Experiment, trial: TrialName, run_id: Annotated[str, Path()]) -> Membership:
+def remove_run(experiment: Experiment, trial: TrialName, run_id: RunId) -> Membership:
     trials.remove_run(repository(), experiment, trial, run_id)
     return Membership(experiment=experiment, trial=trial, run_id=run_id)

@@ -6,11 +6,12 @@ import os
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from skytune import limits
+from skytune.tracking import limits as tracking_limits
 from skytune.tuning import engine, views
 from skytune.tuning.names import ENV_STATE_MACHINE_ARN, execution_name
 from skytune.tuning.records import Trial, TuningJob
@@ -19,6 +20,7 @@ from skytune.tuning.tracked_runs import TrackingRuns
 from skytune_api.context import repository as tracking_repository, settings
 
 from skytune_api.routes._common import errors
+from skytune_api.routes._params import TrialName, TuningJobName
 
 router = APIGatewayHttpRouter()
 
@@ -47,9 +49,10 @@ class MetricReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255)
-    value: float = Field(allow_inf_nan=False)
-    step: int | None = Field(default=None, ge=0, lt=2**53)
-    timestamp_ms: int | None = Field(default=None, ge=0, lt=2**53)
+    value: float = Field(allow_inf_nan=False, strict=True, ge=-tracking_limits.METRIC_VALUE_MAX_ABS,
+                         le=tracking_limits.METRIC_VALUE_MAX_ABS)
+    step: int | None = Field(default=None, ge=0, lt=2**53, strict=True)
+    timestamp_ms: int | None = Field(default=None, ge=0, lt=2**53, strict=True)
 
 
 class Heartbeat(BaseModel):
@@ -110,7 +113,7 @@ def list_tuning_jobs(limit: Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)]
 
 @router.get("/tuning-jobs/<name>", summary="Describe a tuning job (like DescribeHyperParameterTuningJob)", tags=["tuning"],
             responses=errors(400, 404))
-def describe_tuning_job(name: Annotated[str, Path()]) -> dict[str, Any]:
+def describe_tuning_job(name: TuningJobName) -> dict[str, Any]:
     return _describe(engine.get_job(tuning_repository(), name))
 
 
@@ -118,7 +121,7 @@ def describe_tuning_job(name: Annotated[str, Path()]) -> dict[str, Any]:
             summary="List a tuning job's trials (like ListTrainingJobsForHyperParameterTuningJob)", tags=["tuning"],
             responses=errors(400, 404))
 def list_tuning_job_trials(
-    name: Annotated[str, Path()],
+    name: TuningJobName,
     status: Annotated[str | None, Query(description="InProgress, Completed, Failed, Stopping or Stopped")] = None,
     sort_by: Annotated[str, Query(description="Name, CreationTime, Status or FinalObjectiveMetricValue")] = "CreationTime",
     sort_order: Annotated[str, Query(description="Ascending or Descending")] = "Ascending",
@@ -132,7 +135,7 @@ def list_tuning_job_trials(
 
 @router.post("/tuning-jobs/<name>/stop", summary="Stop a tuning job: running trials stop, no new ones start",
              tags=["tuning"], responses=errors(400, 404, 409))
-def stop_tuning_job(name: Annotated[str, Path()]) -> dict[str, Any]:
+def stop_tuning_job(name: TuningJobName) -> dict[str, Any]:
     job = engine.stop_job(tuning_repository(), name, stop_runner=_stop_runner)
     return _describe(job)
 
@@ -152,7 +155,7 @@ def _stop_runner(job: TuningJob, trial: Trial) -> None:
 @router.post("/tuning-jobs/<name>/trials/<trial_name>/heartbeat",
              summary="A worker's heartbeat with its latest metrics; answers whether to stop", tags=["tuning-workers"],
              responses=errors(400, 404, 409, 415))
-def trial_heartbeat(name: Annotated[str, Path()], trial_name: Annotated[str, Path()], body: Heartbeat) -> StopAnswer:
+def trial_heartbeat(name: TuningJobName, trial_name: TrialName, body: Heartbeat) -> StopAnswer:
     from botocore.exceptions import ClientError
 
     metrics = [m.model_dump() for m in body.metrics]
@@ -171,7 +174,7 @@ def trial_heartbeat(name: Annotated[str, Path()], trial_name: Annotated[str, Pat
 @router.post("/tuning-jobs/<name>/trials/<trial_name>/complete",
              summary="A worker reports a trial's end (Completed, Failed or Stopped)", tags=["tuning-workers"],
              responses=errors(400, 404, 409, 415))
-def trial_complete(name: Annotated[str, Path()], trial_name: Annotated[str, Path()], body: Completion) -> dict[str, Any]:
+def trial_complete(name: TuningJobName, trial_name: TrialName, body: Completion) -> dict[str, Any]:
     import json
 
     from botocore.exceptions import ClientError

@@ -15,7 +15,15 @@ def main(argv: list[str] | None = None) -> int:
 
     local = commands.add_parser("local", help="run the whole stack on this machine (DynamoDB Local)")
     local.add_argument("--port", type=int, default=8080, help="HTTP API port (0: a free one; default 8080)")
-    local.add_argument("--host", default="127.0.0.1")
+    local.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; anything else is reachable from other machines)")
+    local.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also accept requests whose Host header names NAME (repeatable)")
+    local.add_argument("--no-token", action="store_true",
+                       help="TESTS ONLY: serve without the API token (any local process or page can call it)")
+    local.add_argument("--allow-command", action="append", default=[], metavar="COMMAND",
+                       help="a program local-runner trials may run besides those under this directory, "
+                            "e.g. python (repeatable)")
     local.add_argument("--data-dir", type=Path, default=Path(".skytune"), help="DynamoDB Local data (default .skytune/)")
     local.add_argument("--in-memory", action="store_true", help="keep no data after exit")
     local.add_argument("--dynamodb-port", type=int, default=0, help="DynamoDB Local port (default: a free one)")
@@ -63,7 +71,19 @@ def _local(args) -> int:
     from skytune.local.synth import find_project_root, synthesise
     from skytune.local.template import stack_name
 
+    from skytune.local.datadir import ensure_token
+    from skytune.local.dynamodb_local import check_data_dir
+    from skytune.local.policy import CommandPolicy
+
     try:
+        token = None
+        if args.no_token:
+            print("skytune local: WARNING: --no-token: the API accepts requests without a token; any process "
+                  "on this machine can create tuning jobs that run commands as you. Use it for tests only.",
+                  file=sys.stderr, flush=True)
+        else:
+            check_data_dir(args.data_dir)  # a file there is a one-line error, not a traceback
+            token = ensure_token(args.data_dir)  # also with --in-memory: the SDK and CLI read it there
         if args.cdk_out:
             assembly = args.cdk_out
         else:
@@ -76,8 +96,9 @@ def _local(args) -> int:
             data_dir=None if args.in_memory else args.data_dir,
             dynamodb_port=args.dynamodb_port,
             log_level=args.log_level,
+            command_policy=CommandPolicy.of(Path.cwd(), args.allow_command),
         )
-        run(stack, args.host, args.port)
+        run(stack, args.host, args.port, token=token, extra_hosts=tuple(args.allow_host))
     except LocalRuntimeError as error:
         print(f"skytune local: error: {error}", file=sys.stderr)
         return 1

@@ -4,6 +4,9 @@
 - Auth: `auth="iam"` signs every request with the caller's AWS credentials (botocore's chain:
   env, profile, instance/container role) for API Gateway's IAM authoriser; `auth="none"` sends
   plain requests. Default: `SKYTUNE_AUTH` if set, else "none" for localhost and "iam" elsewhere.
+- Token (local mode): `skytune local` requires its token on every request. It is sent as
+  `X-Skytune-Token` from the `token` argument, else `SKYTUNE_TOKEN`, else (for a loopback URL only)
+  the token file of the data directory: `$SKYTUNE_DATA_DIR/token`, default `.skytune/token`.
 - Retries: 429, 5xx and connection errors are retried up to `max_attempts` times with capped
   exponential backoff and full jitter (sleep ~ U(0, min(cap, base * 2**attempt))), honouring
   `Retry-After`. Only idempotent requests should be retried, and every write the SDK makes is
@@ -23,6 +26,10 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+TOKEN_ENV = "SKYTUNE_TOKEN"
+DATA_DIR_ENV = "SKYTUNE_DATA_DIR"
+DEFAULT_DATA_DIR = ".skytune"
+TOKEN_HEADER = "x-skytune-token"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -48,6 +55,22 @@ def urllib_transport(method: str, url: str, headers: dict[str, str], body: bytes
         return error.code, {k.lower(): v for k, v in (error.headers or {}).items()}, error.read()
 
 
+def local_token(url: str) -> str | None:
+    """The `skytune local` token for ``url``: $SKYTUNE_TOKEN, else the data directory's token file
+    when ``url`` is a loopback one (the file's token is never sent elsewhere)."""
+    explicit = os.environ.get(TOKEN_ENV, "").strip()
+    if explicit:
+        return explicit
+    if (urlsplit(url).hostname or "") not in _LOCAL_HOSTS:
+        return None
+    from pathlib import Path
+
+    try:
+        return (Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR) / "token").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def _default_auth(url: str) -> str:
     configured = os.environ.get("SKYTUNE_AUTH")
     if configured:
@@ -65,8 +88,9 @@ class Client:
     def __init__(self, url: str | None = None, *, auth: str | None = None, timeout: float = 30.0,
                  max_attempts: int = 8, backoff_base: float = 0.2, backoff_cap: float = 20.0,
                  transport: Transport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, token: str | None = None) -> None:
         self.url = (url or os.environ.get("SKYTUNE_URL") or DEFAULT_URL).rstrip("/")
+        self._token = token
         self.auth = (auth or _default_auth(self.url)).lower()
         if self.auth not in ("iam", "none"):
             raise ValueError("auth must be 'iam' or 'none'")
@@ -90,6 +114,10 @@ class Client:
             headers = {"content-type": "application/json", "accept": "application/json"}
             if self.auth == "iam":
                 headers = self._sign(method, url, headers, payload)
+            else:
+                token = self._token or local_token(self.url)  # read each time: a restart may create it
+                if token:
+                    headers[TOKEN_HEADER] = token
             last = attempt == self.max_attempts - 1
             try:
                 status, response_headers, data = self.transport(method, url, headers, payload, self.timeout)

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from skytune.local.template import LOCAL_ACCOUNT, LOCAL_REGION, FunctionSpec
 
@@ -38,11 +38,17 @@ class LambdaContext:
 
 
 class LocalFunctions:
-    """Loads each function's handler once (its environment applied at import, like a cold start)."""
+    """Loads each function's handler once (its environment applied at import, like a cold start).
 
-    def __init__(self, specs: dict[str, FunctionSpec]) -> None:
+    ``one_at_a_time``: functions that handle one event at a time, as one Lambda execution
+    environment does. The HTTP API's functions must: powertools' resolver keeps the current event
+    and route on its module-level ``app``, so two threads in one handler would read each other's
+    request (a KeyError '_route' 500 under concurrent requests)."""
+
+    def __init__(self, specs: dict[str, FunctionSpec], one_at_a_time: Iterable[str] = ()) -> None:
         self.specs = specs
         self._handlers: dict[str, Callable] = {}
+        self._environments = {logical_id: threading.RLock() for logical_id in one_at_a_time}
 
     def by_name(self, name: str) -> FunctionSpec | None:
         return next((spec for spec in self.specs.values() if name in (spec.name, spec.logical_id)), None)
@@ -63,4 +69,9 @@ class LocalFunctions:
     def invoke(self, logical_id: str, event: Any) -> Any:
         spec = self.specs[logical_id]
         context = LambdaContext(function_name=spec.name, memory_limit_in_mb=spec.memory_mb, timeout_s=spec.timeout_s)
-        return self.handler(logical_id)(event, context)
+        handler = self.handler(logical_id)
+        environment = self._environments.get(logical_id)
+        if environment is None:
+            return handler(event, context)
+        with environment:
+            return handler(event, context)

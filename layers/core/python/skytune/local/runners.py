@@ -37,6 +37,10 @@ log = logging.getLogger("skytune.local")
 # Local trials log here; each trial's run registers its stream prefix as a log source (the API's
 # /runs/{run_id}/log-sources), so the ingest-logs handler turns the lines into the run's metrics.
 LOCAL_LOG_GROUP = "/skytune/local/trials"
+PID_FILE = "process.pid"
+# A trial message for another runner (``external``) is not ours: it is hidden from these workers
+# for this long (within SQS's 12-hour total) and left for its own worker, which reports through the API.
+NOT_OURS_VISIBILITY_S = 11 * 3600
 # API call: (method, path, body) -> (status, json body)
 ApiCall = Callable[[str, str, dict | None], tuple[int, Any]]
 IngestLogs = Callable[[dict], Any]
@@ -59,6 +63,8 @@ class TrialProcess:
     ingest: IngestLogs | None = None
     report_interval_s: float = 1.0
     python: str | None = None  # interpreter for commands starting with "python"
+    policy: Any = None  # skytune.local.policy.CommandPolicy: what may run; None: anything (tests only)
+    environment: dict[str, str] = field(default_factory=dict)  # added to every trial's (e.g. SKYTUNE_TOKEN)
     status: str = "InProgress"
     failure_reason: str | None = None
     _lines: list[_LogLine] = field(default_factory=list)
@@ -79,8 +85,17 @@ class TrialProcess:
         (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters, indent=2))
         started = time.time()
         stream = f"{trial['trial_name']}/algo-1-{int(started)}"
+        try:
+            executable = self._check(trial)
+        except Exception as error:  # noqa: BLE001 - an InvalidInput from the policy: the trial fails with it
+            reason = f"refused by the local runner: {getattr(error, 'message', error)}"
+            self.status, self.failure_reason = "Failed", reason
+            self._call("POST", f"{self.path}/complete", {"status": "Failed", "failure_reason": reason[:1000]})
+            return "Failed"
         ingesting = self._register_log_source()
-        process = self._spawn(trial, hyperparameters, trial_dir)
+        process = self._spawn(trial, hyperparameters, trial_dir, executable)
+        # Kept until the trial ends: a restart after a crash finds (and stops) a process left running.
+        (trial_dir / PID_FILE).write_text(str(process.pid))
         readers = [threading.Thread(target=self._read, args=(pipe, name), daemon=True)
                    for pipe, name in ((process.stdout, "stdout"), (process.stderr, "stderr"))]
         for reader in readers:
@@ -127,6 +142,7 @@ class TrialProcess:
                 tail = self._last_error or next((l.message for l in reversed(self._lines) if l.message.strip()), "")
             status, reason = "Failed", f"exit code {process.returncode}: {tail[-300:]}"
         self.status, self.failure_reason = status, reason
+        (trial_dir / PID_FILE).unlink(missing_ok=True)
         self._call("POST", f"{self.path}/complete", {"status": status, "failure_reason": reason, "metrics": points,
                                                      "log_to_run": not ingesting})
         return status
@@ -139,13 +155,24 @@ class TrialProcess:
             "metric_definitions": self.trial.get("metric_definitions") or []})
         return status < 300
 
-    def _spawn(self, trial: dict, hyperparameters: dict[str, str], trial_dir: Path) -> subprocess.Popen:
+    def _check(self, trial: dict) -> str | None:
+        """The executable to run (the policy's check, again at the moment of running)."""
+        if trial.get("runner", "local") != "local" or not trial.get("command"):
+            raise ValueError(f"not a local trial (runner {trial.get('runner')!r}, no command)")
+        if self.policy is None:
+            return None
+        return self.policy.check_trial(list(trial["command"]), trial.get("working_dir"), trial.get("environment") or {})
+
+    def _spawn(self, trial: dict, hyperparameters: dict[str, str], trial_dir: Path,
+               executable: str | None = None) -> subprocess.Popen:
         command = list(trial["command"])
-        if self.python and command and command[0] in ("python", "python3"):
+        if executable is not None:
+            command[0] = executable
+        elif self.python and command and command[0] in ("python", "python3"):
             command[0] = self.python
         for name, value in hyperparameters.items():
             command += [f"--{name}", value]
-        env = {**os.environ, **(trial.get("environment") or {}),
+        env = {**os.environ, **self.environment, **(trial.get("environment") or {}),
                "SM_HPS": json.dumps(hyperparameters), "SM_MODEL_DIR": str(trial_dir / "model"),
                "SM_OUTPUT_DATA_DIR": str(trial_dir / "output"), "SM_INPUT_CONFIG_DIR": str(trial_dir / "input" / "config"),
                "SKYTUNE_TUNING_JOB": trial["job_name"], "SKYTUNE_TRIAL_NAME": trial["trial_name"],
@@ -219,7 +246,9 @@ class LocalTrialWorkers:
 
     def __init__(self, sqs_client, queue_url: str, api: ApiCall, work_dir: Path, *, slots: int = 8,
                  ingest: IngestLogs | None = None, poll_s: float = 0.1, report_interval_s: float = 1.0,
-                 python: str | None = None) -> None:
+                 python: str | None = None, policy: Any = None, environment: dict[str, str] | None = None) -> None:
+        self.policy = policy
+        self.environment = dict(environment or {})
         self.sqs = sqs_client
         self.queue_url = queue_url
         self.api = api
@@ -230,6 +259,7 @@ class LocalTrialWorkers:
         self.report_interval_s = report_interval_s
         self.python = python
         self.finished: list[TrialProcess] = []
+        self.skipped = 0  # trial messages left for other runners' workers
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -249,7 +279,8 @@ class LocalTrialWorkers:
                 continue
             try:
                 messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=1,
-                                                    VisibilityTimeout=900).get("Messages", [])
+                                                    VisibilityTimeout=900, MessageAttributeNames=["runner"]
+                                                    ).get("Messages", [])
             except Exception:  # noqa: BLE001 - keep polling through a hiccup
                 log.exception("receiving trials failed")
                 messages = []
@@ -258,13 +289,37 @@ class LocalTrialWorkers:
                 time.sleep(self.poll_s)
                 continue
             message = messages[0]
+            if self._runner_of(message) != "local":
+                self._leave(message)
+                self.slots.release()
+                continue
             threading.Thread(target=self._run, args=(message,), daemon=True).start()
+
+    @staticmethod
+    def _runner_of(message: dict) -> str | None:
+        attribute = (message.get("MessageAttributes") or {}).get("runner") or {}
+        if attribute.get("StringValue"):
+            return attribute["StringValue"]
+        try:
+            return json.loads(message["Body"]).get("runner")
+        except (ValueError, AttributeError):
+            return None
+
+    def _leave(self, message: dict) -> None:
+        """Put back a trial meant for another worker, out of our sight."""
+        self.skipped += 1
+        try:
+            self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                               VisibilityTimeout=NOT_OURS_VISIBILITY_S)
+        except Exception:  # noqa: BLE001 - it reappears later and is left again
+            log.exception("leaving a non-local trial failed")
 
     def _run(self, message: dict) -> None:
         try:
             trial = json.loads(message["Body"])
             process = TrialProcess(trial, self.api, self.work_dir, ingest=self.ingest,
-                                   report_interval_s=self.report_interval_s, python=self.python)
+                                   report_interval_s=self.report_interval_s, python=self.python,
+                                   policy=self.policy, environment=self.environment)
             process.run()
             self.finished.append(process)
         except Exception:  # noqa: BLE001 - the trial's heartbeat timeout ends it in the state machine
@@ -287,6 +342,9 @@ class LocalTuning:
         from skytune.local.stepfunctions import LocalStepFunctions
 
         self.stack = stack
+        self.work_dir = work_dir
+        # trials that use the SDK reach this stack with its token
+        trial_environment = {"SKYTUNE_TOKEN": stack.token} if getattr(stack, "token", None) else {}
         self.stepfunctions = LocalStepFunctions(stack.template, stack.functions).start()
         self.emulator = stack.http_api()
         queue_url = self._trial_queue_url()
@@ -296,7 +354,8 @@ class LocalTuning:
             self.workers = LocalTrialWorkers(
                 self.stepfunctions.client("sqs"), queue_url, self.api, work_dir, slots=slots,
                 ingest=lambda event: stack.functions.invoke(logs_function, event),
-                report_interval_s=report_interval_s, python=sys.executable).start()
+                report_interval_s=report_interval_s, python=sys.executable,
+                policy=getattr(stack, "command_policy", None), environment=trial_environment).start()
 
     def _trial_queue_url(self) -> str | None:
         """The queue the dispatch step publishes to (its environment names it)."""

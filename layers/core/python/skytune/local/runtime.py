@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -15,10 +16,12 @@ import boto3
 from botocore.exceptions import ClientError
 
 from skytune.ingestion.cloudwatch_logs import encode_subscription
-from skytune.local.dynamodb_local import DynamoDBLocal, ensure_port_free, free_port
+from skytune.local.datadir import DataDirLock, stop_stale_dynamodb_local
+from skytune.local.dynamodb_local import DynamoDBLocal, check_data_dir, ensure_port_free, free_port
 from skytune.local.errors import LocalRuntimeError
 from skytune.local.functions import LocalFunctions
-from skytune.local.http_api import HttpApiEmulator, serve
+from skytune.local.http_api import HttpApiEmulator, is_loopback, serve
+from skytune.local.policy import CommandPolicy
 from skytune.local.template import LOCAL_REGION, StackTemplate, TableSpec
 
 log = logging.getLogger("skytune.local")
@@ -77,22 +80,59 @@ class LocalStack:
     # the tuning state machine on moto + local trial workers (skytune.local.runners); off: API and tables only
     tuning_enabled: bool = True
     tuning: Any = field(init=False, default=None)
+    # what the local runner may run (skytune.local.policy); None: anything (tests and benchmarks)
+    command_policy: CommandPolicy | None = None
+    token: str | None = None  # the API token, handed to local trials as SKYTUNE_TOKEN
+    recovered: list[str] = field(init=False, default_factory=list)  # tuning jobs resumed after a crash
+    _lock: DataDirLock | None = field(init=False, default=None, repr=False)
 
     def start(self) -> "LocalStack":
         self.template = StackTemplate.load(self.assembly_dir, self.stack_name)
-        self.dynamodb = DynamoDBLocal(self.data_dir, self.dynamodb_port).start()
+        if self.data_dir is not None:
+            self.data_dir = Path(self.data_dir).absolute()
+            check_data_dir(self.data_dir)
+            self._lock = DataDirLock(self.data_dir).acquire()
+            try:
+                for pid in stop_stale_dynamodb_local(self.data_dir):
+                    print(f"skytune local: stopped a stale DynamoDB Local (pid {pid}) left on {self.data_dir} "
+                          "by a skytune local that did not exit", flush=True)
+            except LocalRuntimeError:
+                self._release()
+                raise
+        try:
+            self.dynamodb = DynamoDBLocal(self.data_dir, self.dynamodb_port).start()
+        except LocalRuntimeError:
+            self._release()
+            raise
         os.environ.update(local_aws_environment(self.dynamodb.endpoint, self.log_level))
         try:
             create_tables(self.dynamodb_client(), self.template.tables())
         except ClientError as error:
             self.dynamodb.stop()
+            self._release()
             raise LocalRuntimeError(f"DynamoDB Local refused the tables ({error}); is the data dir corrupt?") from None
-        self.functions = LocalFunctions(self.template.functions())
+        routed = {route.function for route in self.template.routes()}
+        self.functions = LocalFunctions(self.template.functions(), one_at_a_time=routed)
         if self.tuning_enabled:
             from skytune.local.runners import start_local_tuning
 
             self.tuning = start_local_tuning(self)
+            if self.tuning is not None and self.data_dir is not None:
+                from skytune.local.recovery import recover_tuning_jobs
+
+                self.recovered = recover_tuning_jobs(self, self.tuning)
         return self
+
+    def restrict_commands(self, policy: CommandPolicy | None) -> None:
+        """Set what the local runner may run (checked on tuning-job creation and by the workers)."""
+        self.command_policy = policy
+        if self.tuning is not None and self.tuning.workers is not None:
+            self.tuning.workers.policy = policy
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def dynamodb_client(self):
         return boto3.client("dynamodb", endpoint_url=self.dynamodb.endpoint, region_name=LOCAL_REGION,
@@ -100,7 +140,11 @@ class LocalStack:
 
     def http_api(self, access_log: bool = False) -> HttpApiEmulator:
         return HttpApiEmulator(self.template.routes(), self.functions, access_log=access_log,
-                               local_services=self.local_services)
+                               local_services=self.local_services, checks=[self._check_commands])
+
+    def _check_commands(self, method: str, path: str, body: bytes) -> None:
+        if self.command_policy is not None:
+            self.command_policy.check_request(method, path, body)
 
     def deliver_logs(self, log_group: str, log_stream: str, events: list[tuple[int, str]], first_sequence: int = 0) -> object:
         """What a CloudWatch Logs subscription does with these (timestamp ms, message) lines: invoke
@@ -139,17 +183,21 @@ class LocalStack:
             self.tuning.stop()
             self.tuning = None
         self.dynamodb.stop()
+        self._release()
 
 
-def run(stack: LocalStack, host: str, port: int, ready: threading.Event | None = None) -> None:
-    """Serve the HTTP API until SIGINT/SIGTERM; DynamoDB Local stops with it."""
+def run(stack: LocalStack, host: str, port: int, ready: threading.Event | None = None, *,
+        token: str | None = None, extra_hosts: tuple[str, ...] = ()) -> None:
+    """Serve the HTTP API until SIGINT/SIGTERM; DynamoDB Local stops with it. ``token`` None: no
+    token is needed (--no-token)."""
     if port:
         ensure_port_free(port, "HTTP API")
     else:
         port = free_port()
+    stack.token = token
     stack.start()
     try:
-        server = serve(stack.http_api(access_log=True), host, port)
+        server = serve(stack.http_api(access_log=True), host, port, token=token, extra_hosts=extra_hosts)
     except OSError as error:
         stack.stop()
         raise LocalRuntimeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
@@ -163,8 +211,16 @@ def run(stack: LocalStack, host: str, port: int, ready: threading.Event | None =
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print(f"skytune local: API on http://{host}:{port} (DynamoDB Local on {stack.dynamodb.endpoint}, "
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    print(f"skytune local: API on {url} (DynamoDB Local on {stack.dynamodb.endpoint}, "
           f"data in {stack.data_dir or 'memory'})", flush=True)
+    for name in stack.recovered:
+        print(f"skytune local: tuning job {name!r} was running when skytune local stopped: its running trials "
+              "were ended and the job resumed", flush=True)
+    if not is_loopback(host):
+        print(f"skytune local: WARNING: listening on {host}, reachable from other machines; only the token "
+              "protects it", file=sys.stderr, flush=True)
     if ready:
         ready.set()
     try:

@@ -14,8 +14,13 @@ BATCH_SECONDS = 0.5
 
 
 def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
+    from skytune.client.http import TOKEN_HEADER, local_token
+
+    headers = {"content-type": "application/json"}
+    token = local_token(url)  # `skytune local`'s token: $SKYTUNE_TOKEN or the data directory's file
+    if token:
+        headers[TOKEN_HEADER] = token
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read() or b"{}")
 

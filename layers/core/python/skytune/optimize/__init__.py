@@ -7,6 +7,7 @@ ends a job; ``warm_start`` maps parent jobs' trials into a new space. See docs/o
 
 from skytune.optimize.completion import should_complete
 from skytune.optimize.early_stopping import median_stopping_rule
+from skytune.optimize.history import Dropped, usable_history
 from skytune.optimize.multifidelity import Hyperband, StopDecision
 from skytune.optimize.observation import Objective, Observation
 from skytune.optimize.sampling import grid_size, iter_grid
@@ -18,11 +19,12 @@ from skytune.optimize.space import (
     parse_space,
 )
 from skytune.optimize.suggest import STRATEGIES, suggest
-from skytune.optimize.warm_start import warm_start
+from skytune.optimize.warm_start import warm_start, warm_start_report
 
 __all__ = [
     "STRATEGIES",
     "CategoricalParameter",
+    "Dropped",
     "Hyperband",
     "NumericParameter",
     "Objective",
@@ -36,5 +38,7 @@ __all__ = [
     "parse_space",
     "should_complete",
     "suggest",
+    "usable_history",
     "warm_start",
+    "warm_start_report",
 ]

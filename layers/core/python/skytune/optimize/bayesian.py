@@ -68,14 +68,17 @@ def kernel_structure(space: SearchSpace) -> KernelStructure:
 
 def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
                      pending: Sequence[dict[str, Any]], n: int, seed: int, *,
-                     objective: Objective = "Minimize", **options: Any) -> list[dict[str, Any]]:
+                     objective: Objective = "Minimize", index: int | None = None,
+                     **options: Any) -> list[dict[str, Any]]:
     opts = BayesianOptions(**options)
     sign = sign_for(objective)
-    rng = np.random.default_rng([seed, len(completed), len(pending), 0xB0])
     usable = [o for o in completed if space.contains(o.params)]
     pending = [p for p in pending if space.contains(p)]
     successes = [o for o in usable if o.is_success]
     issued = len(completed) + len(pending)
+    if index is None:
+        index = issued
+    rng = np.random.default_rng([seed, index, len(completed), len(pending), 0xB0])
 
     n_initial_left = max(0, opts.initial_count(space) - issued)
     if len(successes) < 2:
@@ -83,7 +86,8 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     n_sobol = min(n, n_initial_left)
     picks: list[dict[str, Any]] = []
     if n_sobol:
-        picks = space.from_unit(sobol(issued, n_sobol, space.dimension, seed))
+        taken = {space.key(o.params) for o in usable} | {space.key(p) for p in pending}
+        picks = initial_design(space, taken, n_sobol, index, seed)
     if n_sobol == n:
         return picks
 
@@ -109,6 +113,31 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
         x_next = _maximise_acquisition(space, gp, rng, opts, seed)
         picks.extend(space.from_features(x_next[None, :]))
         gp = gp.condition_on(x_next[None, :], gp.predict(x_next[None, :])[0])
+    return picks
+
+
+INITIAL_DESIGN_LOOKAHEAD = 256
+
+
+def initial_design(space: SearchSpace, taken: set, n: int, index: int, seed: int
+                   ) -> list[dict[str, Any]]:
+    """``n`` points of the job's Sobol sequence from position ``index`` on, skipping points whose
+    configuration is already taken (on a small integer or categorical space several Sobol points
+    snap to the same configuration). After ``INITIAL_DESIGN_LOOKAHEAD`` points without a new one
+    the point at ``index`` is returned as is (the caller replaces repeats, see ``suggest``)."""
+    picks: list[dict[str, Any]] = []
+    taken = set(taken)
+    batch = max(16, 2 * n)
+    start = index
+    while len(picks) < n and start < index + INITIAL_DESIGN_LOOKAHEAD:
+        for config in space.from_unit(sobol(start, batch, space.dimension, seed)):
+            key = space.key(config)
+            if key not in taken and len(picks) < n:
+                picks.append(config)
+                taken.add(key)
+        start += batch
+    if len(picks) < n:
+        picks += space.from_unit(sobol(index + len(picks), n - len(picks), space.dimension, seed))
     return picks
 
 

@@ -41,6 +41,10 @@ _RANGE_KINDS = (
     "IntegerParameterRanges",
     "CategoricalParameterRanges",
 )
+# The keys a range may carry (AMT's, plus Step/NumberOfValues for Grid); anything else is a typo
+# (``ScalingTyp``) or a feature we do not have (``Condition``) and is refused, not ignored.
+_NUMERIC_KEYS = ("Name", "MinValue", "MaxValue", "ScalingType", "Step", "NumberOfValues")
+_CATEGORICAL_KEYS = ("Name", "Values")
 
 
 class SearchSpaceError(ValueError):
@@ -111,6 +115,28 @@ class NumericParameter:
             return False
         return bool(math.isfinite(value) and self.low <= value <= self.high)
 
+    def coerce(self, value: Any) -> int | float:
+        """The value as this range's type when that is unambiguous, else ``ValueError`` saying why.
+
+        Numbers may arrive as numeric strings (AMT hyperparameters travel as strings); an integer
+        may arrive as an integral float (``4.0``, ``"4.0"``, as JSON or pandas leave it). A
+        fractional value for an integer range, a non-number, or a value outside the range is
+        ambiguous and refused."""
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, np.integer, np.floating)):
+            raise ValueError(f"{self.name}={value!r} is not a number")
+        try:
+            number = float(value.strip()) if isinstance(value, str) else float(value)
+        except ValueError:
+            raise ValueError(f"{self.name}={value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{self.name}={value!r} is not finite")
+        if self.is_integer and number != math.floor(number):
+            raise ValueError(f"{self.name}={value!r} is not an integer")
+        if not self.low <= number <= self.high:
+            raise ValueError(f"{self.name}={value!r} is outside [{self.python_value(self.low)}, "
+                             f"{self.python_value(self.high)}]")
+        return self.python_value(number)
+
     def grid_values(self) -> list[int | float]:
         """The values a grid visits: every integer (or every ``grid_step``), or ``grid_count``
         values evenly spaced in the scaled space."""
@@ -139,6 +165,15 @@ class CategoricalParameter:
 
     def contains(self, value: Any) -> bool:
         return isinstance(value, str) and value in self.choices
+
+    def coerce(self, value: Any) -> str:
+        """The choice ``value`` names: the string itself, or a number or bool whose ``str`` is
+        exactly one of the choices (``1`` for ``"1"``); ``ValueError`` otherwise."""
+        text = value if isinstance(value, str) else (
+            str(value) if isinstance(value, (bool, int, float, np.integer, np.floating)) else None)
+        if text is None or text not in self.choices:
+            raise ValueError(f"{self.name}={value!r} is not one of {', '.join(self.choices)}")
+        return text
 
 
 Parameter = NumericParameter | CategoricalParameter
@@ -185,6 +220,17 @@ class SearchSpace:
     def contains(self, config: Mapping[str, Any]) -> bool:
         """True when every tunable parameter is present with an in-range value of the right type."""
         return all(p.name in config and p.contains(config[p.name]) for p in self.parameters)
+
+    def coerce(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` with every tunable value parsed to its range's type (see the parameters'
+        ``coerce``) and static values added; ``ValueError`` naming the first parameter that is
+        missing or cannot be placed unambiguously."""
+        tunable = {}
+        for p in self.parameters:
+            if p.name not in config or config[p.name] is None:
+                raise ValueError(f"{p.name} is missing")
+            tunable[p.name] = p.coerce(config[p.name])
+        return self.with_static(tunable)
 
     def with_static(self, tunable: Mapping[str, Any]) -> dict[str, Any]:
         """The full hyperparameter dict a trial receives: static values, then the tunable ones."""
@@ -296,6 +342,8 @@ def parse_space(parameter_ranges: Mapping[str, Any], static: Mapping[str, Any] |
             where = f"{root}.{kind}[{i}]"
             if not isinstance(spec, Mapping):
                 raise SearchSpaceError(where, "must be an object")
+            _check_keys(spec, where, _CATEGORICAL_KEYS if kind == "CategoricalParameterRanges"
+                        else _NUMERIC_KEYS)
             name = _parse_name(spec, where)
             if name in seen:
                 raise SearchSpaceError(f"{where}.Name", f"duplicate parameter name (also {seen[name]})")
@@ -316,6 +364,13 @@ def parse_space(parameter_ranges: Mapping[str, Any], static: Mapping[str, Any] |
         if name in seen:
             raise SearchSpaceError(f"StaticHyperParameters.{name}", "also declared as a tunable range")
     return SearchSpace(tuple(parameters), static)
+
+
+def _check_keys(spec: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
+    for key in spec:
+        if key not in allowed:
+            raise SearchSpaceError(f"{where}.{key}",
+                                   f"unknown key {key!r}; a range takes {', '.join(allowed)}")
 
 
 def _parse_name(spec: Mapping[str, Any], where: str) -> str:

@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from skytune.optimize.history import Dropped
 from skytune.optimize.observation import Observation, as_observations
 from skytune.optimize.space import CategoricalParameter, SearchSpace
 
@@ -27,38 +28,50 @@ def warm_start(parent_observations: Sequence[Observation | Mapping[str, Any]], s
                *, defaults: Mapping[str, Any] | None = None,
                out_of_range: Literal["clip", "drop"] = "clip") -> list[Observation]:
     """Parents' observations mapped into ``space`` (see module docstring); order is kept."""
+    return warm_start_report(parent_observations, space, defaults=defaults,
+                             out_of_range=out_of_range)[0]
+
+
+def warm_start_report(parent_observations: Sequence[Observation | Mapping[str, Any]],
+                      space: SearchSpace, *, defaults: Mapping[str, Any] | None = None,
+                      out_of_range: Literal["clip", "drop"] = "clip"
+                      ) -> tuple[list[Observation], list[Dropped]]:
+    """:func:`warm_start`, plus the parents' observations that could not be mapped and why
+    (so the child job can report them instead of silently learning from less)."""
     defaults = dict(defaults or {})
-    mapped = []
+    mapped, dropped = [], []
     for obs in as_observations(parent_observations):
-        params = _map_params(obs.params, space, defaults, out_of_range)
-        if params is not None:
-            mapped.append(Observation(space.with_static(params), obs.value, obs.curve, obs.trial_id))
-    return mapped
+        try:
+            params = _map_params(obs.params, space, defaults, out_of_range)
+        except ValueError as error:
+            dropped.append(Dropped(obs.trial_id, str(error)))
+            continue
+        mapped.append(Observation(space.with_static(params), obs.value, obs.curve, obs.trial_id))
+    return mapped, dropped
 
 
 def _map_params(params: Mapping[str, Any], space: SearchSpace, defaults: Mapping[str, Any],
-                out_of_range: str) -> dict[str, Any] | None:
+                out_of_range: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in space.parameters:
         raw = params.get(p.name, defaults.get(p.name))
         if raw is None:
-            return None
+            raise ValueError(f"{p.name} is missing (a parameter the parent did not tune; give it "
+                             "a static value to place the parent's trials)")
         if isinstance(p, CategoricalParameter):
-            if str(raw) not in p.choices:
-                return None
-            out[p.name] = str(raw)
+            out[p.name] = p.coerce(raw)
             continue
         try:
-            value = float(raw)
+            value = float(raw.strip() if isinstance(raw, str) else raw)
         except (TypeError, ValueError):
-            return None
-        if not math.isfinite(value):
-            return None
+            raise ValueError(f"{p.name}={raw!r} is not a number") from None
+        if isinstance(raw, bool) or not math.isfinite(value):
+            raise ValueError(f"{p.name}={raw!r} is not a finite number")
         if p.is_integer:
             value = float(math.floor(value + 0.5))
         if not p.low <= value <= p.high:
             if out_of_range == "drop":
-                return None
+                raise ValueError(f"{p.name}={raw!r} is outside the child's range")
             value = min(max(value, p.low), p.high)
         out[p.name] = p.python_value(value)
     return out

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,22 +40,86 @@ from skytune.tracking.records import Artifact, Experiment, Run, RunStatus, Trial
 _BATCH_GET_MAX = 100
 
 
-# -- cursors of list endpoints: DynamoDB's LastEvaluatedKey, opaque to clients ---------------------
-def encode_cursor(last_evaluated_key: dict | None) -> str | None:
+# -- cursors of list endpoints ----------------------------------------------------------------------
+# A cursor is DynamoDB's LastEvaluatedKey with a check value bound to the listing that made it:
+# "<base64url(JSON key)>.<base64url(12-byte BLAKE2b of listing + key)>". A cursor that was altered,
+# cut, or made by another listing (another experiment, trial, or index) fails the check and is a 400
+# naming `cursor`. The check value is not a secret (a determined client could recompute it), so the
+# decoded key is also validated: exactly the key attributes of the queried index, non-empty strings,
+# and the listing's own partition value, so the worst a forged cursor can do is start the same
+# listing at another position. Stdlib only (hashlib, base64): nothing to configure or rotate.
+CURSOR_MAX_LENGTH = 4096
+_CURSOR_CHECK = b"skytune-list-cursor-v1"
+_KEY_VALUE_MAX_LENGTH = 2048  # DynamoDB's limit for a partition key (sort keys: 1024 bytes)
+TABLE_KEYS = frozenset({"pk", "sk"})
+LISTING_INDEX_KEYS = TABLE_KEYS | {"gsi1pk", "gsi1sk"}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The query a cursor belongs to: the partition it reads and the key attributes of its index."""
+
+    partition_attribute: str
+    partition_value: str
+    key_attributes: frozenset[str]
+
+    @classmethod
+    def of_index(cls, partition_value: str) -> "Listing":
+        return cls("gsi1pk", partition_value, LISTING_INDEX_KEYS)
+
+    @classmethod
+    def of_table(cls, partition_value: str) -> "Listing":
+        return cls("pk", partition_value, TABLE_KEYS)
+
+    def check_value(self, payload: bytes) -> bytes:
+        name = f"{self.partition_attribute}={self.partition_value}".encode()
+        return hashlib.blake2b(name + b"\x00" + payload, key=_CURSOR_CHECK, digest_size=12).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_cursor(last_evaluated_key: dict | None, listing: Listing) -> str | None:
     if not last_evaluated_key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(last_evaluated_key, sort_keys=True).encode()).decode()
+    payload = json.dumps(last_evaluated_key, sort_keys=True, separators=(",", ":")).encode()
+    return f"{_b64(payload)}.{_b64(listing.check_value(payload))}"
 
 
-def decode_cursor(cursor: str | None) -> dict | None:
-    if not cursor:
+def _bad_cursor(reason: str) -> InvalidInput:
+    return InvalidInput(f"cursor is not one this listing returned ({reason}); "
+                        "pass back the next_cursor of the previous page unchanged", field="cursor")
+
+
+def decode_cursor(cursor: str | None, listing: Listing) -> dict | None:
+    if cursor is None or cursor == "":
         return None
+    if len(cursor) > CURSOR_MAX_LENGTH:
+        raise _bad_cursor(f"longer than {CURSOR_MAX_LENGTH} characters")
+    payload_text, _, check_text = cursor.partition(".")
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidInput("cursor is not one this API returned", field="cursor") from None
-    if not isinstance(key, dict) or not all(isinstance(v, dict) for v in key.values()):
-        raise InvalidInput("cursor is not one this API returned", field="cursor")
+        payload, check = _unb64(payload_text), _unb64(check_text)
+    except (ValueError, binascii.Error):
+        raise _bad_cursor("not base64url") from None
+    if not hmac.compare_digest(check, listing.check_value(payload)):
+        raise _bad_cursor("altered, or made by another listing")
+    try:
+        key = json.loads(payload)
+    except ValueError:  # only reachable with a forged check value
+        raise _bad_cursor("not JSON") from None
+    if not isinstance(key, dict) or set(key) != listing.key_attributes:
+        raise _bad_cursor("not a key of this listing")
+    for value in key.values():
+        text = value.get("S") if isinstance(value, dict) and len(value) == 1 else None
+        if not isinstance(text, str) or not 0 < len(text) <= _KEY_VALUE_MAX_LENGTH:
+            raise _bad_cursor("not a key of this listing")
+    if key[listing.partition_attribute]["S"] != listing.partition_value:
+        raise _bad_cursor("made by another listing")
     return key
 
 
@@ -147,9 +214,10 @@ class DynamoRepository:
         return None if item is None else _experiment(item)
 
     def list_experiments(self, limit: int, cursor: str | None) -> tuple[list[Experiment], str | None]:
-        page = ExperimentItem.listing.query("EXPERIMENTS", limit=limit, last_evaluated_key=decode_cursor(cursor))
+        listing = Listing.of_index("EXPERIMENTS")
+        page = ExperimentItem.listing.query("EXPERIMENTS", limit=limit, last_evaluated_key=decode_cursor(cursor, listing))
         experiments = [_experiment(item) for item in page]
-        return experiments, encode_cursor(page.last_evaluated_key)
+        return experiments, encode_cursor(page.last_evaluated_key, listing)
 
     def experiment_names(self) -> list[str]:
         return [item.name for item in ExperimentItem.listing.query("EXPERIMENTS")]
@@ -198,10 +266,11 @@ class DynamoRepository:
         return None if item is None else _trial(item)
 
     def list_trials(self, experiment: str, limit: int, cursor: str | None) -> tuple[list[Trial], str | None]:
+        listing = Listing.of_table(experiment_pk(experiment))
         page = TrialItem.query(experiment_pk(experiment), TrialItem.sk.startswith("TRIAL#"), limit=limit,
-                               last_evaluated_key=decode_cursor(cursor))
+                               last_evaluated_key=decode_cursor(cursor, listing))
         trials = [_trial(item) for item in page]
-        return trials, encode_cursor(page.last_evaluated_key)
+        return trials, encode_cursor(page.last_evaluated_key, listing)
 
     def update_trial(self, experiment: str, name: str, description: str | None, tags: dict[str, str | None],
                      now: datetime, validate_tags) -> Trial:
@@ -220,10 +289,11 @@ class DynamoRepository:
 
     def trial_run_ids(self, experiment: str, trial: str, limit: int | None = None,
                       cursor: str | None = None) -> tuple[list[str], str | None]:
-        page = TrialMembershipItem.listing.query(TrialMembershipItem.listing_key(experiment, trial), limit=limit,
-                                                 last_evaluated_key=decode_cursor(cursor))
+        listing = Listing.of_index(TrialMembershipItem.listing_key(experiment, trial))
+        page = TrialMembershipItem.listing.query(listing.partition_value, limit=limit,
+                                                 last_evaluated_key=decode_cursor(cursor, listing))
         run_ids = [item.run_id for item in page]
-        return run_ids, encode_cursor(page.last_evaluated_key)
+        return run_ids, encode_cursor(page.last_evaluated_key, listing)
 
     def _trial_item(self, experiment: str, name: str, consistent: bool = False) -> TrialItem | None:
         try:
@@ -334,9 +404,10 @@ class DynamoRepository:
         return [found[run_id] for run_id in run_ids if run_id in found]
 
     def list_runs(self, experiment: str, limit: int, cursor: str | None) -> tuple[list[Run], str | None]:
-        page = RunItem.listing.query(RunItem.listing_key(experiment), limit=limit, last_evaluated_key=decode_cursor(cursor))
+        listing = Listing.of_index(RunItem.listing_key(experiment))
+        page = RunItem.listing.query(listing.partition_value, limit=limit, last_evaluated_key=decode_cursor(cursor, listing))
         runs = [run_from_item(item) for item in page]
-        return runs, encode_cursor(page.last_evaluated_key)
+        return runs, encode_cursor(page.last_evaluated_key, listing)
 
     def iter_run_records(self, experiment: str, params: Collection[str] | None = None,
                          tags: Collection[str] | None = None,

@@ -22,6 +22,11 @@ BATCH_PARAMS_MAX = 100
 BATCH_TAGS_MAX = 100
 BATCH_BODY_MAX_BYTES = 1024 * 1024  # the raw request body
 
+# -- metric points --------------------------------------------------------------------------
+METRIC_VALUE_MAX_ABS = 1e150  # finite values only; the metric store's summaries keep exact sums within it
+# Steps are whole numbers >= 0 (a JSON integer: "5" and true are refused) below 2**53, everywhere:
+# log-batch, worker heartbeats, series reads and the search language's at()/window().
+
 # -- metric / param / tag keys ---------------------------------------------------------------
 METRIC_NAME_MAX_LENGTH = 250
 # Keys may hold letters, digits, and _ - . / : space (MLflow's set plus ':'), so "train/loss" and
@@ -32,6 +37,11 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-./: ]+$")
 # -- numbers stored as DynamoDB numbers (params): 38 significant digits, 1e-130 <= |x| < 1e126 --
 NUMBER_MAX_ABS = 1e126  # numeric params: |x| < this (DynamoDB numbers)
 NUMBER_MIN_ABS = 1e-130  # numeric params: |x| >= this, or exactly 0
+
+# -- any request ------------------------------------------------------------------------------
+JSON_MAX_DEPTH = 32  # nesting of objects and arrays in a JSON body (400 past it; no route needs more than 8)
+# Run ids in paths and bodies: server-made ULIDs (26 characters), or UUIDs for SageMaker jobs' runs.
+RUN_ID_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
 
 # -- reads -----------------------------------------------------------------------------------
 SERIES_MAX_POINTS = 100_000  # max_points of a series read
@@ -47,18 +57,19 @@ def limits_markdown() -> str:
     import inspect
 
     from skytune import limits as general
+    from skytune.tuning import limits as tuning
 
     lines = [
         "# Limits",
         "",
-        "Generated from `skytune/limits.py` and `skytune/tracking/limits.py` (a unit test fails when this",
-        "page is stale; regenerate with `python -m skytune.tracking.limits > docs/limits.md`). Every limit is",
-        "enforced with a 4xx answer whose `error.field` names the offending field (413 for sizes).",
-        "",
-        "| limit | value | note |",
-        "|---|---|---|",
+        "Generated from `skytune/limits.py`, `skytune/tracking/limits.py` and `skytune/tuning/limits.py` (a",
+        "unit test fails when this page is stale; regenerate with `python -m skytune.tracking.limits >",
+        "docs/limits.md`). Every limit is enforced with a 4xx answer whose `error.field` names the offending",
+        "field (413 for sizes).",
     ]
-    for module in (general, __import__(__name__, fromlist=["_"])):
+    for title, module in (("General", general), ("Experiment tracking", __import__(__name__, fromlist=["_"])),
+                          ("Tuning jobs", tuning)):
+        lines += ["", f"## {title}", "", "| limit | value | note |", "|---|---|---|"]
         notes = _source_comments(inspect.getsource(module))
         for name, value in vars(module).items():
             if name.isupper() and not name.startswith("_"):

@@ -280,11 +280,14 @@ class RunUpdate(_Input):
 
 # -- batch logging --------------------------------------------------------------------------------
 class MetricPointInput(_Input):
+    # Strict numbers: a JSON string ("5") or boolean (true) is a 400, never read as a number.
     name: str = Field(examples=["val_loss"])
-    value: float = Field(allow_inf_nan=False, description="Finite; NaN and infinity are refused (400)")
-    step: int | None = Field(default=None, ge=0, lt=2**53,
-                             description="Omitted: one more than the metric's last assigned step")
-    timestamp: int | None = Field(default=None, ge=0, lt=2**53,
+    value: float = Field(allow_inf_nan=False, strict=True, ge=-tracking_limits.METRIC_VALUE_MAX_ABS,
+                         le=tracking_limits.METRIC_VALUE_MAX_ABS,
+                         description="Finite, at most 1e150 in magnitude; NaN and infinity are refused (400)")
+    step: int | None = Field(default=None, ge=0, lt=2**53, strict=True,
+                             description="A whole number >= 0; omitted: one more than the metric's last assigned step")
+    timestamp: int | None = Field(default=None, ge=0, lt=2**53, strict=True,
                                   description="Epoch milliseconds; omitted: the server's clock (then a retry is a new point)")
 
     @field_validator("name")
@@ -354,6 +357,11 @@ class SearchPage(BaseModel):
 class TableRequest(SearchRequest):
     format: Literal["json", "csv"] = "json"
     metric_stats: list[str] | None = Field(default=None, description="Statistics shown per metric when no columns are given")
+    column_names: Literal["skytune", "sagemaker"] = Field(
+        default="skytune", description="`sagemaker`: the column names of SageMaker's ExperimentAnalytics frame "
+                                       "(TrialComponentName, DisplayName, `lr`, `test:accuracy - Max`, ...)")
+    datetimes: Literal["epoch_ms", "iso8601"] = Field(
+        default="epoch_ms", description="`iso8601`: timestamp columns as RFC 3339 UTC strings (pandas reads them as datetimes)")
 
 
 class GroupByRequest(_Input):

@@ -93,7 +93,8 @@ def summary(job: dict) -> str:
     best = job.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
     return (f"{job['HyperParameterTuningJobName']}: {job['HyperParameterTuningJobStatus']} "
             f"completed={counters['Completed']} running={counters['InProgress']} failed={counters['NonRetryableError']} "
-            f"stopped={counters['Stopped']} best={best if best is not None else '-'}")
+            f"stopped={counters['Stopped']} best={best if best is not None else '-'}"
+            + (f" ignored-history={job['IgnoredHistory']['Count']}" if job.get("IgnoredHistory") else ""))
 
 
 def trial_table(trials: list[dict]) -> str:
@@ -119,6 +120,12 @@ class Client:
         headers = {"content-type": "application/json"}
         if self.sign:
             headers = self._signed(method, self.base + path, data, headers)
+        else:
+            from skytune.client.http import TOKEN_HEADER, local_token
+
+            token = local_token(self.base)  # `skytune local`'s token (env or its data directory)
+            if token:
+                headers[TOKEN_HEADER] = token
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:

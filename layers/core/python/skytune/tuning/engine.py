@@ -11,6 +11,7 @@ safe to run twice with the same input (Step Functions retries steps; clients ret
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
@@ -22,7 +23,8 @@ from skytune.optimize import (
     median_stopping_rule,
     should_complete,
     suggest,
-    warm_start,
+    usable_history,
+    warm_start_report,
 )
 from skytune.tuning import limits
 from skytune.tuning.names import execution_name
@@ -134,7 +136,7 @@ def suggest_for_trial(repo, name: str, number: int, worker: int, now: datetime |
 
     hyperparameters = trial.hyperparameters
     if hyperparameters is None:
-        config = _suggest(repo, job, number)
+        config = _suggest(repo, job, number, now)
         if config is None:
             repo.finish_trial(job, number, TrialStatus.FAILED, None, "the search space is exhausted", now)
             return {**skip, "reason": "search space exhausted"}
@@ -149,61 +151,98 @@ def suggest_for_trial(repo, name: str, number: int, worker: int, now: datetime |
     return {"action": "run", **runner_request(job.spec, trial, hyperparameters)}
 
 
-def _suggest(repo, job: TuningJob, number: int, attempts: int = 3) -> dict[str, Any] | None:
-    """A suggestion no other trial holds. Two workers suggesting at the same moment see the same
-    history and a model-based strategy would give both the same point; so after choosing, the
-    history is read again and, if a parallel trial took that point meanwhile, the choice is redone
-    with it as pending (which moves a kriging-believer suggestion elsewhere)."""
-    config = None
+def _suggest(repo, job: TuningJob, number: int, now: datetime | None = None,
+             attempts: int = 3) -> dict[str, Any] | None:
+    """A suggestion no other trial holds. The strategies never repeat a completed or pending
+    configuration (unless the space is exhausted), but workers suggesting at the same moment see
+    the same history and a model-based strategy gives them the same point. So the point is
+    reserved atomically for this trial (a conditional write); if another trial reserved it first,
+    the choice is redone with that point added as pending: the inputs change, so the retry moves
+    elsewhere. After ``attempts`` the repeat is accepted (the space is exhausted)."""
+    now = now or utcnow()
     space = job.spec.search_space()
+    extra_pending: list[dict[str, Any]] = []
+    config = None
     for _ in range(attempts):
-        config = _suggest_once(repo, job, number)
-        # stored hyperparameters are SageMaker-style strings: compare points, not representations
-        taken = {space.key(t.hyperparameters) for t in repo.list_trials(job.name)
-                 if t.number != number and t.hyperparameters is not None}
-        if config is None or space.key(config) not in taken:
+        config = _suggest_once(repo, job, number, extra_pending)
+        if config is None or job.spec.strategy == "Grid":
+            return config  # Grid: trial n owns the n-th grid point, no race to settle
+        if repo.reserve_point(job.name, point_digest(space, config), number, now) == number:
             return config
+        extra_pending.append(config)
     return config
 
 
-def _suggest_once(repo, job: TuningJob, number: int) -> dict[str, Any] | None:
+def point_digest(space, config: Mapping[str, Any]) -> str:
+    """A short, stable identity of a configuration in ``space`` (numbers compared as numbers)."""
+    key = space.key(space.coerce(config))
+    return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:32]
+
+
+def _suggest_once(repo, job: TuningJob, number: int,
+                  extra_pending: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
     spec = job.spec
     space = spec.search_space()
     trials = [t for t in repo.list_trials(job.name) if t.hyperparameters is not None and t.number != number]
     completed = [_observation(t) for t in sorted(trials, key=lambda t: t.ended_at or t.created_at)
                  if t.status in TERMINAL_TRIAL]
-    pending = [t.hyperparameters for t in trials if t.status not in TERMINAL_TRIAL]
+    pending = [t.hyperparameters for t in trials if t.status not in TERMINAL_TRIAL] + list(extra_pending or [])
+    completed, dropped = usable_history(space, completed)
+    ignored = [{"source": f"trial {d.trial_id}", "reason": d.reason} for d in dropped]
     inherited: list[Observation] = []
     if spec.warm_start:
         parents = []
         for parent_name in spec.warm_start.parent_jobs:
-            parents += [_observation(t) for t in repo.list_trials(parent_name)
+            parents += [_observation(t, source=f"parent job {parent_name} trial {t.number}")
+                        for t in repo.list_trials(parent_name)
                         if t.hyperparameters is not None and t.status in TERMINAL_TRIAL]
-        inherited = warm_start(parents, space, defaults=spec.trial.static_hyperparameters)
+        inherited, dropped = warm_start_report(parents, space, defaults=spec.trial.static_hyperparameters)
+        ignored += [{"source": d.trial_id, "reason": d.reason} for d in dropped]
+    _report_ignored(repo, job, ignored)
+    seed = spec.random_seed
     if spec.strategy == "Grid":
         # Trial n takes the n-th grid point not covered by warm-start parents: trial numbers are
         # unique (atomic claims), so parallel workers can never pick the same point.
-        points = suggest("Grid", space, inherited, [], number, trial_seed(spec.random_seed, number),
-                         objective=spec.objective.type)
+        points = suggest("Grid", space, inherited, [], number, seed, objective=spec.objective.type)
         return points[number - 1] if len(points) >= number else None
     completed = inherited + completed
     options: dict[str, Any] = {}
     if spec.strategy == "Hyperband":
         options["base"] = "Random"
-    picks = suggest(spec.strategy, space, completed, pending, 1, trial_seed(spec.random_seed, number),
+    # The job's seed keys the Sobol scramble (one low-discrepancy sequence per job); trial n takes
+    # position n - 1 of it, and its own random stream, so parallel workers draw differently.
+    picks = suggest(spec.strategy, space, completed, pending, 1, seed, index=number - 1,
                     objective=spec.objective.type, **options)
     return picks[0] if picks else None
 
 
+MAX_REPORTED_IGNORED = 20
+
+
+def _report_ignored(repo, job: TuningJob, ignored: list[dict[str, str]]) -> None:
+    """History the optimiser could not use goes to the logs and the job's description (the first
+    ``MAX_REPORTED_IGNORED`` observations and the count); written only when it changes."""
+    if not ignored and not job.ignored_history:
+        return
+    report = {"count": len(ignored), "observations": ignored[:MAX_REPORTED_IGNORED]}
+    if report == job.ignored_history:
+        return
+    if ignored:
+        log.warning("tuning job %s: the optimiser ignores %d history observation(s): %s",
+                    job.name, len(ignored), "; ".join(f"{i['source']}: {i['reason']}" for i in ignored[:5]))
+    repo.set_ignored_history(job.name, report)
+
+
 def trial_seed(job_seed: int, number: int) -> int:
-    """Each trial's own seed, derived from the job's: parallel workers with the same history still
-    draw different points, and a replay with the same seed draws the same ones."""
+    """A per-trial seed derived from the job's (kept for callers that want one stream per trial;
+    the engine passes the job seed and the trial's index instead, see ``_suggest_once``)."""
     return int.from_bytes(hashlib.sha256(f"{job_seed}:{number}".encode()).digest()[:4], "big")
 
 
-def _observation(trial: Trial) -> Observation:
+def _observation(trial: Trial, source: Any = None) -> Observation:
     value = trial.objective_value if trial.status in (TrialStatus.COMPLETED, TrialStatus.STOPPED) else None
-    return Observation(trial.hyperparameters, value, tuple(trial.curve), trial.number)
+    return Observation(trial.hyperparameters, value, tuple(trial.curve),
+                       trial.number if source is None else source)
 
 
 def runner_request(spec: TuningJobSpec, trial: Trial, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -280,6 +319,9 @@ def record_trial(repo, name: str, number: int, runner: str, run_output: Any, now
     objective = final_objective(trial.curve) if status != TrialStatus.FAILED else None
     reason = outcome.failure_reason
     if status == TrialStatus.COMPLETED and objective is None:
+        if metric in outcome.rejected_metrics:
+            reason = reason or (f"the objective metric {metric!r} is not a number: "
+                                f"metrics.{metric} = {outcome.rejected_metrics[metric]}")
         reason = reason or f"the trial never reported the objective metric {metric!r}"
     ended = repo.finish_trial(job, number, status, objective, reason, now)
     if ended and trial.run_id:
@@ -364,7 +406,14 @@ def objective_points(spec: TuningJobSpec, metrics: list[Mapping[str, Any]]) -> l
             continue
         if point.get("step") is None:
             raise InvalidInput("objective metric points need a step", field=f"metrics[{index}].step")
-        points.append((int(point["step"]), float(point["value"])))
+        step, value = point["step"], point.get("value")
+        if isinstance(step, bool) or not isinstance(step, int) and not (isinstance(step, float) and step.is_integer()):
+            raise InvalidInput(f"the step of the objective metric must be an integer, not {step!r}",
+                               field=f"metrics[{index}].step")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(f"the objective metric {spec.objective.metric_name!r} must be a number, not {value!r}",
+                               field=f"metrics[{index}].value")
+        points.append((int(step), float(value)))
     return points[-limits.MAX_CURVE_POINTS:]
 
 

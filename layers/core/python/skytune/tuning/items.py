@@ -5,10 +5,12 @@
 | job    | TUNING#<name>   | JOB              | TUNING_JOBS  | <name>  |
 | trial  | TUNING#<name>   | TRIAL#<nnnnnn>   |              |         |
 | claim  | TUNING#<name>   | CLAIM#<key>      |              |         |
+| point  | TUNING#<name>   | POINT#<digest>   |              |         |
 
 A job and its trials share a partition: describe and list read one partition. The claim item is
 the idempotency record of one claim step (key = execution + worker + iteration), written in the
-same transaction that advances the job's ``started`` counter.
+same transaction that advances the job's ``started`` counter. A point item (a ClaimItem too) reserves
+one configuration for the trial that suggested it first, so parallel workers never run the same one.
 """
 from __future__ import annotations
 
@@ -67,6 +69,8 @@ class TuningJobItem(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     ended_at = UTCDateTimeAttribute(null=True)
+    # history the optimiser could not use: {"count": n, "observations": [{"source", "reason"}]}
+    ignored_history = JSONAttribute(null=True)
 
     listing = ListingIndex()
 

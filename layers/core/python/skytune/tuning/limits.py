@@ -3,7 +3,8 @@ from __future__ import annotations
 
 # AMT allows up to 750 training jobs per tuning job (Bayesian/Random/Hyperband).
 MAX_TRAINING_JOBS = 750
-# An inline Map state runs at most 40 iterations concurrently: one iteration is one worker.
+# The account-level limit of parallel trials per tuning job: an inline Map state runs at most 40
+# iterations concurrently, and one iteration is one worker (MaxParallelTrainingJobs above it: 400).
 MAX_PARALLEL_TRAINING_JOBS = 40
 # AMT: MaxRuntimeInSeconds of a tuning job is 120 s .. 30 days.
 MIN_JOB_RUNTIME_SECONDS = 120
@@ -19,3 +20,7 @@ MAX_CURVE_POINTS = 2000  # intermediate objective values kept per trial for earl
 # about 30 history events (claim, suggest, run, record and their choices); 500 trials stay far below
 # Step Functions' 25,000-event limit even with retries.
 TRIALS_PER_EXECUTION = 500
+# Bounds of a spec's size (400 past them): integer ranges the optimisers hold exactly in a float,
+# and a Grid small enough to enumerate (its points are counted from the ranges, never listed first).
+INTEGER_RANGE_MAX_ABS = 2**53 - 1
+GRID_MAX_POINTS = 100_000

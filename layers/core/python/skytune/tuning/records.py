@@ -66,6 +66,8 @@ class TuningJob(BaseModel):
     completion_reason: str | None = None  # why the job ended before its budget (AMT criteria)
     failure_reason: str | None = None
     generation: int = 0
+    # history the optimiser could not use: {"count": n, "observations": [{"source", "reason"}]}
+    ignored_history: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None = None
@@ -128,6 +130,8 @@ class RunOutcome(BaseModel):
     failure_reason: str | None = None
     # Final metric values the runner returned directly (Lambda result, SageMaker FinalMetricDataList).
     final_metrics: dict[str, float] = Field(default_factory=dict)
+    # Metrics the runner returned that are not finite numbers (name -> the value as given, shortened).
+    rejected_metrics: dict[str, str] = Field(default_factory=dict)
 
 
 _ERROR_REASONS = {
@@ -153,7 +157,7 @@ def outcome_of_run(runner: str, output: Any) -> RunOutcome:
         status = {"Completed": TrialStatus.COMPLETED, "Stopped": TrialStatus.STOPPED}.get(
             output.get("TrainingJobStatus"), TrialStatus.FAILED)
         metrics = {m["MetricName"]: float(m["Value"]) for m in output.get("FinalMetricDataList") or []
-                   if isinstance(m, Mapping) and "MetricName" in m and "Value" in m}
+                   if isinstance(m, Mapping) and "MetricName" in m and _finite(m.get("Value"))}
         return RunOutcome(status=status, failure_reason=output.get("FailureReason") if status == TrialStatus.FAILED else None,
                           final_metrics=metrics)
     if runner == "lambda":
@@ -165,7 +169,8 @@ def outcome_of_run(runner: str, output: Any) -> RunOutcome:
         if isinstance(metrics, list):
             metrics = {m["name"]: m["value"] for m in metrics if isinstance(m, Mapping) and "name" in m}
         finite = {k: float(v) for k, v in (metrics or {}).items() if _finite(v)}
-        return RunOutcome(status=TrialStatus.COMPLETED, final_metrics=finite)
+        rejected = {str(k): _short(repr(v)) for k, v in (metrics or {}).items() if not _finite(v)}
+        return RunOutcome(status=TrialStatus.COMPLETED, final_metrics=finite, rejected_metrics=rejected)
     # external and local workers report {"status": ..., "failure_reason": ...} through the API
     status = TrialStatus(output.get("status", TrialStatus.COMPLETED.value))
     return RunOutcome(status=status, failure_reason=output.get("failure_reason"),

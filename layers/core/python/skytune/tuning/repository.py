@@ -12,7 +12,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
-from skytune.storage.repository import decode_cursor, encode_cursor
+from skytune.storage.repository import Listing, decode_cursor, encode_cursor
 from skytune.tuning.items import JOB_SK, JOBS_LISTING, ClaimItem, TrialItem, TuningJobItem, job_pk, trial_sk
 from skytune.tuning.records import (
     Counters,
@@ -84,9 +84,10 @@ class TuningRepository:
             return None
 
     def list_jobs(self, limit: int, cursor: str | None) -> tuple[list[TuningJob], str | None]:
-        page = TuningJobItem.listing.query(JOBS_LISTING, limit=limit, last_evaluated_key=decode_cursor(cursor))
+        listing = Listing.of_index(JOBS_LISTING)
+        page = TuningJobItem.listing.query(JOBS_LISTING, limit=limit, last_evaluated_key=decode_cursor(cursor, listing))
         jobs = [_job(item) for item in page]
-        return jobs, encode_cursor(page.last_evaluated_key)
+        return jobs, encode_cursor(page.last_evaluated_key, listing)
 
     def set_job_status(self, name: str, status: JobStatus, now: datetime, *, expected: tuple[JobStatus, ...],
                        completion_reason: str | None = None, failure_reason: str | None = None,
@@ -120,6 +121,10 @@ class TuningRepository:
                 return False
             raise
         return True
+
+    def set_ignored_history(self, name: str, report: dict[str, Any]) -> None:
+        """Record which history observations the optimiser could not use (latest report wins)."""
+        TuningJobItem(job_pk(name), JOB_SK).update(actions=[TuningJobItem.ignored_history.set(report)])
 
     def next_generation(self, name: str, generation: int) -> bool:
         """Open execution ``generation`` (its per-execution trial count starts at 0); idempotent."""
@@ -184,6 +189,20 @@ class TuningRepository:
             except TransactWriteError:
                 continue  # another worker advanced the counter, or our claim landed: look again
         raise RuntimeError(f"could not claim a trial slot of {job.name} after {max_attempts} attempts")
+
+    def reserve_point(self, job_name: str, point_key: str, number: int, now: datetime) -> int:
+        """Atomically reserve a configuration (``point_key``, a digest of its identity) for trial
+        ``number``; returns the trial that holds it: ``number`` when the reservation is ours (also on
+        a retried step), another trial's number when it took the point first."""
+        pk, sk = job_pk(job_name), f"POINT#{point_key}"
+        try:
+            ClaimItem(pk, sk, trial_number=number, created_at=now).save(condition=ClaimItem.pk.does_not_exist())
+            return number
+        except PutError as error:
+            if not _conditional_failed(error):
+                raise
+        existing = self._claim_item(pk, sk)
+        return int(existing.trial_number) if existing is not None else number
 
     def _claim_item(self, pk: str, sk: str) -> ClaimItem | None:
         try:
@@ -326,6 +345,7 @@ def _job(item: TuningJobItem) -> TuningJob:
         completion_reason=item.completion_reason,
         failure_reason=item.failure_reason,
         generation=int(item.generation),
+        ignored_history=item.ignored_history,
         created_at=item.created_at,
         updated_at=item.updated_at,
         ended_at=item.ended_at,

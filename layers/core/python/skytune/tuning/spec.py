@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,8 +24,9 @@ from skytune.errors import InvalidInput
 from skytune.ingestion.errors import MetricDefinitionError
 from skytune.ingestion.metric_definitions import validate_definitions
 from skytune.optimize import SearchSpace, SearchSpaceError, grid_size, parse_space
+from skytune.optimize.space import NumericParameter
 from skytune.tracking.records import validate_name, validate_tags
-from skytune.tuning import limits
+from skytune.tuning import limits, policy
 
 Strategy = Literal["Bayesian", "Random", "Sobol", "Grid", "Hyperband"]
 RunnerType = Literal["local", "lambda", "external", "sagemaker"]
@@ -155,6 +157,7 @@ _SAGEMAKER_FIELDS = {
     "trial.static_hyperparameters": "TrainingJobDefinition.StaticHyperParameters",
     "trial.metric_definitions": "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions",
     "trial.max_runtime_in_seconds": "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds",
+    "trial.training_job_definition": "TrainingJobDefinition",
     "trial": "TrainingJobDefinition",
     "tags": "Tags",
 }
@@ -207,6 +210,8 @@ def _check_rules(spec: TuningJobSpec) -> None:
             f"({', '.join(sorted(names))})", field="objective.metric_name")
 
     _check_runner(trial)
+    policy.check_trial(trial)  # the deployment's allow-lists and caps (skytune.tuning.policy)
+    _check_size_limits(spec, space)
     _check_budget(spec, space)
 
     if spec.strategy == "Hyperband":
@@ -234,6 +239,41 @@ def _check_runner(trial: TrialDefinition) -> None:
         if other != trial.runner and getattr(trial, attribute):
             raise InvalidInput(f"trial.{attribute} is for the {other} runner, not {trial.runner}",
                                field=f"trial.{attribute}")
+
+
+# -- size limits (issue 9): bounds that keep a spec from costing unbounded time or memory ---------
+def _check_size_limits(spec: TuningJobSpec, space: SearchSpace) -> None:
+    """Integer ranges within INTEGER_RANGE_MAX_ABS, and a Grid of at most GRID_MAX_POINTS points,
+    counted from the range definitions without listing them (a 20 x 1,000,001 grid is refused at
+    once rather than built)."""
+    for parameter in space.parameters:
+        if isinstance(parameter, NumericParameter) and parameter.is_integer:
+            for key, value in (("MinValue", parameter.low), ("MaxValue", parameter.high)):
+                if abs(value) > limits.INTEGER_RANGE_MAX_ABS:
+                    field = f"{_range_field(spec, parameter.name)}.{key}"
+                    raise InvalidInput(f"{field}: integer ranges lie within +-{limits.INTEGER_RANGE_MAX_ABS}", field=field)
+    if spec.strategy != "Grid":
+        return
+    size = 1
+    for parameter in space.parameters:
+        size *= _grid_axis_length(parameter)
+        if size > limits.GRID_MAX_POINTS:
+            raise InvalidInput(f"the grid has more than {limits.GRID_MAX_POINTS} points; use fewer values per range "
+                               "(NumberOfValues or a larger Step) or the Random or Bayesian strategy",
+                               field="parameter_ranges", details={"limit": "GRID_MAX_POINTS"})
+
+
+def _grid_axis_length(parameter) -> int:
+    """How many values a Grid visits for one range: NumericParameter.grid_values() without the list."""
+    if not isinstance(parameter, NumericParameter):
+        return len(parameter.choices)
+    if parameter.grid_count is not None:
+        return parameter.grid_count
+    if parameter.grid_step is not None:
+        return int(math.floor((parameter.high - parameter.low) / parameter.grid_step + 1e-9)) + 1
+    if parameter.is_integer:
+        return int(parameter.high) - int(parameter.low) + 1
+    return 1  # a continuous range without a step: grid_size() names it
 
 
 def _check_budget(spec: TuningJobSpec, space: SearchSpace) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -53,6 +55,13 @@ def describe_job(job: TuningJob, trials: list[Trial], now: datetime) -> dict[str
         view["TuningJobCompletionDetails"] = _completion_details(job, trials)
     if job.failure_reason:
         view["FailureReason"] = job.failure_reason
+    if job.ignored_history and job.ignored_history.get("count"):
+        # skytune extension: history (own or warm-start parents' trials) the optimiser could not use
+        view["IgnoredHistory"] = {
+            "Count": job.ignored_history["count"],
+            "Observations": [{"Source": o["source"], "Reason": o["reason"]}
+                             for o in job.ignored_history.get("observations", [])],
+        }
     return view
 
 
@@ -121,26 +130,39 @@ def list_trials(job: TuningJob, trials: list[Trial], *, status: str | None = Non
         key = {"Name": lambda t: t.name, "CreationTime": lambda t: (t.created_at, t.number),
                "Status": lambda t: (t.status.value, t.number)}[sort_by]
         selected = sorted(selected, key=key, reverse=descending)
-    offset = _offset(cursor)
+    listing = _listing(job, status, sort_by, sort_order)
+    offset = _offset(cursor, listing)
     page = selected[offset:offset + limit]
     next_offset = offset + len(page)
     return {
         "TrainingJobSummaries": [trial_summary(job, t) for t in page],
-        "NextToken": _cursor(next_offset) if next_offset < len(selected) else None,
+        "NextToken": _cursor(next_offset, listing) if next_offset < len(selected) else None,
     }
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def _listing(job: TuningJob, status: str | None, sort_by: str, sort_order: str) -> bytes:
+    """What a trials cursor is bound to: the job and the filter and order that made the page."""
+    return json.dumps([job.name, status, sort_by, sort_order]).encode()
 
 
-def _offset(cursor: str | None) -> int:
-    if not cursor:
+def _cursor(offset: int, listing: bytes) -> str:
+    """"<offset>.<check>": the check value (BLAKE2b of listing and offset) makes an altered
+    cursor, or one used with another job, filter or order, a 400 (the same scheme as the
+    tracking list cursors, skytune.storage.repository)."""
+    check = hashlib.blake2b(listing + b"\x00" + str(offset).encode(), key=_CURSOR_CHECK, digest_size=12).digest()
+    return f"{offset}.{base64.urlsafe_b64encode(check).decode().rstrip('=')}"
+
+
+_CURSOR_CHECK = b"skytune-tuning-trials-cursor-v1"
+
+
+def _offset(cursor: str | None, listing: bytes) -> int:
+    if cursor is None or cursor == "":
         return 0
-    try:
-        offset = int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["offset"])
-    except (ValueError, TypeError, KeyError):
-        raise InvalidInput("cursor is not one this API returned", field="cursor") from None
-    if offset < 0:
-        raise InvalidInput("cursor is not one this API returned", field="cursor")
-    return offset
+    offset_text, _, _check = cursor.partition(".")
+    if not (offset_text.isascii() and offset_text.isdigit() and len(offset_text) <= 6):
+        raise InvalidInput("cursor is not one this listing returned; pass back NextToken unchanged", field="cursor")
+    if not hmac.compare_digest(cursor, _cursor(int(offset_text), listing)):
+        raise InvalidInput("cursor is not one this listing returned (altered, or made for another job, status, "
+                           "sort_by or sort_order); pass back NextToken unchanged", field="cursor")
+    return int(offset_text)

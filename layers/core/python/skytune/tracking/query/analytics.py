@@ -127,6 +127,96 @@ def _csv_cell(value: object, guard_formulas: bool) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# SageMaker's column names and datetime cells (issue 12 §4): a table that reads like the frame of
+# SageMaker's ``ExperimentAnalytics(...).dataframe()``.
+
+#: Attribute -> SageMaker's column (a trial component's fields; ``Trials``/``Experiments`` as its
+#: analytics frame names the parents).
+SAGEMAKER_ATTRIBUTE_COLUMNS: dict[str, str] = {
+    "run_id": "TrialComponentName",
+    "name": "DisplayName",
+    "source": "SourceArn",
+    "trial": "Trials",
+    "experiment": "Experiments",
+    "status": "Status",
+    "created": "CreationTime",
+    "started": "StartTime",
+    "ended": "EndTime",
+    "parent": "Parent",
+}
+#: Summary statistic -> the suffix of SageMaker's ``<metric> - <Stat>`` columns.
+SAGEMAKER_STATS: dict[str, str] = {
+    "min": "Min", "max": "Max", "avg": "Avg", "stddev": "StdDev", "last": "Last", "count": "Count",
+    "first": "First", "min_step": "MinStep", "max_step": "MaxStep", "last_step": "LastStep",
+    "last_timestamp": "LastTimestamp",
+}
+TABLE_NAMINGS = ("skytune", "sagemaker")
+TABLE_DATETIMES = ("epoch_ms", "iso8601")
+
+
+def sagemaker_column_names(keys: Sequence[str]) -> list[str]:
+    """Each column key as SageMaker's analytics frame names it: ``run_id`` -> ``TrialComponentName``,
+    ``params.lr`` -> ``lr``, ``metrics.test:accuracy.max`` -> ``test:accuracy - Max``; keys with no
+    SageMaker counterpart (tags, ``at``/``window`` values) and any name that would repeat an earlier
+    one keep their own spelling."""
+    from .parser import parse_field
+
+    names: list[str] = []
+    taken: set[str] = set()
+    for key in keys:
+        try:
+            target = parse_field(key)
+        except QueryError:
+            target = None
+        if isinstance(target, Attribute):
+            name = SAGEMAKER_ATTRIBUTE_COLUMNS[target.name]
+        elif isinstance(target, Param):
+            name = target.name
+        elif isinstance(target, MetricStat):
+            name = f"{target.metric} - {SAGEMAKER_STATS[target.stat]}"
+        else:
+            name = key
+        if name in taken:
+            name = key
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def shape_table(rows: list[dict[str, object]], keys: Sequence[str], *, naming: str = "skytune",
+                datetimes: str = "epoch_ms") -> tuple[list[dict[str, object]], list[str]]:
+    """Rows and column names with the table options applied: ``naming="sagemaker"`` renames the
+    columns (``sagemaker_column_names``); ``datetimes="iso8601"`` writes the timestamp columns
+    (``created``, ``started``, ``ended``, ``metrics.<m>.last_timestamp``) as RFC 3339 UTC strings,
+    which pandas reads as datetimes (``pd.to_datetime``, ``read_csv(parse_dates=...)``)."""
+    from .parser import parse_field
+
+    if naming not in TABLE_NAMINGS or datetimes not in TABLE_DATETIMES:
+        raise ValueError(f"naming is one of {TABLE_NAMINGS}, datetimes one of {TABLE_DATETIMES}")
+    names = sagemaker_column_names(keys) if naming == "sagemaker" else list(keys)
+    timestamp_keys = set()
+    if datetimes == "iso8601":
+        for key in keys:
+            try:
+                if parse_field(key).value_type == "timestamp":
+                    timestamp_keys.add(key)
+            except QueryError:
+                pass
+    shaped = [{name: (_iso8601(row.get(key)) if key in timestamp_keys else row.get(key))
+               for key, name in zip(keys, names)} for row in rows]
+    return shaped, names
+
+
+def _iso8601(epoch_ms: object) -> object:
+    from datetime import datetime, timezone
+
+    if not isinstance(epoch_ms, (int, float)) or isinstance(epoch_ms, bool):
+        return epoch_ms
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------------------------
 # Group-by.
 
 AGGREGATE_FUNCTIONS = ("count", "mean", "std", "median", "min", "max", "sum")

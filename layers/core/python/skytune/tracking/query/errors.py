@@ -27,8 +27,9 @@ class QueryError(ValueError):
         return str(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``details`` object of the API's error envelope."""
-        return {"position": self.position, "expected": self.expected, "message": str(self)}
+        """The ``details`` object of the API's error envelope: ``code`` says which kind of query
+        problem it is (the envelope's own ``code`` is ValidationError, as for every 400)."""
+        return {"code": self.code, "position": self.position, "expected": self.expected, "message": str(self)}
 
 
 class FilterSyntaxError(QueryError):

@@ -60,7 +60,8 @@ WINDOW_STATS: tuple[str, ...] = ("min", "max", "avg", "first", "last", "count")
 #: ``status = 'completed'`` fails loudly instead of silently matching nothing.
 RUN_STATUSES: tuple[str, ...] = ("InProgress", "Completed", "Failed", "Stopped")
 
-_BARE_NAME = re.compile(r"[^\W\d][\w-]*")
+# SageMaker's metric names (train:loss, test:accuracy) are bare words too: ':' joins word parts.
+_BARE_NAME = re.compile(r"[^\W\d][\w-]*(?::[\w-]+)*")
 
 
 def render_name(name: str) -> str:
@@ -230,9 +231,12 @@ class MetricWindow(Field):
     """A statistic over the metric's points with ``first <= step <= last`` (both inclusive),
     e.g. ``metrics.val_loss.window(5, 10).min``.
 
-    ``count`` is 0 when the window holds no point; every other statistic is then missing.
-    NaN points are skipped. ``first``/``last`` are the values at the smallest/largest step
-    (ties: earliest/latest in series order). ``avg`` is the arithmetic mean (``math.fsum``).
+    ``count`` is 0 when the window holds no point of a metric the run logged; every other
+    statistic is then missing. For a metric the run never logged every statistic is missing,
+    ``count`` included (as its summary ``count`` is). NaN points are skipped.
+    ``first``/``last`` are the values at the smallest/largest step in the window; with several
+    points at that step the latest logged counts, as for ``at(step)``, so ``window(k, k).first``,
+    ``window(k, k).last`` and ``at(k)`` agree. ``avg`` is the arithmetic mean (``math.fsum``).
     """
 
     metric: str
@@ -249,16 +253,20 @@ class MetricWindow(Field):
         reducer = _WINDOW_REDUCERS[stat]
 
         def read(run: RunLike) -> object:
-            points = [(s, v) for s, v in run.series(metric) if low <= s <= high and v == v]
+            series = run.series(metric)
+            if not series:  # never logged: missing, like its summary statistics
+                return None
+            points = [(s, v) for s, v in series if low <= s <= high and v == v]
             return reducer(points)
 
         return read
 
 
 def _first(points: list[tuple[int, float]]) -> float | None:
+    """The value at the smallest step; of several points there, the latest (last in series order)."""
     best = None
     for step, value in points:
-        if best is None or step < best[0]:
+        if best is None or step <= best[0]:
             best = (step, value)
     return None if best is None else best[1]
 

@@ -15,7 +15,7 @@ from .errors import FilterSyntaxError
 
 
 class T(Enum):
-    NAME = "name"  # bare word: letters, digits, _ and -, not starting with a digit or -
+    NAME = "name"  # bare word: letters, digits, _, - and inner :, not starting with a digit or -
     QNAME = "quoted name"  # `backquoted`, a doubled backquote stands for one
     NUMBER = "number"
     STRING = "string"
@@ -48,7 +48,10 @@ def quote(text: str) -> str:
     return f'"{text}"' if "'" in text else f"'{text}'"
 
 
-_NAME = re.compile(r"[^\W\d][\w-]*")
+# A bare name: letters, digits, _ and -, not starting with a digit or -, with inner ':' between word
+# parts, so SageMaker's metric names (train:loss, validation:rmse) need no backquotes. No token
+# of the grammar holds ':', so this takes nothing away.
+_NAME = re.compile(r"[^\W\d][\w-]*(?::[\w-]+)*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 # Longer literals are refused: stored numbers have at most 38 significant digits and magnitudes in
 # 1e-130..1e126 (written out, 1e-130 takes 132 characters), and Python refuses to convert integer

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import FilterSyntaxError
+from .errors import FilterSyntaxError, FilterValidationError
 from .fields import Field
 from .lexer import T
 from .parser import MAX_ORDER_KEYS, Parser
@@ -53,7 +53,15 @@ def parse_order_by(text: str | Sequence[str] | None) -> list[SortKey]:
     if text is None:
         return []
     if not isinstance(text, str):
-        return [key for item in text for key in parse_order_by(item)]
+        keys: list[SortKey] = []
+        for index, item in enumerate(text):
+            keys.extend(parse_order_by(item))
+            if len(keys) > MAX_ORDER_KEYS:  # the same limit as the text form, whatever the form
+                error = FilterValidationError(f"at most {MAX_ORDER_KEYS} sort keys are allowed", position=0,
+                                              expected=f"at most {MAX_ORDER_KEYS} sort keys")
+                error.item = index  # type: ignore[attr-defined]  # which list entry went past it
+                raise error
+        return keys
     parser = Parser(text)
 
     def sort_key() -> SortKey:

@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from skytune.tracking.limits import FILTER_MAX_LENGTH
+
 from .errors import FilterSyntaxError, FilterValidationError
 from .expr import And, Compare, Expr, InList, IsNull, Like, Literal, MatchAll, Not, Or
 from .fields import (
@@ -51,7 +53,7 @@ from .lexer import T, Token, quote, tokenize
 from .values import BOOL, NUM, STR, kind_of, parse_iso_timestamp
 
 # Limits (documented in docs/search.md): they bound parse time, recursion and memory per request.
-MAX_QUERY_LENGTH = 20_000
+MAX_QUERY_LENGTH = FILTER_MAX_LENGTH  # each text: filter, order_by, columns, group_by, aggregates
 MAX_DEPTH = 64
 MAX_PREDICATES = 500
 MAX_IN_VALUES = 1_000
@@ -420,6 +422,12 @@ class Parser:
         if not isinstance(token.value, int):
             raise FilterValidationError(
                 f"step {token.text} is not a whole number", position=token.start, expected="a whole step number"
+            )
+        if token.value < 0:  # steps are logged >= 0 everywhere (tracking.limits)
+            raise FilterValidationError(
+                f"step {token.text} is negative; steps are whole numbers >= 0",
+                position=token.start,
+                expected="a step number >= 0",
             )
         self.advance()
         return token.value

@@ -1,0 +1,39 @@
+"""The broad optimiser suite (benchmarks/tuner/suite.py) in miniature: every synthetic problem is
+exact after its per-seed shift, the shift moves the optimum, and the paired runner produces its
+table. The full run is `make bench-suite` (peers in the bench environment)."""
+import numpy as np
+import pytest
+
+from benchmarks.tuner.suite import main, paired_cells
+from benchmarks.tuner.suite_problems import SYNTHETIC, make_synthetic
+from skytune.optimize import parse_space
+
+
+@pytest.mark.parametrize("name", sorted(SYNTHETIC))
+def test_each_shifted_function_reaches_its_optimum_inside_the_space_and_moves_per_seed(name):
+    locations = []
+    for seed in range(3):
+        problem = make_synthetic(name, seed)
+        space = parse_space(problem.parameter_ranges)
+        best = space.coerce(problem.optimum_config)
+        assert problem.function(best) - problem.optimum == pytest.approx(0.0, abs=1e-5)
+        # nowhere in a random sample is lower than the stated optimum
+        sample = space.from_unit(np.random.default_rng(seed).random((200, space.dimension)))
+        assert min(problem.function(c) for c in sample) >= problem.optimum - 1e-9
+        locations.append(tuple(sorted(space.to_unit([best])[0].round(6))))
+    assert len(set(locations)) == 3  # the optimum is somewhere else for each seed
+
+
+def test_paired_cells_call_wins_losses_and_ties_by_two_standard_errors():
+    def runs(method, finals):
+        return [{"problem": "p", "method": method, "workers": 1, "seed": s, "log10_regret": [v]}
+                for s, v in enumerate(finals)]
+    results = runs("Bayesian", [0.0, 0.1, 0.2, 0.3]) + runs("A", [1.0, 1.1, 1.2, 1.35]) + runs("B", [0.0, 0.3, 0.0, 0.3])
+    cells = {c["peer"]: c for c in paired_cells(results, [1])}
+    assert cells["A"]["verdict"] == "win" and cells["A"]["diff"] == pytest.approx(-1.0125)
+    assert cells["B"]["verdict"] == "tie"
+
+
+def test_the_smoke_suite_runs_in_seconds():
+    text = main(["--smoke"])
+    assert "| branin2 |" in text and "| levy6int |" in text and "diff vs Random" in text
