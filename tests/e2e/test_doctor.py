@@ -26,9 +26,9 @@ def local(cloud_assembly, tmp_path_factory):
 
 
 def doctor(local, *args: str) -> tuple[int, str, list[dict]]:
-    env = {**os.environ, **getattr(local, "client_env", {})}
-    done = subprocess.run([sys.executable, "-m", "skytune.cli", "doctor", "--url", local.url, "--timeout", "60",
-                           "--json", *args], capture_output=True, text=True, timeout=240, env=env)
+    env = {**os.environ, "SKYTUNE_TOKEN": local.token}
+    done = subprocess.run([sys.executable, "-m", "skytune.cli", "doctor", "--url", local.url, "--timeout", "240",
+                           "--json", *args], capture_output=True, text=True, timeout=900, env=env)
     table, _, as_json = done.stdout.partition("\n[")
     return done.returncode, table, json.loads("[" + as_json)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from skytune.client.http import ApiError, Client
+from skytune.client.http import ApiError, Client, local_token
 
 SCRATCH_EXPERIMENT = "skytune-doctor"
 METRIC = "doctor_loss"
@@ -49,7 +49,7 @@ class Doctor:
     log_group: str | None = None  # a subscribed log group (deployed); locally the local log endpoint
     trial_function: str | None = None  # a Lambda trial function; default: the doctor is an external worker
     dashboard_url: str | None = None
-    timeout_s: float = 90.0
+    timeout_s: float = 120.0
     run_id: str | None = None
 
     @property
@@ -165,7 +165,8 @@ class Doctor:
         url = self.dashboard_url or (self.client.url + "/" if self.is_local else None)
         if url is None:
             raise Skipped("no --dashboard-url given", "pass the stack's DashboardUrl output")
-        headers = {"X-Skytune-Token": self.client_token()} if self.is_local and self.client_token() else {}
+        token = local_token(self.client.url) if self.is_local else None
+        headers = {"X-Skytune-Token": token} if token else {}
         request = urllib.request.Request(url, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.client.timeout) as response:  # noqa: S310
@@ -176,9 +177,6 @@ class Doctor:
         if "<html" not in body.lower():
             raise CheckFailed(f"{url} answered {status} but not with a page")
         return f"{url} serves the dashboard"
-
-    def client_token(self) -> str | None:
-        return getattr(self.client, "token", None)
 
     def cleanup(self) -> None:
         if self.run_id is not None:
@@ -281,5 +279,5 @@ def add_parser(commands) -> None:
     doctor.add_argument("--trial-function", help="run the tuning check's trial as this Lambda function "
                                                   "(default: the doctor acts as an external worker)")
     doctor.add_argument("--dashboard-url", help="the stack's DashboardUrl output")
-    doctor.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for asynchronous checks")
+    doctor.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for asynchronous checks")
     doctor.add_argument("--json", action="store_true", help="also print the outcomes as JSON")
