@@ -2,15 +2,16 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+ECHARTS := layers/core/python/skytune/dashboard/static/vendor/echarts.min.js
 BIN := $(CURDIR)/$(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: install demo test test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-suite bench-latency bench-search bench-ingest clean
+.PHONY: chromium bench-dashboard install demo test test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-suite bench-latency bench-search bench-ingest clean
 
-install: $(VENV)/.installed node_modules/.installed java
+install: $(VENV)/.installed node_modules/.installed java chromium $(ECHARTS)
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,22 @@ java:
 	@command -v java >/dev/null || { echo "installing a Java runtime for DynamoDB Local"; \
 	  $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq openjdk-17-jre-headless; }
 
+# -- dashboard ------------------------------------------------------------------------------------
+# The browser tests drive Debian's chromium (Playwright's own browser download cannot be used);
+# installed only where missing, like java.
+chromium:
+	@command -v chromium >/dev/null || { echo "installing chromium for the dashboard's browser tests"; \
+	  $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium; }
+
+# Apache ECharts, pinned by package-lock.json, vendored into the dashboard's static folder (committed,
+# so a pip install has it; this copy keeps it equal to the locked version).
+$(ECHARTS): node_modules/.installed
+	cp node_modules/echarts/dist/echarts.min.js $@
+
+bench-dashboard: install
+	nice $(BIN)/python -m benchmarks.dashboard.run
+# -- end dashboard --------------------------------------------------------------------------------
+
 demo: install
 	$(BIN)/python -m examples.demo
 
@@ -41,7 +58,7 @@ synth: install
 	@cat build/bundle-sizes.json
 
 local: install
-	$(BIN)/skytune local
+	$(BIN)/skytune local --allow-command python
 
 openapi: install
 	$(BIN)/python scripts/openapi.py > docs/openapi.json

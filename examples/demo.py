@@ -63,6 +63,7 @@ def tune(base: str, root: Path) -> None:
     if best:
         print(f"   best: {best['FinalHyperParameterTuningJobObjectiveMetric']['Value']} with "
               f"{json.dumps(best['TunedHyperParameters'])} (run {best['RunId']})")
+    return spec["name"]
 
 
 def _short(value: str) -> str:
@@ -107,11 +108,14 @@ def main() -> None:
         print(f"   GET  /v1/experiments       -> {status} {len(page['experiments'])} shown: {[e['name'] for e in page['experiments']]}")
         status, error = call("POST", f"{base}/experiments", {"name": "bad name!"})
         print(f"   POST bad name              -> {status} {error['error']['message']}")
-        tune(base, root)
+        job_name = tune(base, root)
     finally:
         server.shutdown()
         stack.stop()
     print(f"5. done in {time.monotonic() - started:.1f} s; data kept in {Path('.skytune/demo')} (run `skytune local` to explore)")
+    # dashboard: the same data in the browser
+    print(f"6. dashboard: run `.venv/bin/skytune local --data-dir .skytune/demo`, open the URL it prints (it carries "
+          f"the token), then http://127.0.0.1:8080/tuning-jobs/{job_name}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ class StageConfig(BaseModel):
     metric_stream_namespaces: list[str] = []
     metric_stream_format: Literal["json", "opentelemetry1.0"] = "json"
     metric_stream_archive_days: int = Field(default=30, ge=1)
+    dashboard: bool = True  # S3 + CloudFront + Cognito (infra/constructs/dashboard.py); -c dashboard=false: none
 
     # -- what trials may run as (docs/security.md) -------------------------------------------------
     # Roles SageMaker trials may run as; empty: the stack creates one execution role and allows only it.
@@ -96,6 +97,7 @@ class StageConfig(BaseModel):
             "alarm_email": "alarmEmail",
             "operations_dashboard": "operationsDashboard",
             "logs_ingestion_concurrency": "logsIngestionConcurrency",
+            "dashboard": "dashboard",
         }
         values = {field: app.node.try_get_context(key) for field, key in keys.items()}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})

@@ -8,6 +8,7 @@ from infra import constants
 from infra.config import StageConfig
 from infra.constructs.api import Api
 from infra.constructs.function import SharedLayers
+from infra.constructs.index import ExperimentIndex
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
@@ -28,13 +29,23 @@ class SkytuneStack(Stack):
         # constructs are added here, each in infra/constructs/<concern>.py.
         self.tuning = Tuning(self, "Tuning", config=config, layers=self.layers, storage=self.storage, api=self.api)
 
-        self.functions = [self.api.handler, *self.ingestion.functions, *self.tuning.functions]
+        # The experiment index: stream consumer + table; the API reads it (infra/constructs/index.py).
+        self.index = ExperimentIndex(self, "Index", config=config, layers=self.layers, storage=self.storage,
+                                     readers=[self.api.handler])
+
+        self.functions = [self.api.handler, *self.ingestion.functions, *self.tuning.functions, *self.index.functions]
         for function in self.functions:
-            acknowledge_function_role(self, function.role, self.storage.all_tables)
+            acknowledge_function_role(self, function.role, [*self.storage.all_tables, self.index.table])
         acknowledge_ingestion(self, self.ingestion)
         record_bundle_sizes(
             {f.node.path: [f.code_dir, constants.CORE_LAYER_DIR, self.layers.deps_dir] for f in self.functions}
         )
+        # -- dashboard (context flag `dashboard`) --
+        self.dashboard = None
+        if config.dashboard:
+            from infra.constructs.dashboard import Dashboard
+
+            self.dashboard = Dashboard(self, "Dashboard", config=config, http_api=self.api.http_api)
         self._monitor()
         self._outputs()
 

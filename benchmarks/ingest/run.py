@@ -123,10 +123,13 @@ def main() -> None:
         rows = [
             bench_logs(stack, emulator, args.points, 1000),
             bench_logs(stack, emulator, args.points // 10, 50),
+            bench_logs(stack, emulator, args.points // 10, 25),
             bench_stream(stack, emulator, args.points, 100),
             bench_stream(stack, emulator, args.points // 10, 10),
+            bench_stream(stack, emulator, args.points // 10, 1),
             bench_api(stack, emulator, args.points, 1000),
             bench_api(stack, emulator, args.points // 10, 100),
+            bench_api(stack, emulator, args.points // 10, 50),
             bench_naive(stack, args.points // 10),
         ]
     finally:

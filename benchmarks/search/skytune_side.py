@@ -6,6 +6,7 @@ import importlib.util
 import random
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,17 +55,24 @@ def check_bulk_matches_domain(side: "SkytuneSide", data: list[SyntheticRun]) -> 
 class SkytuneSide:
     def __init__(self, root: Path) -> None:
         assembly = synthesised_assembly(root)
+        # No stream polling: the bench builds each index once after its bulk load (`build_index`) and
+        # measures the stream consumer's folds on its own (`fold_cost`).
         self.stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None,
-                                tuning_enabled=False).start()
+                                tuning_enabled=False, streams_enabled=False).start()
         from skytune import storage
         from skytune.metrics import MetricStore
         from skytune.settings import Settings
         from skytune.storage.repository import DynamoRepository
 
         environment = next(f.environment for f in self.stack.functions.specs.values() if "TRACKING_TABLE" in f.environment)
-        storage.bind(Settings.model_validate(environment))
+        index_table = next(f.environment["INDEX_TABLE"] for f in self.stack.functions.specs.values()
+                           if "INDEX_TABLE" in f.environment)
+        storage.bind(Settings.model_validate({**environment, "INDEX_TABLE": index_table}))
         self.repo = DynamoRepository()
         self.store_factory = MetricStore
+        from skytune.index import IndexStore
+
+        self.index = IndexStore(self.repo)  # a warm API container's: decoded chunks kept between queries
 
     def stop(self) -> None:
         self.stack.stop()
@@ -105,23 +113,27 @@ class SkytuneSide:
         `DynamoRepository.insert_run` builds it, plus the summaries `MetricStore` computes with the
         same `Summary` class) and the run's name claim. The series segments are left out: this
         search never reads them. `check_bulk_matches_domain` proves the run items identical."""
+        from skytune.metrics.items import MetricSummaryItem
         from skytune.metrics.summary import Summary
         from skytune.storage.items import RunItem, RunNameItem
 
         run_ids = self.run_ids(experiment, len(data))
         with capacity_meter() as meter:
-            with RunItem.batch_write() as runs_batch, RunNameItem.batch_write() as names_batch:
+            with RunItem.batch_write() as runs_batch, RunNameItem.batch_write() as names_batch, \
+                    MetricSummaryItem.batch_write() as summaries_batch:
                 for run, run_id in zip(data, run_ids):
-                    summaries = {metric: Summary.of((value, step, ts) for step, ts, value in series).to_json()
-                                 for metric, series in run.series.items()}
                     runs_batch.save(RunItem(
                         *RunItem.key(run_id), gsi1pk=RunItem.listing_key(experiment), gsi1sk=run_id, run_id=run_id,
                         experiment=experiment, name=run.name, trials=None, parent=None, status=RunStatus.COMPLETED.value,
                         start_time=NOW, end_time=NOW, source=None, client_token=None, params=dict(run.params), tags={},
-                        inputs=[], outputs=[], created_at=NOW, updated_at=NOW, metric_summaries=summaries,
-                        metrics_version=1,
+                        inputs=[], outputs=[], created_at=NOW, updated_at=NOW,
                     ))
                     names_batch.save(RunNameItem(*RunNameItem.key(experiment, run.name), run_id=run_id))
+                    for metric, series in run.series.items():  # the metric store's summary items (issue 9)
+                        summaries_batch.save(MetricSummaryItem(
+                            MetricSummaryItem.partition(run_id), metric, run_id=run_id, experiment=experiment,
+                            metric=metric, version=1,
+                            summary=Summary.of((value, step, ts) for step, ts, value in series).to_json()))
         return {"wcu": meter["wcu"], "requests": dict(meter["requests"])}
 
     def raw_run_items(self, experiment: str) -> dict[str, dict]:
@@ -143,15 +155,72 @@ class SkytuneSide:
             if not key:
                 return items
 
+    # -- the index -----------------------------------------------------------------------
+    def build_index(self, experiment: str) -> dict:
+        """Build the experiment's index from its run items (what `skytune reindex` does)."""
+        from skytune.index.items import IndexChunkItem, index_pk
+
+        started = time.perf_counter()
+        with capacity_meter() as meter:
+            self.index.rebuild(experiment)
+        seconds = time.perf_counter() - started
+        chunks = [item for item in IndexChunkItem.query(index_pk(experiment), IndexChunkItem.sk.startswith("G"))]
+        return {"seconds": seconds, "wcu": meter["wcu"], "rcu": meter["rcu"], "chunks": len(chunks),
+                "bytes": sum(len(item.blob) for item in chunks)}
+
+    def fold_cost(self, experiment: str, runs_changed: int) -> dict:
+        """The stream consumer's cost for `runs_changed` changed runs in one Lambda batch (each run's
+        record as the tracking table's stream delivers it), and for one changed run alone. Each run
+        changes as a log batch changes it: its `val_loss` summary gets one more point."""
+        from skytune.index.consumer import apply
+        from skytune.metrics.summary import Summary
+        from skytune.storage.items import RunItem
+
+        records = [record for _, record in zip(range(runs_changed), self.repo.iter_run_records(experiment))]
+        for record in records:
+            summary = Summary.from_json(record["metric_summaries"]["val_loss"])
+            summary.add(0.05, summary.next_step, 1_900_000_000_000)
+            RunItem(*RunItem.key(record["run_id"])).update(actions=[RunItem.metric_summaries["val_loss"].set(summary.to_json())])
+        run_ids = [record["run_id"] for record in records]
+
+        def record(run_id: str, sequence: int) -> dict:
+            keys = {"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}}
+            image = {**keys, "run_id": {"S": run_id}, "experiment": {"S": experiment}}
+            return {"eventName": "MODIFY", "dynamodb": {"Keys": keys, "NewImage": image, "OldImage": image,
+                                                         "SequenceNumber": str(sequence)}}
+
+        result = {}
+        for label, ids in (("batch", run_ids[1:]), ("single", run_ids[:1])):
+            started = time.perf_counter()
+            with capacity_meter() as meter:
+                outcome = apply(self.index, self.repo, [record(run_id, i) for i, run_id in enumerate(ids)])
+            assert not outcome.failed_sequences
+            result[label] = {"runs": len(ids), "seconds": time.perf_counter() - started, "wcu": meter["wcu"],
+                             "rcu": meter["rcu"]}
+        return result
+
     # -- searching -----------------------------------------------------------------------
-    def query(self, experiment: str, filter_text: str, order_by: str, limit: int, all_pages: bool) -> list[dict]:
+    def query(self, experiment: str, filter_text: str, order_by: str, limit: int, all_pages: bool,
+              cold: bool = False) -> list[dict]:
+        """Through the index. `cold`: a new container (nothing decoded yet); otherwise decoded
+        chunks are kept, but each query is evaluated afresh (its first page is never a cached result)."""
+        from skytune.index import IndexStore
+        from skytune.index import search as indexed
+
+        index = IndexStore(self.repo) if cold else self.index
+        indexed._results = indexed._Results()
         rows, cursor = [], None
         while True:
             request = SearchRequest(experiments=[experiment], filter=filter_text, order_by=order_by, limit=limit, cursor=cursor)
-            page, _runs, cursor = run_search.search(self.repo, self.store_factory(), request)
+            page, _runs, cursor = run_search.search(self.repo, self.store_factory(), request, index)
             rows.extend(page)
             if not all_pages or cursor is None:
                 return rows
+
+    def scan_query(self, experiment: str, filter_text: str, order_by: str, limit: int) -> list[dict]:
+        """The first page without the index (a Query of every run item): the round-1 path."""
+        request = SearchRequest(experiments=[experiment], filter=filter_text, order_by=order_by, limit=limit)
+        return run_search.search(self.repo, self.store_factory(), request)[0]
 
     def candidates_capacity(self, experiment: str) -> float:
         """RCU of reading every run item of the experiment (the Query under every search page)."""

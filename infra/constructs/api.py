@@ -25,7 +25,8 @@ API_ROUTE_PATH = "/v1/{proxy+}"
 SCOPE_READ, SCOPE_WRITE, SCOPE_TUNE = "skytune/read", "skytune/write", "skytune/tune"
 READ_METHODS = [apigw.HttpMethod.GET, apigw.HttpMethod.HEAD]
 WRITE_METHODS = [apigw.HttpMethod.POST, apigw.HttpMethod.PUT, apigw.HttpMethod.PATCH, apigw.HttpMethod.DELETE]
-# (path, methods, scopes a token needs one of). Anyone who may write or tune may also read.
+# route class -> [(path, methods)]; ROUTE_SCOPES: the scopes a token needs one of (who may write or tune
+# may also read). Routes other constructs add go through Api.add_routes with one of these classes.
 ROUTE_CLASSES = {
     "read": [(API_ROUTE_PATH, READ_METHODS), ("/v1/runs/search", [apigw.HttpMethod.POST]),
              ("/v1/analytics/{proxy+}", [apigw.HttpMethod.POST])],
@@ -71,7 +72,6 @@ class Api(Construct):
             '"status":"$context.status","latency":"$context.responseLatency",'
             '"integrationError":"$context.integrationErrorMessage"}',
         )
-
 
     def add_routes(self, path: str, methods: list[apigw.HttpMethod], route_class: str,
                    integration: apigw.HttpRouteIntegration | None = None) -> None:

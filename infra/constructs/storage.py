@@ -19,7 +19,8 @@ def grant_data(table: dynamodb.TableV2, grantee) -> None:
     table.grant(grantee, *DATA_ACTIONS)
 
 
-def _table(scope: Construct, id: str, *, ttl: str | None = None, indexes: int = 0, pk: str = "pk", sk: str | None = "sk") -> dynamodb.TableV2:
+def _table(scope: Construct, id: str, *, ttl: str | None = None, indexes: int = 0, pk: str = "pk", sk: str | None = "sk",
+           stream: dynamodb.StreamViewType | None = None) -> dynamodb.TableV2:
     table = dynamodb.TableV2(
         scope,
         id,
@@ -33,6 +34,7 @@ def _table(scope: Construct, id: str, *, ttl: str | None = None, indexes: int = 
         removal_policy=RemovalPolicy.RETAIN,
         time_to_live_attribute=ttl,
         deletion_protection=True,
+        dynamo_stream=stream,
         global_secondary_indexes=[
             # Overloaded GSIs (gsiNpk/gsiNsk): each item type decides what it projects into them.
             dynamodb.GlobalSecondaryIndexPropsV2(
@@ -58,8 +60,10 @@ class Storage(Construct):
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
-        self.tracking = _table(self, "TrackingTable", indexes=2)
-        self.metrics = _table(self, "MetricsTable")
+        # Streams feed the experiment index (infra/constructs/index.py); both images, so a deleted
+        # run's record still names its experiment.
+        self.tracking = _table(self, "TrackingTable", indexes=2, stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
+        self.metrics = _table(self, "MetricsTable", stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
         self.idempotency = _table(self, "IdempotencyTable", ttl="expiration", pk="id", sk=None)
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Annotations, Match, Template
 
 from tests.infra.conftest import synth_stack
 
@@ -93,8 +93,11 @@ def test_sagemaker_actions_only_on_skytune_tagged_training_jobs(template):
     assert add_tags["Condition"]["StringEquals"] == {"sagemaker:TaggingAction": "CreateTrainingJob"}
 
 
-def test_the_tags_iam_requires_are_the_tags_skytune_puts_on_its_jobs():
+def test_the_tags_iam_requires_are_the_tags_skytune_puts_on_its_jobs(monkeypatch):
     from infra.constructs.tuning import SKYTUNE_TRAINING_JOB_TAGS
+    from skytune.settings import ENV_TRAINING_ROLE_ARNS
+
+    monkeypatch.delenv(ENV_TRAINING_ROLE_ARNS, raising=False)  # a local stack in this session may have set it
     from skytune.tuning.engine import sagemaker_training_job
     from tests.unit.tuning.helpers import SAGEMAKER, trial
     from skytune.tuning.spec import parse_request
@@ -136,8 +139,10 @@ def test_pass_role_only_on_the_stack_training_role_by_default(template):
 
 
 def test_the_training_role_reads_only_the_configured_prefix(tmp_path):
-    template = Template.from_stack(synth_stack(tmp_path, trainingDataS3Uri="s3://my-data/train/",
-                                               trainingOutputS3Uri="s3://my-models/out"))
+    stack = synth_stack(tmp_path, trainingDataS3Uri="s3://my-data/train/", trainingOutputS3Uri="s3://my-models/out")
+    template = Template.from_stack(stack)
+    findings = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f.entry.data for f in findings] == []  # the prefixes' wildcards are acknowledged, scoped to them
     statements = {s.get("Sid"): s for s in statements_of(template, "TuningTrainingRole")}
     assert statements["TrainingDataRead"]["Resource"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
                                                                               ":s3:::my-data/train/*"]]}

@@ -125,3 +125,29 @@ def test_the_table_can_be_the_frame_of_sagemaker_experiment_analytics(api, exper
     csv = api.post("/v1/analytics/table", {"experiments": [name], "column_names": "sagemaker", "format": "csv",
                                            "columns": "run_id, metrics.loss.min"})
     assert csv.body.decode().splitlines()[0] == "TrialComponentName,loss - Min"
+
+
+def test_the_sagemaker_shim_pages_the_frame_with_sagemaker_names(api, experiment):
+    from urllib.parse import urlsplit
+
+    from skytune.client.http import Client
+    from skytune.sagemaker import ExperimentAnalytics
+
+    def in_process(method, url, headers, body, _timeout):
+        parts = urlsplit(url)
+        return api.emulator.handle(method, parts.path + (f"?{parts.query}" if parts.query else ""), headers, body or b"")
+
+    client = Client("http://127.0.0.1:1", auth="none", transport=in_process)
+    analytics = ExperimentAnalytics(experiment_name=experiment[0], sort_by="metrics.test:accuracy.max",
+                                    sort_order="Descending", metric_names=["test:accuracy"], client=client)
+    rows, columns = analytics.rows()
+    assert columns[:8] == ["TrialComponentName", "DisplayName", "SourceArn", "Trials", "Experiments", "CreationTime",
+                           "StartTime", "EndTime"]
+    assert columns[8:] == [f"test:accuracy - {s}" for s in ("Min", "Max", "Avg", "StdDev", "Last", "Count")]
+    assert [(r["DisplayName"], r["test:accuracy - Max"]) for r in rows] == [("s", 0.95), ("r", 0.9)]
+    assert rows[0]["CreationTime"].endswith("Z")
+    with pytest.raises(ValueError):
+        ExperimentAnalytics(experiment_name="x", search_expression={"Filters": []}, client=client)
+    pandas = pytest.importorskip("pandas")
+    frame = analytics.dataframe()
+    assert str(frame["CreationTime"].dtype).startswith("datetime64") and list(frame.columns) == columns

@@ -70,6 +70,8 @@ class SeededObjects:
         assert logged.status == 200, logged.body
 
     def substitute(self, parameters: dict | None) -> dict | None:
+        if hasattr(parameters, "map_value"):  # schemathesis wraps values of patterned parameters
+            return parameters.map_value(self.substitute)
         if not parameters:
             return parameters
         known = {**KNOWN, "run_id": self.run_id}

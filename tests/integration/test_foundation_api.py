@@ -15,7 +15,8 @@ def test_health_reports_version_and_every_table_active(api):
     assert body["status"] == "ok"
     assert body["version"] == "0.1.0"
     assert body["stage"] == "test"
-    assert body["storage"] == {"tracking_table": "ACTIVE", "metrics_table": "ACTIVE", "idempotency_table": "ACTIVE"}
+    assert body["storage"] == {"tracking_table": "ACTIVE", "metrics_table": "ACTIVE", "idempotency_table": "ACTIVE",
+                               "index_table": "ACTIVE"}
 
 
 def test_created_experiment_is_stored_and_listed(api):

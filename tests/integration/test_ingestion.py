@@ -63,12 +63,38 @@ def test_control_messages_and_unregistered_streams_change_nothing(functions):
     assert functions.invoke(LOGS, event)["run_id"] is None
 
 
-def test_registering_a_runaway_regex_is_a_400_naming_the_field(api):
+def test_registering_a_regex_re2_cannot_run_is_a_400_naming_the_field(api):
     run_id = new_run(api)
+    for pattern in (r"(?<=loss=)([0-9.]+)", r"(\w)\1=([0-9]+)"):
+        response = api.post(f"/v1/runs/{run_id}/log-sources", {
+            "log_group": "/g", "metric_definitions": [{"Name": "ok", "Regex": "a=([0-9]+)"}, {"Name": "x", "Regex": pattern}]})
+        assert response.status == 400, response.body
+        error = response.json()["error"]
+        assert error["field"] == "metric_definitions[1].Regex" and "lookaround or a backreference" in error["message"]
+    # A pattern that backtracks exponentially in other engines is fine on RE2.
     response = api.post(f"/v1/runs/{run_id}/log-sources", {
-        "log_group": "/g", "metric_definitions": [{"Name": "x", "Regex": "(a+)+b"}]})
-    assert response.status == 400
-    assert response.json()["error"]["field"] == "metric_definitions[0].Regex"
+        "log_group": "/g", "metric_definitions": [{"Name": "x", "Regex": "(?:a+)+b([0-9]+)"}]})
+    assert response.status < 300, response.body
+
+
+def test_past_the_time_budget_the_rest_of_a_delivery_is_retried_from_where_it_stopped(api, bound_tables):
+    from skytune.ingestion.cloudwatch_logs import decode_subscription
+    from skytune.ingestion.pipeline import ingest_log_batch
+    from skytune.metrics import MetricStore
+
+    run_id = new_run(api)
+    api.post(f"/v1/runs/{run_id}/log-sources", {"log_group": "/budget", "stream_prefix": "",
+                                                 "metric_definitions": [{"Name": "acc", "Regex": r"acc=([0-9.]+)"}]})
+    lines = [(f"acc={i / 100}", T0 + i) for i in range(30)]
+    batch = decode_subscription(aws_events.cloudwatch_logs_event("/budget", "trainer", lines, seed=3))
+    store, ticks = MetricStore(), iter(range(10_000))
+    first = ingest_log_batch(batch, store, deadline=11.5, clock=lambda: next(ticks))
+    assert (first.points, first.unprocessed) == (12, 18)
+    assert summaries(api, run_id)["acc"]["count"] == 12
+    retry = ingest_log_batch(batch, store, deadline=1e9)  # Lambda's retry of the same delivery
+    assert (retry.points, retry.duplicates, retry.stats.events, retry.unprocessed) == (18, 0, 18, 0)
+    assert series(api, run_id, "acc") == [(i, i / 100) for i in range(30)]
+    assert summaries(api, run_id)["acc"] == truth([(i, T0 + i, i / 100) for i in range(30)])
 
 
 def test_sagemaker_logs_before_the_job_event_ask_for_a_retry(functions):
@@ -186,3 +212,99 @@ def test_every_path_replayed_shuffled_and_throttled_stores_exactly_the_ground_tr
     assert job_run["status"] == "Completed"
     assert job_run["metrics"]["loss"] == truth(job_truth)
     assert series(api, job_run["run_id"], "loss") == [(s, v) for s, _, v in job_truth]
+
+
+def _overlapping_slices(rnd: random.Random, n: int, width: int, count: int) -> list[tuple[int, int]]:
+    """`count` windows over 0..n that cover every index and overlap each other at random (the way
+    Firehose and CloudWatch Logs re-batch on retry)."""
+    covering = [(i, min(n, i + width)) for i in range(0, n, width)]
+    extra = []
+    for _ in range(count - len(covering)):
+        start = rnd.randrange(n)
+        extra.append((start, min(n, start + rnd.randint(1, 2 * width))))
+    return covering + extra
+
+
+def test_overlapping_rebatched_deliveries_on_every_path_store_exactly_the_ground_truth(api, functions):
+    """Issue 9: deliveries that repeat *points* in different batches (not byte-identical
+    redeliveries), shuffled, under throttling, on the three paths: each point is stored once."""
+    rnd = random.Random(909)
+    deliveries = []
+    # logs: 600 events with fixed CloudWatch event ids, delivered in overlapping windows
+    log_run = new_run(api)
+    api.post(f"/v1/runs/{log_run}/log-sources", {"log_group": "/fault/overlap", "stream_prefix": "",
+                                                  "metric_definitions": STEP_DEFINITION})
+    log_truth = [(step, T0 + step * 100, rnd.uniform(-3, 3)) for step in range(600)]
+    event_ids = aws_events.cloudwatch_log_event_ids(600, T0, seed=5)
+    for a, b in _overlapping_slices(rnd, 600, 60, 25):
+        lines = [(f"epoch={s} loss={v!r}", t) for s, t, v in log_truth[a:b]]
+        deliveries.append(("logs", aws_events.cloudwatch_logs_event("/fault/overlap", "trainer", lines,
+                                                                    event_ids=event_ids[a:b])))
+    # metric stream: 200 datapoints re-grouped into different records and invocations
+    stream_run = new_run(api)
+    api.post(f"/v1/runs/{stream_run}/metric-stream-sources", {"name": "RunId", "value": stream_run})
+    datapoints = [aws_events.MetricDatum("Custom/Train", f"GPU{i % 2}", {"RunId": stream_run}, T0 + (i // 2) * 60_000,
+                                         "Percent", hi, lo, hi + lo, 2.0)
+                  for i, (hi, lo) in enumerate((rnd.uniform(50, 100), rnd.uniform(0, 50)) for _ in range(200))]
+    for n, (a, b) in enumerate(_overlapping_slices(rnd, 200, 20, 20)):
+        cut = rnd.randint(a, b)
+        records = [datapoints[a:cut], datapoints[cut:b]]
+        deliveries.append(("stream", aws_events.firehose_metric_stream_event([r for r in records if r], seed=100 + n)))
+    # one record with a malformed line among valid ones: the valid datapoints are still stored
+    payload = aws_events.metric_stream_json(datapoints[:6]) + b'{"metric_name": broken\n'
+    deliveries.append(("stream", aws_events.firehose_transformation_event([payload], seed=999)))
+    # log-batch with an idempotency key: 500 points re-sent in overlapping requests
+    batch_run = new_run(api)
+    batch_truth = [(step, T0 + step, rnd.uniform(0, 1)) for step in range(500)]
+    for n, (a, b) in enumerate(_overlapping_slices(rnd, 500, 100, 10)):
+        body = {"metrics": [{"name": "acc", "value": v, "step": s, "timestamp": t} for s, t, v in batch_truth[a:b]]}
+        deliveries.append(("batch", body | {"key": f"request-{n}"}))
+
+    queue = [d for d in deliveries for _ in range(rnd.choice((1, 2)))]
+    rnd.shuffle(queue)
+    handler = {"logs": LOGS, "stream": STREAM}
+    with throttle_dynamodb_writes(rate=0.10, seed=12) as faults:
+        while queue:
+            kind, event = queue.pop(0)
+            if kind == "batch":
+                response = api.post(f"/v1/runs/{batch_run}/log-batch", {"metrics": event["metrics"]},
+                                    headers={"Idempotency-Key": event["key"]})
+                assert response.status in (200, 500), response.body  # 500: throttled past retries; re-sent
+                if response.status != 200:
+                    queue.append((kind, event))
+                continue
+            try:
+                response = functions.invoke(handler[kind], event)
+            except Exception:  # noqa: BLE001 - as Lambda's async retry: deliver again later
+                queue.append((kind, event))
+                continue
+            if kind == "stream":
+                failed = {r["recordId"] for r in response["records"] if r["result"] == "ProcessingFailed"}
+                if failed and event["records"][0]["recordId"] != aws_events.firehose_record_ids(1, seed=999)[0]:
+                    queue.append((kind, {**event, "records": [r for r in event["records"] if r["recordId"] in failed]}))
+    assert faults["throttled"] > 5
+
+    assert series(api, log_run, "loss") == [(s, v) for s, _, v in log_truth]
+    assert summaries(api, log_run)["loss"] == truth(log_truth)
+    stream_stats = summaries(api, stream_run)
+    for gpu in ("GPU0", "GPU1"):
+        for suffix, value in {"": lambda d: d.sum / d.count, ":max": lambda d: d.max, ":min": lambda d: d.min,
+                              ":sum": lambda d: d.sum, ":count": lambda d: d.count}.items():
+            expected = [(d.timestamp_ms // 1000, d.timestamp_ms, value(d)) for d in datapoints if d.metric_name == gpu]
+            assert stream_stats[gpu + suffix] == truth(expected), gpu + suffix
+    assert series(api, batch_run, "acc") == [(s, v) for s, _, v in batch_truth]
+    assert summaries(api, batch_run)["acc"] == truth(batch_truth)
+
+
+def test_a_metric_stream_record_with_a_malformed_line_keeps_its_valid_datapoints(api, functions):
+    run_id = new_run(api)
+    api.post(f"/v1/runs/{run_id}/metric-stream-sources", {"name": "RunId", "value": run_id})
+    good = [aws_events.MetricDatum("Custom/Train", "Loss", {"RunId": run_id}, T0 + i * 60_000, "None", 2.0, 1.0, 3.0, 2.0)
+            for i in range(3)]
+    payload = aws_events.metric_stream_json(good[:2]) + b"not json at all\n" + aws_events.metric_stream_json(good[2:])
+    response = functions.invoke(STREAM, aws_events.firehose_transformation_event([payload], seed=77))
+    assert [r["result"] for r in response["records"]] == ["ProcessingFailed"]  # kept for inspection and replay
+    assert summaries(api, run_id)["Loss"]["count"] == 3
+    # The replay from processing-failed/ changes nothing.
+    functions.invoke(STREAM, aws_events.firehose_transformation_event([payload], seed=78))
+    assert summaries(api, run_id)["Loss"]["count"] == 3

@@ -237,3 +237,13 @@ def test_an_api_function_handles_one_event_at_a_time(local_stack):
         local_stack.functions._handlers[logical_id] = real
     assert answers == [200] * 16
     assert peak[0] == 1
+
+
+@pytest.mark.parametrize("path", ["/v1/experiments/a%2Fb", "/v1/experiments/sp%20ace", "/v1/experiments/%2E%2E",
+                                  "/v1/runs/x/metrics/a%2Fb"])
+def test_percent_encoded_paths_reach_the_handler_as_sent(server, api, path):
+    """rawPath is the path as sent: the server answers exactly what the in-process emulator does."""
+    url, _ = server
+    over_http = authed().get(url + path)
+    in_process = api.get(path)
+    assert (over_http.status_code, over_http.json()) == (in_process.status, in_process.json())

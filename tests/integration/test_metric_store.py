@@ -9,7 +9,7 @@ import pytest
 
 from skytune.errors import InvalidInput, NotFound
 from skytune.metrics import MetricPoint, MetricStore, Summary
-from skytune.metrics.items import RunMetricsItem
+from skytune.storage.items import RunItem
 from tests.support.faults import throttle_dynamodb_writes
 
 
@@ -20,8 +20,15 @@ def store(bound_tables):
 
 @pytest.fixture
 def run_id(store):
-    run_id = str(uuid.uuid4())
-    RunMetricsItem(*RunMetricsItem.key(run_id), metric_summaries={}, metrics_version=0).save()
+    return new_run()
+
+
+def new_run(experiment="store-tests"):
+    from datetime import datetime, timezone
+
+    run_id, now = str(uuid.uuid4()), datetime.now(timezone.utc)
+    RunItem(*RunItem.key(run_id), gsi1pk=RunItem.listing_key(experiment), gsi1sk=run_id, run_id=run_id,
+            experiment=experiment, name=run_id, status="RUNNING", created_at=now, updated_at=now).save()
     return run_id
 
 
@@ -125,3 +132,99 @@ def test_deleting_a_run_removes_its_own_and_shared_segments(store, run_id):
     store.write(run_id, points("loss", 150) + points("acc", 3))
     store.delete_run(run_id, ["loss", "acc"])
     assert store.series(run_id, "loss") == [] and store.series(run_id, "acc") == []
+
+
+# -- issue 9: thousands of metrics per run, point identity ----------------------------------------
+def test_a_run_holds_ten_thousand_metric_names_with_exact_summaries(store):
+    run_id = new_run()
+    rnd = random.Random(9)
+    batches = [[MetricPoint(f"layer{b * 1000 + i}/grad_norm", rnd.uniform(0, 3), 0, 1_700_000_000_000 + i) for i in range(1000)]
+               for b in range(10)]
+    for batch in batches:
+        assert store.write(run_id, batch).written == 1000
+    # Every name again with a second point: the summaries of 10,000 metrics are all updated exactly.
+    second = [MetricPoint(p.metric, p.value * 2, 1, p.timestamp_ms + 1000) for p in batches[3]]
+    store.write(run_id, second)
+    summaries = store.summaries(run_id)
+    assert len(summaries) == 10_000
+    sample = batches[3][17]
+    assert summaries[sample.metric] == expected([sample, second[17]])
+    assert summaries[batches[9][999].metric] == expected([batches[9][999]])
+
+
+def test_past_the_metric_limit_a_new_name_is_a_400_and_nothing_is_written(bound_tables):
+    store = MetricStore(sleep=lambda s: None, seed=1, metrics_per_run_max=30)
+    run_id = new_run()
+    store.write(run_id, [MetricPoint(f"m{i}", 1.0, 0, 1000) for i in range(25)])
+    with pytest.raises(InvalidInput) as error:
+        store.write(run_id, [MetricPoint(f"n{i}", 1.0, 0, 1000) for i in range(6)])
+    assert error.value.field == "metrics" and "at most 30 metrics" in str(error.value)
+    store.write(run_id, [MetricPoint("m0", 2.0, 1, 2000)] + [MetricPoint(f"n{i}", 1.0, 0, 1000) for i in range(5)])
+    assert len(store.summaries(run_id)) == 30
+
+
+def test_every_summary_item_names_its_run_and_experiment(store):
+    from skytune.metrics.items import MetricCountItem, MetricSegmentItem, MetricSummaryItem
+
+    run_id = new_run("stream-consumers")
+    store.write(run_id, points("loss", 150) + points("acc", 3))
+    items = list(MetricSummaryItem.query(MetricSummaryItem.partition(run_id)))
+    assert sorted(i.metric for i in items) == ["acc", "loss"]
+    assert {(i.run_id, i.experiment) for i in items} == {(run_id, "stream-consumers")}
+    count = MetricCountItem.get(*MetricCountItem.key(run_id))
+    assert (count.run_id, count.experiment, count.metrics) == (run_id, "stream-consumers", 2)
+    segments = list(MetricSegmentItem.query(MetricSegmentItem.shared_partition(run_id))) + \
+        list(MetricSegmentItem.query(MetricSegmentItem.partition(run_id, "loss")))
+    assert segments and {s.run_id for s in segments} == {run_id}
+
+
+def test_overlapping_deliveries_with_point_identities_store_each_point_once(store):
+    run_id = new_run()
+    every = [MetricPoint("loss", random.Random(i).uniform(0, 1), i, 1_700_000_000_000 + i * 1000, source_id=f"event-{i}")
+             for i in range(1, 11)]
+    deliveries = [every[0:5], every[2:7], every[4:10], every[0:10], every[9:10] + every[0:1]]
+    results = [store.write(run_id, d) for d in deliveries]
+    assert [r.written for r in results] == [5, 2, 3, 0, 0]
+    assert [r.duplicates for r in results] == [0, 3, 3, 10, 2]
+    assert store.summaries(run_id)["loss"] == expected(every)
+    assert [p["step"] for p in store.series(run_id, "loss")] == list(range(1, 11))
+
+
+def test_step_less_points_with_identities_are_numbered_once(store):
+    run_id = new_run()
+    lines = [MetricPoint("acc", 0.1 * i, None, 1_700_000_000_000 + i, source_id=f"e{i}") for i in range(6)]
+    store.write(run_id, lines[:4])
+    store.write(run_id, lines[2:])  # re-batched: e2, e3 again
+    assert [(p["step"], p["value"]) for p in store.series(run_id, "acc")] == [(i, 0.1 * i) for i in range(6)]
+
+
+def test_identify_by_metric_step_and_timestamp_across_requests(store):
+    run_id = new_run()
+    a = points("loss", 20, seed=1)
+    assert store.write(run_id, a[:12], identify=True).written == 12
+    result = store.write(run_id, a[8:], identify=True)
+    assert (result.written, result.duplicates) == (8, 4)
+    assert store.summaries(run_id)["loss"] == expected(a)
+
+
+def test_concurrent_overlapping_deliveries_never_double_count(bound_tables):
+    run_id = new_run()
+    every = [MetricPoint("loss", float(i), i, 1_700_000_000_000 + i * 1000, source_id=f"e{i}") for i in range(60)]
+    deliveries = [every[s:s + 20] for s in range(0, 41, 5)]
+    threads = [threading.Thread(target=MetricStore(sleep=lambda s: None, seed=n).write, args=(run_id, d))
+               for n, d in enumerate(deliveries)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store = MetricStore()
+    assert store.summaries(run_id)["loss"] == expected(every)
+    assert len(store.series(run_id, "loss")) == 60
+
+
+def test_points_far_apart_in_time_are_written_in_several_transactions(store):
+    run_id = new_run()
+    spread = [MetricPoint("loss", float(i), i, 1_700_000_000_000 + i * 3_600_000) for i in range(300)]  # 300 hours
+    assert store.write(run_id, spread, identify=True).written == 300
+    assert store.summaries(run_id)["loss"] == expected(spread)
+    assert store.write(run_id, spread, identify=True).duplicates == 300

@@ -108,3 +108,45 @@ def test_series_read_with_step_window_and_downsampling(api, run_id):
     assert api.get(f"/v1/runs/{run_id}/metrics/nope").status == 404
     bad = api.get(f"/v1/runs/{run_id}/metrics/train%2Floss?min_step=5&max_step=1")
     assert bad.status == 400 and bad.json()["error"]["field"] == "min_step"
+
+
+# -- issue 9: every documented batch limit at once, and point identity across requests -------------
+def test_a_log_batch_at_every_documented_limit_is_accepted(api, run_id):
+    """1,000 points naming 1,000 distinct metrics, 100 params, 50 tags (today: "Expression size
+    has exceeded" past ~250 metrics)."""
+    body = {"metrics": [{"name": f"layer{i:04d}/weight_norm", "value": i / 7, "step": 3, "timestamp": 1_700_000_000_000}
+                        for i in range(1000)],
+            "params": {f"p{i}": i for i in range(100)}, "tags": {f"t{i}": "x" for i in range(50)}}  # a run holds 50 tags
+    response = api.post(f"/v1/runs/{run_id}/log-batch", body)
+    assert response.status == 200, response.json()
+    assert response.json()["metrics_written"] == 1000
+    metrics = api.get(f"/v1/runs/{run_id}").json()["metrics"]
+    assert len(metrics) == 1000 and metrics["layer0700/weight_norm"]["last"] == 100.0
+    again = api.post(f"/v1/runs/{run_id}/log-batch", body).json()
+    assert (again["metrics_written"], again["metrics_duplicates"]) == (0, 1000)
+
+
+def test_with_an_idempotency_key_points_are_identified_across_requests(api, run_id):
+    first = {"metrics": points("loss", [0.9, 0.8, 0.7, 0.6])}
+    overlapping = {"metrics": points("loss", [0.8, 0.7, 0.6, 0.5, 0.4], start_step=1)[:5]}
+    overlapping["metrics"] = [dict(p, timestamp=1_700_000_000_000 + p["step"]) for p in overlapping["metrics"]]
+    key = {"Idempotency-Key": "batch-1"}
+    assert api.post(f"/v1/runs/{run_id}/log-batch", first, headers=key).json()["metrics_written"] == 4
+    response = api.post(f"/v1/runs/{run_id}/log-batch", overlapping, headers={"Idempotency-Key": "batch-2"}).json()
+    assert (response["metrics_written"], response["metrics_duplicates"]) == (2, 3)
+    loss = api.get(f"/v1/runs/{run_id}").json()["metrics"]["loss"]
+    assert (loss["count"], loss["last"], loss["min"]) == (6, 0.4, 0.4)
+    # Without the header, a request that is not a byte-identical retry is new points.
+    plain = api.post(f"/v1/runs/{run_id}/log-batch", {"metrics": points("loss", [0.9])}).json()
+    assert plain["metrics_written"] == 1
+
+
+def test_a_metric_past_the_run_limit_is_a_400_naming_the_field(api, run_id, monkeypatch):
+    from skytune.metrics import store
+
+    monkeypatch.setattr(store, "METRICS_PER_RUN_MAX", 5)
+    body = {"metrics": [{"name": f"m{i}", "value": 1.0, "step": 0, "timestamp": 1} for i in range(6)]}
+    response = api.post(f"/v1/runs/{run_id}/log-batch", body)
+    assert response.status == 400, response.json()
+    assert response.json()["error"]["field"] == "metrics"
+    assert api.get(f"/v1/runs/{run_id}").json()["metrics"] == {}

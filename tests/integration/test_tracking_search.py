@@ -14,7 +14,7 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def sweep(api) -> dict:
+def sweep(api, local_stack) -> dict:
     """Two experiments; 8 runs in the first (lr x seed), 2 in the second; metrics val_acc and val_loss."""
     first, second = unique("sweep"), unique("other")
     for name in (first, second):
@@ -32,6 +32,7 @@ def sweep(api) -> dict:
         runs[run["name"]] = {"run_id": run["run_id"], "lr": lr, "seed": seed, "acc_max": max(acc), "loss_at_10": loss[10]}
     for i in range(2):
         api.post("/v1/runs", {"experiment": second, "name": f"o{i}", "params": {"lr": 0.5}})
+    local_stack.streams.flush()  # search reads the experiment index, which the stream consumer keeps
     return {"first": first, "second": second, "runs": runs}
 
 

@@ -19,3 +19,14 @@ def settings() -> Settings:
 def repository() -> DynamoRepository:
     settings()
     return DynamoRepository()
+
+
+@cache
+def index():
+    """The experiment index (skytune.index), or None where the function has no index table
+    (search then scans run items)."""
+    if settings().index_table is None:
+        return None
+    from skytune.index import IndexStore
+
+    return IndexStore(repository())

@@ -2,15 +2,19 @@
 
 Invoked asynchronously by CloudWatch Logs: an exception makes Lambda retry the delivery (twice) and
 then park it in the dead-letter queue, so nothing is dropped silently; a redelivery is harmless
-because the metric store recognises batches it has already stored.
+because the metric store recognises the points it already holds. Matching has a time budget of a
+third of the invocation's remaining time: past it, the points found are stored and the invocation
+fails, so Lambda retries the delivery, which resumes at the first event not reached.
 """
 from __future__ import annotations
+
+import time
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from skytune.ingestion import decode_subscription
-from skytune.ingestion.pipeline import ingest_log_batch
+from skytune.ingestion.pipeline import DeliveryIncomplete, ingest_log_batch
 from skytune_ingest import early_stopping
 from skytune_ingest.context import logger, metric_store, metrics, settings, tracer
 
@@ -25,7 +29,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if batch is None:
         return {"control_message": True}
     logger.append_keys(log_group=batch.log_group, log_stream=batch.log_stream)
-    result = ingest_log_batch(batch, metric_store())
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 / 3
+    result = ingest_log_batch(batch, metric_store(), deadline=deadline)
     metrics.add_metric("LogEvents", MetricUnit.Count, len(batch.events))
     metrics.add_metric("PointsWritten", MetricUnit.Count, result.points)
     metrics.add_metric("DuplicatePoints", MetricUnit.Count, result.duplicates)
@@ -41,5 +46,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         else:
             if decision.get("stop"):
                 metrics.add_metric("TrialsStoppedEarly", MetricUnit.Count, 1)
+    if result.unprocessed:
+        metrics.add_metric("EventsHandedOn", MetricUnit.Count, result.unprocessed)
+        raise DeliveryIncomplete(f"time budget ran out with {result.unprocessed} of {len(batch.events)} events left; "
+                                 "the retry resumes there")
     return {"run_id": result.run_id, "points": result.points, "duplicates": result.duplicates,
             "skipped": result.stats.skipped}

@@ -67,12 +67,14 @@ def test_a_url_token_becomes_a_cookie_and_leaves_the_url():
 def test_commands_must_be_under_the_project_or_allowed(tmp_path):
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "train").write_text("#!/bin/sh\n")
-    (tmp_path / "escape").symlink_to("/bin/sh")
+    (tmp_path / "linked-bin").symlink_to("/bin")
+    (tmp_path / "bin" / "python").symlink_to(sys.executable)  # a virtualenv's interpreter: the user's own link
     policy = CommandPolicy.of(tmp_path, ("python", "/usr/bin/env"))
     assert policy.executable(["bin/train"], None) == str(tmp_path / "bin" / "train")
+    assert policy.executable(["bin/python"], None) == str(tmp_path / "bin" / "python")
     assert policy.executable(["python", "x.py"], None) == sys.executable
     assert policy.executable(["/usr/bin/env"], None) == "/usr/bin/env"
-    for command in (["escape"], ["./escape"], ["/bin/sh"], ["sh"], ["bin/../../x"], [""], []):
+    for command in (["linked-bin/sh"], ["./linked-bin/sh"], ["/bin/sh"], ["sh"], ["bin/../../x"], ["bin/.."], [""], []):
         with pytest.raises(InvalidInput) as refused:
             policy.executable(command, None)
         assert refused.value.field in ("trial.command", "trial.command[0]")

@@ -54,7 +54,7 @@ def test_a_sagemaker_create_request_is_accepted_as_is():
     ({"trial.metric_definitions": []}, "trial.metric_definitions"),
     ({"trial.runner": "lambda"}, "trial.function_name"),
     ({"trial.runner": "teleport"}, "trial.runner"),
-    ({"trial.metric_definitions": [{"Name": "validation:accuracy", "Regex": "(a+)+$"}]}, "trial.metric_definitions[0].Regex"),
+    ({"trial.metric_definitions": [{"Name": "validation:accuracy", "Regex": "(?<=acc=)([0-9.]+)"}]}, "trial.metric_definitions[0].Regex"),
     ({"trial.static_hyperparameters": {"lr": 1}}, "trial.static_hyperparameters.lr"),
     ({"parameter_ranges": {"ContinuousParameterRanges": [{"Name": "lr", "MinValue": "1", "MaxValue": "0.1"}]}},
      "parameter_ranges.ContinuousParameterRanges[0].MaxValue"),

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from skytune import limits
 from skytune.tracking import experiments
@@ -16,8 +17,14 @@ from skytune_api.routes._params import ExperimentName
 router = APIGatewayHttpRouter()
 
 
+class ExperimentListed(Experiment):
+    run_count: int | None = Field(default=None, description="Number of runs (with stats=true)")
+    last_activity: datetime | None = Field(
+        default=None, description="Latest of the experiment's update and its newest run's update (with stats=true)")
+
+
 class ExperimentPage(BaseModel):
-    experiments: list[Experiment]
+    experiments: list[ExperimentListed]
     next_cursor: str | None = None
 
 
@@ -33,7 +40,7 @@ def create_experiment(body: ExperimentInput) -> tuple[Experiment, int]:
     return experiments.create_experiment(repository(), body), 201
 
 
-@router.get("/experiments/<name>", summary="Get an experiment", tags=["experiments"], responses=errors(404))
+@router.get("/experiments/<name>", summary="Get an experiment", tags=["experiments"], responses=errors(400, 404))
 def get_experiment(name: ExperimentName) -> Experiment:
     return experiments.get_experiment(repository(), name)
 
@@ -42,9 +49,14 @@ def get_experiment(name: ExperimentName) -> Experiment:
 def list_experiments(
     limit: Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)] = 100,
     cursor: Annotated[str | None, Query()] = None,
+    stats: Annotated[bool, Query(description="Add run_count and last_activity to each experiment "
+                                             "(reads each experiment's run index: costs reads per run)")] = False,
 ) -> ExperimentPage:
     items, next_cursor = repository().list_experiments(limit, cursor)
-    return ExperimentPage(experiments=items, next_cursor=next_cursor)
+    listed = [ExperimentListed(**item.model_dump(),
+                               **(experiments.experiment_activity(repository(), item) if stats else {}))
+              for item in items]
+    return ExperimentPage(experiments=listed, next_cursor=next_cursor)
 
 
 @router.patch("/experiments/<name>", summary="Update an experiment (JSON merge patch of description and tags)",

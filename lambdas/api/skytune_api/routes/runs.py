@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
@@ -39,7 +39,7 @@ def create_run(body: RunInput) -> tuple[Run, int]:
     return runs.create_run(repository(), body), 201
 
 
-@router.get("/runs/<run_id>", summary="Get a run with its metric summaries", tags=["runs"], responses=errors(404))
+@router.get("/runs/<run_id>", summary="Get a run with its metric summaries", tags=["runs"], responses=errors(400, 404))
 def get_run(run_id: RunId) -> Run:
     return runs.get_run(repository(), run_id)
 
@@ -68,7 +68,7 @@ def list_runs(
     return RunPage(runs=items, next_cursor=next_cursor)
 
 
-@router.get("/runs/<run_id>/children", summary="List the child runs of a run", tags=["runs"], responses=errors(404))
+@router.get("/runs/<run_id>/children", summary="List the child runs of a run", tags=["runs"], responses=errors(400, 404))
 def list_children(run_id: RunId) -> RunList:
     return RunList(runs=runs.list_children(repository(), run_id))
 
@@ -76,12 +76,16 @@ def list_children(run_id: RunId) -> RunList:
 @router.post("/runs/<run_id>/log-batch",
              summary=f"Log up to {tracking_limits.BATCH_METRICS_MAX} metric points, {tracking_limits.BATCH_PARAMS_MAX} "
                      f"params and {tracking_limits.BATCH_TAGS_MAX} tags (at most {tracking_limits.BATCH_BODY_MAX_BYTES} bytes)",
-             description="Idempotent: a retried batch changes nothing (a point is identified by run, metric, step, "
-                         "timestamp and value; params are write-once). NaN and infinity are refused with 400.",
+             description="Idempotent: a retried batch changes nothing (params are write-once). Without an "
+                         "`Idempotency-Key` header a retry is recognised when it repeats the request's points exactly; "
+                         "with one, every point is identified by run, metric, step and timestamp, and a point the run "
+                         "already holds is skipped whatever request brought it (a point without a step: by metric and "
+                         "timestamp). NaN and infinity are refused with 400.",
              tags=["runs"], responses=errors(400, 404, 409, 413, 415))
-def log_batch(run_id: RunId, body: LogBatch) -> LogBatchResult:
+def log_batch(run_id: RunId, body: LogBatch,
+              idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None) -> LogBatchResult:
     runs.check_body_size(router.current_event.decoded_body if router.current_event.body else None)
-    return runs.log_batch(repository(), metric_store(), run_id, body)
+    return runs.log_batch(repository(), metric_store(), run_id, body, identify=idempotency_key is not None)
 
 
 @router.get("/runs/<run_id>/metrics/<metric>",

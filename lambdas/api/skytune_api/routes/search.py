@@ -6,7 +6,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from skytune.tracking import query, run_search
 from skytune.tracking.records import GroupByRequest, GroupByResult, SearchPage, SearchRequest, TableRequest
-from skytune_api.context import repository
+from pydantic import BaseModel, Field
+
+from skytune.errors import NotFound
+from skytune_api.context import index, repository
 from skytune_api.routes._common import errors, metric_store
 
 router = APIGatewayHttpRouter()
@@ -22,7 +25,7 @@ class TablePage(SearchPage):
                          "Runs without a sort key's value (e.g. an unknown metric) sort last.",
              tags=["search"], responses=errors(400, 404, 415))
 def search_runs(body: SearchRequest) -> SearchPage:
-    rows, _runs, next_cursor = run_search.search(repository(), metric_store(), body)
+    rows, _runs, next_cursor = run_search.search(repository(), metric_store(), body, index())
     return SearchPage(rows=rows, next_cursor=next_cursor)
 
 
@@ -34,7 +37,7 @@ def search_runs(body: SearchRequest) -> SearchPage:
              responses=errors(400, 404, 415, s200={"description": "The table", "content": {
                  "application/json": {"model": TablePage}, "text/csv": {"schema": {"type": "string"}}}}))
 def runs_table(body: TableRequest):  # noqa: ANN201 - no annotation: two media types, documented in `responses`
-    rows, columns, next_cursor = run_search.table(repository(), metric_store(), body)
+    rows, columns, next_cursor = run_search.table(repository(), metric_store(), body, index())
     if body.column_names != "skytune" or body.datetimes != "epoch_ms":
         rows, columns = query.analytics.shape_table(rows, columns, naming=body.column_names, datetimes=body.datetimes)
     if body.format == "csv":
@@ -49,6 +52,33 @@ def runs_table(body: TableRequest):  # noqa: ANN201 - no annotation: two media t
              summary="Group runs by fields and aggregate (count, mean, std, median, min, max, sum)",
              tags=["analytics"], responses=errors(400, 404, 415))
 def group_by(body: GroupByRequest) -> GroupByResult:
-    return GroupByResult(groups=run_search.group_by(repository(), metric_store(), body))
+    return GroupByResult(groups=run_search.group_by(repository(), metric_store(), body, index()))
 
 
+
+
+class ReindexRequest(BaseModel):
+    experiments: list[str] | None = Field(default=None, max_length=100,
+                                          description="Experiments to rebuild; absent: every experiment")
+
+
+class ReindexedExperiment(BaseModel):
+    experiment: str
+    runs: int
+
+
+class ReindexResult(BaseModel):
+    rebuilt: list[ReindexedExperiment]
+
+
+@router.post("/index/rebuild", summary="Rebuild experiment indexes from the tracking table",
+             description="Search reads a per-experiment index kept up to date from the tables' streams "
+                         "(docs/tracking.md); this rebuilds it from the run items, e.g. after a consumer outage.",
+             tags=["search"], responses=errors(400, 404, 415))
+def rebuild_index(body: ReindexRequest) -> ReindexResult:
+    store, repo = index(), repository()
+    names = run_search.experiment_names(repo, body.experiments)
+    if store is None:
+        raise NotFound("this deployment has no experiment index", field="experiments")
+    return ReindexResult(rebuilt=[ReindexedExperiment(experiment=name, runs=store.rebuild(name).upserted)
+                                  for name in names])

@@ -56,7 +56,7 @@ def list_trials(experiment: Experiment, limit: Limit = 100, cursor: Annotated[st
     return TrialPage(trials=items, next_cursor=next_cursor)
 
 
-@router.get("/experiments/<experiment>/trials/<trial>", summary="Get a trial", tags=["trials"], responses=errors(404))
+@router.get("/experiments/<experiment>/trials/<trial>", summary="Get a trial", tags=["trials"], responses=errors(400, 404))
 def get_trial(experiment: Experiment, trial: TrialName) -> Trial:
     return trials.get_trial(repository(), experiment, trial)
 
@@ -68,7 +68,7 @@ def update_trial(experiment: Experiment, trial: TrialName, body: TrialUpdate) ->
 
 
 @router.delete("/experiments/<experiment>/trials/<trial>", summary="Delete a trial (its runs stay)", tags=["trials"],
-               responses=errors(404))
+               responses=errors(400, 404))
 def delete_trial(experiment: Experiment, trial: TrialName) -> TrialDeleted:
     removed = trials.delete_trial(repository(), experiment, trial)
     return TrialDeleted(experiment=experiment, trial=trial, runs_removed=removed)
@@ -83,14 +83,14 @@ def list_trial_runs(experiment: Experiment, trial: TrialName, limit: Limit = 100
 
 
 @router.put("/experiments/<experiment>/trials/<trial>/runs/<run_id>", summary="Add a run to a trial (idempotent)",
-            tags=["trials"], responses=errors(404, 409))
+            tags=["trials"], responses=errors(400, 404, 409))
 def add_run(experiment: Experiment, trial: TrialName, run_id: RunId) -> Membership:
     added = trials.add_run(repository(), experiment, trial, run_id)
     return Membership(experiment=experiment, trial=trial, run_id=run_id, added=added)
 
 
 @router.delete("/experiments/<experiment>/trials/<trial>/runs/<run_id>", summary="Remove a run from a trial",
-               tags=["trials"], responses=errors(404))
+               tags=["trials"], responses=errors(400, 404))
 def remove_run(experiment: Experiment, trial: TrialName, run_id: RunId) -> Membership:
     trials.remove_run(repository(), experiment, trial, run_id)
     return Membership(experiment=experiment, trial=trial, run_id=run_id)

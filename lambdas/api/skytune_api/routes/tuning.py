@@ -133,6 +133,23 @@ def list_tuning_job_trials(
                              sort_order=sort_order, limit=limit, cursor=cursor)
 
 
+@router.get("/tuning-jobs/<name>/importance",
+            summary="Hyperparameter importance: each tuned parameter's share of the objective's variance",
+            description="fANOVA-style first-order effects on a random forest fitted to the scored trials "
+                        "(`skytune.tuning.importance`); shares sum to 1, largest first; empty below 3 scored trials.",
+            tags=["tuning"], responses=errors(400, 404))
+def tuning_job_importance(name: TuningJobName) -> dict[str, Any]:
+    from skytune.tuning.importance import importance
+
+    job = engine.get_job(tuning_repository(), name)
+    scored = [t for t in tuning_repository().list_trials(name)
+              if t.objective_value is not None and t.hyperparameters is not None]
+    space = job.spec.search_space()
+    configs = [t.hyperparameters for t in scored]
+    return {"HyperParameterTuningJobName": name, "ObjectiveMetricName": job.spec.objective.metric_name,
+            **importance(space, configs, [t.objective_value for t in scored])}
+
+
 @router.post("/tuning-jobs/<name>/stop", summary="Stop a tuning job: running trials stop, no new ones start",
              tags=["tuning"], responses=errors(400, 404, 409))
 def stop_tuning_job(name: TuningJobName) -> dict[str, Any]:

@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     ship.add_argument("--metric-definitions", type=Path, help='JSON file: [{"Name": ..., "Regex": ...}]')
     ship.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and its arguments")
 
+    reindex = commands.add_parser("reindex", help="rebuild experiment search indexes from the tracking table")
+    reindex.add_argument("--experiment", action="append", help="this experiment only (repeatable; default: all)")
+    reindex.add_argument("--api", default=__import__("os").environ.get("SKYTUNE_API_URL", "http://127.0.0.1:8080"),
+                         help="API base URL (default $SKYTUNE_API_URL, else the local stack)")
+
     from skytune.tuning import cli as tuning_cli
 
     tuning_cli.add_parser(commands)
@@ -49,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "local":
         return _local(args)
+    if args.command == "reindex":
+        return _reindex(args)
     if args.command == "tuning":
         return tuning_cli.run(args)
     if args.command == "doctor":
@@ -62,6 +69,19 @@ def main(argv: list[str] | None = None) -> int:
         definitions = __import__("json").loads(args.metric_definitions.read_text()) if args.metric_definitions else None
         return ship_logs(args.url, args.log_group, args.log_stream, command, args.run, definitions)
     return 2
+
+
+def _reindex(args) -> int:
+    from skytune.client.http import ApiError, Client
+
+    try:
+        result = Client(args.api).request("POST", "/v1/index/rebuild", {"experiments": args.experiment})
+    except ApiError as error:
+        print(f"skytune reindex: error: {error}", file=sys.stderr)
+        return 1
+    for entry in result["rebuilt"]:
+        print(f"{entry['experiment']}: {entry['runs']} runs indexed")
+    return 0
 
 
 def _local(args) -> int:

@@ -13,6 +13,8 @@ class Settings(BaseModel):
     tracking_table: str = Field(alias="TRACKING_TABLE")
     metrics_table: str = Field(alias="METRICS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    # The experiment index (skytune.index); functions without it search by scanning run items.
+    index_table: str | None = Field(default=None, alias="INDEX_TABLE")
 
     @classmethod
     def from_environment(cls) -> "Settings":

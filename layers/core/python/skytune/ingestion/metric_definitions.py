@@ -14,9 +14,13 @@ each definition every non-overlapping match (``finditer``) yields one point:
   stable across re-deliveries (a skipped match keeps its ordinal: the next one is not
   renumbered).
 
-Runaway regexes are stopped twice: :func:`validate_definitions` rejects patterns that
-can backtrack catastrophically (see :mod:`.regex_safety`), and every match runs under a
-``regex`` timeout so one pathological line cannot stall a batch.
+Matching runs on RE2 (``google-re2``): linear time in the line's length whatever the
+pattern, so no pattern can backtrack catastrophically (it replaced a hand-written backtracking
+analyser plus per-match timeouts: a well-kept engine that cannot blow up beats code that guesses
+which patterns might). What RE2 cannot run (backreferences, lookaround) is refused when a
+definition is registered, and so is a definition that is slow on a benchmark line. One delivery's
+matching has a total time budget (:func:`extract_points` ``deadline``): past it, the events left
+are handed back to the caller unprocessed.
 """
 
 from __future__ import annotations
@@ -27,16 +31,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import regex
+import time
+
+import re2
 
 from ._numbers import DECIMAL_PATTERN, is_integer_literal, parse_decimal
 from .errors import MetricDefinitionError
-from .regex_safety import CatastrophicPattern, UnsupportedPattern, check_backtracking
 
 MAX_DEFINITIONS = 40  # SageMaker's own limit per training job, kept for compatibility
 MAX_NAME_LENGTH = 255
 MAX_REGEX_LENGTH = 500  # SageMaker's limit on MetricDefinition.Regex
-DEFAULT_MATCH_TIMEOUT_S = 0.05  # a linear pattern scans a 256 KB event in ~2 ms
+# Registration: a definition must scan this benchmark line (CloudWatch's largest event, 256 KB of
+# log-like text) within SLOW_DEFINITION_S; a simple definition takes ~1 ms.
+SLOW_DEFINITION_S = 0.05
+_TEXT = ("epoch=12 step=3400 loss=0.123456 val_loss=nan acc=91.3% lr=1e-4 time=0:01:02 "
+         "Train Loss: 0.52; Test Accuracy: 91.3%; [INFO] worker-1 | batch 34/512 ") * 1800
+BENCHMARK_LINES = (_TEXT, _TEXT[::-1], "a" * len(_TEXT))
+RE2_MAX_MEM = 8 << 20  # bytes for a compiled program: bounds what one pattern may cost
 VALUE_GROUP = "value"
 STEP_GROUP = "step"
 
@@ -52,7 +63,7 @@ class CompiledDefinition:
 
     name: str
     source: str
-    pattern: regex.Pattern[str]
+    pattern: Any  # re2._Regexp
     value_group: int | str
     step_group: str | None
 
@@ -80,14 +91,14 @@ class ExtractionStats:
 
     events: int = 0
     points: int = 0
-    timed_out: int = 0  # (definition, event) pairs abandoned at the match timeout
+    unprocessed: int = 0  # events left for another invocation: the delivery's time budget ran out
     non_finite: int = 0  # value group captured nan/inf or overflowed
     unparseable: int = 0  # value group captured something that is not a decimal number
     bad_step: int = 0  # step group captured something that is not a non-negative integer
 
     @property
     def skipped(self) -> int:
-        return self.timed_out + self.non_finite + self.unparseable + self.bad_step
+        return self.non_finite + self.unparseable + self.bad_step
 
 
 class LogEventLike(Protocol):
@@ -133,14 +144,10 @@ def compile_definition(name: str, source: Any, field: str = "Regex") -> Compiled
         raise MetricDefinitionError(field, "is required and must be a non-empty string")
     if len(source) > MAX_REGEX_LENGTH:
         raise MetricDefinitionError(field, f"must be at most {MAX_REGEX_LENGTH} characters")
-    try:
-        pattern = regex.compile(source)
-    except (regex.error, ValueError, OverflowError) as error:
-        raise MetricDefinitionError(field, f"is not a valid regular expression: {error}") from None
-    try:
-        check_backtracking(source, pattern.flags)
-    except (CatastrophicPattern, UnsupportedPattern) as error:
-        raise MetricDefinitionError(field, str(error)) from None
+    pattern = _compile(source, field)
+    if _scan_seconds(pattern) > SLOW_DEFINITION_S:
+        raise MetricDefinitionError(field, f"is too slow: scanning a 256 KB benchmark log line took over "
+                                           f"{SLOW_DEFINITION_S * 1000:.0f} ms; simplify the pattern")
     value_group = _value_group(pattern)
     if value_group is None:
         raise MetricDefinitionError(
@@ -150,28 +157,61 @@ def compile_definition(name: str, source: Any, field: str = "Regex") -> Compiled
     return CompiledDefinition(name, source, pattern, value_group, step_group)
 
 
+def _scan_seconds(pattern) -> float:
+    """The best of three timings of one scan of each benchmark line (finding many matches costs per
+    point, not per pattern; the best of three ignores a busy machine's pauses; RE2 builds its DFA
+    lazily, so the first run also warms it)."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for line in BENCHMARK_LINES:
+            pattern.search(line)
+        timings.append(time.perf_counter() - started)
+        if timings[-1] <= SLOW_DEFINITION_S:
+            break
+    return min(timings)
+
+
+def _compile(source: str, field: str):
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = RE2_MAX_MEM
+    try:
+        return re2.compile(source, options)
+    except re2.error as error:
+        reason = error.args[0].decode(errors="replace") if error.args and isinstance(error.args[0], bytes) else str(error)
+        if re.search(r"invalid perl operator: \(\?(=|!|<=|<!)|invalid escape sequence: \\[1-9]", reason):
+            raise MetricDefinitionError(field, f"uses lookaround or a backreference ({reason}), which skytune's "
+                                               "linear-time engine (RE2) cannot run; rewrite the pattern without it") from None
+        raise MetricDefinitionError(field, f"is not a valid regular expression for RE2: {reason}") from None
+    except (ValueError, OverflowError, TypeError) as error:
+        raise MetricDefinitionError(field, f"is not a valid regular expression: {error}") from None
+
+
 def extract_points(
     definitions: Sequence[CompiledDefinition],
     log_events: Iterable[LogEventLike],
     *,
-    timeout_s: float = DEFAULT_MATCH_TIMEOUT_S,
+    deadline: float | None = None,
     stats: ExtractionStats | None = None,
+    clock=time.monotonic,
 ) -> list[ParsedPoint]:
     """Every point the definitions find in the events, in event, definition, match order.
 
-    A (definition, event) pair whose matching exceeds ``timeout_s`` contributes no
-    point at all (not a prefix of its matches) and is counted in ``stats.timed_out``.
+    ``deadline`` (a ``clock()`` value): the delivery's time budget. Checked before each event; the
+    events not reached are counted in ``stats.unprocessed`` and contribute no point (the caller
+    hands them on: they are the last ``stats.unprocessed`` events).
     """
     stats = stats if stats is not None else ExtractionStats()
     points: list[ParsedPoint] = []
-    for event in log_events:
+    events = list(log_events)
+    for index, event in enumerate(events):
+        if deadline is not None and clock() > deadline:
+            stats.unprocessed = len(events) - index
+            break
         stats.events += 1
         for definition in definitions:
-            try:
-                matches = list(definition.pattern.finditer(event.message, timeout=timeout_s))
-            except TimeoutError:
-                stats.timed_out += 1
-                continue
+            matches = list(definition.pattern.finditer(event.message))
             for ordinal, match in enumerate(matches):
                 point = _point_from_match(definition, match, event, ordinal, stats)
                 if point is not None:
@@ -182,7 +222,7 @@ def extract_points(
 
 def _point_from_match(
     definition: CompiledDefinition,
-    match: regex.Match[str],
+    match: Any,
     event: LogEventLike,
     ordinal: int,
     stats: ExtractionStats,
@@ -227,7 +267,7 @@ def _validate_name(name: Any, field: str) -> str:
     return name
 
 
-def _value_group(pattern: regex.Pattern[str]) -> int | str | None:
+def _value_group(pattern: Any) -> int | str | None:
     if VALUE_GROUP in pattern.groupindex:
         return VALUE_GROUP
     step_index = pattern.groupindex.get(STEP_GROUP)

@@ -112,18 +112,22 @@ def cloudwatch_unit(ucum: str) -> str:
     return ucum
 
 
-def parse_record_data(data: bytes, output_format: OutputFormat | str) -> list[StreamDatapoint]:
-    """Every datapoint in one Firehose record's decoded data."""
+def parse_record_data(data: bytes, output_format: OutputFormat | str,
+                      bad_lines: list[str] | None = None) -> list[StreamDatapoint]:
+    """Every datapoint in one Firehose record's decoded data. `bad_lines`: when given, a malformed
+    JSON line is appended there (its error) instead of failing the whole record."""
     output_format = OutputFormat(output_format)
     if output_format is OutputFormat.JSON:
-        return parse_json_lines(data)
+        return parse_json_lines(data, bad_lines)
     return parse_opentelemetry_1_0(data)
 
 
 # --- JSON ----------------------------------------------------------------------------------
 
 
-def parse_json_lines(data: bytes) -> list[StreamDatapoint]:
+def parse_json_lines(data: bytes, bad_lines: list[str] | None = None) -> list[StreamDatapoint]:
+    """The datapoints of a JSON-lines record. Without `bad_lines` the first malformed line fails the
+    record; with it, malformed lines are reported there and the valid ones are returned."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -134,10 +138,15 @@ def parse_json_lines(data: bytes) -> list[StreamDatapoint]:
         if not line.strip():
             continue
         try:
-            document = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise MalformedPayload(f"line {number} is not JSON: {error}") from None
-        datapoints.append(_from_json(document, number))
+            try:
+                document = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise MalformedPayload(f"line {number} is not JSON: {error}") from None
+            datapoints.append(_from_json(document, number))
+        except MalformedPayload as error:
+            if bad_lines is None:
+                raise
+            bad_lines.append(str(error))
     return datapoints
 
 

@@ -1,7 +1,10 @@
 """Ingestion use cases: decoded AWS payloads in, metric points written exactly once."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
 from dataclasses import dataclass, field
 
 from skytune.ingestion.cloudwatch_logs import LogBatch, sagemaker_training_job_from_stream
@@ -21,6 +24,11 @@ class RunNotReady(Exception):
     """Data for a SageMaker job whose run the state-change event has not created yet: retry later."""
 
 
+class DeliveryIncomplete(Exception):
+    """The delivery's time budget ran out: what was matched is stored, the rest must be retried
+    (its retry starts at the first event not processed)."""
+
+
 @dataclass
 class LogIngestResult:
     run_id: str | None
@@ -29,9 +37,20 @@ class LogIngestResult:
     stats: ExtractionStats = field(default_factory=ExtractionStats)
     tuning: TuningTrial | None = None
     new_points: list[MetricPoint] = field(default_factory=list)  # written by this delivery (not duplicates)
+    unprocessed: int = 0  # events left for the retry (time budget ran out)
 
 
-def ingest_log_batch(batch: LogBatch, store: MetricStore) -> LogIngestResult:
+def delivery_key(batch: LogBatch) -> str:
+    """Identifies a delivery (its stream and events), so its retry can resume where it stopped."""
+    ids = [event.id for event in batch.events]
+    return hashlib.sha256(json.dumps([batch.log_group, batch.log_stream, ids]).encode()).hexdigest()[:40]
+
+
+def ingest_log_batch(batch: LogBatch, store: MetricStore, deadline: float | None = None,
+                     clock=time.monotonic) -> LogIngestResult:
+    """`deadline` (a `clock()` value): the time budget for matching. Past it, the points found so far
+    are stored, the delivery's progress is recorded, and `result.unprocessed` > 0: the caller fails
+    the invocation so the delivery is retried, and the retry starts at the first event not reached."""
     source = log_source_for(batch.log_group, batch.log_stream)
     if source is None:
         job = sagemaker_training_job_from_stream(batch.log_group, batch.log_stream)
@@ -39,14 +58,21 @@ def ingest_log_batch(batch: LogBatch, store: MetricStore) -> LogIngestResult:
             raise RunNotReady(f"no run registered yet for training job {job}")
         return LogIngestResult(run_id=None)  # a stream nobody registered: nothing to scrape
     result = LogIngestResult(run_id=source.run_id, tuning=source.tuning)
-    parsed = extract_points(source.compiled(), batch.events, stats=result.stats)
+    key = delivery_key(batch) if deadline is not None else None
+    start = store.delivery_progress(key) if key is not None else 0
+    parsed = extract_points(source.compiled(), batch.events[start:], stats=result.stats, deadline=deadline, clock=clock)
+    result.unprocessed = result.stats.unprocessed
     # Step-less points are numbered by occurrence: give them to the store in log order.
     parsed.sort(key=lambda p: p.order_key)
-    points = [MetricPoint(p.metric, p.value, p.step, p.timestamp_ms) for p in parsed]
+    # A point's identity is its log event and its definition (the metric) plus which match in the
+    # event it is: the store drops it if any earlier delivery, however batched, brought it.
+    points = [MetricPoint(p.metric, p.value, p.step, p.timestamp_ms, source_id=f"{p.event_id}#{p.ordinal}") for p in parsed]
     if points:
         written = store.write(source.run_id, points)
         result.points, result.duplicates = written.written, written.duplicates
         result.new_points = written.stored
+    if result.unprocessed:
+        store.save_delivery_progress(key, source.run_id, len(batch.events) - result.unprocessed)
     return result
 
 
@@ -54,13 +80,18 @@ def stream_points(datapoint: StreamDatapoint) -> list[MetricPoint]:
     """Metric points of one datapoint: its average, and max/min/sum/count as sibling series.
     The step is the period start in epoch seconds, so re-sent records land on the same step."""
     step = datapoint.timestamp_ms // 1000
+    # Identity: namespace, dimensions and timestamp (the metric and statistic are the series name),
+    # so a datapoint re-sent in another record or invocation is stored once.
+    source_id = json.dumps([datapoint.namespace, sorted(datapoint.dimensions.items()), datapoint.timestamp_ms],
+                           separators=(",", ":"))
     points = []
     if datapoint.average is not None:
-        points.append(MetricPoint(datapoint.metric_name, datapoint.average, step, datapoint.timestamp_ms))
+        points.append(MetricPoint(datapoint.metric_name, datapoint.average, step, datapoint.timestamp_ms, source_id))
     for statistic in STREAM_STATISTICS:
         value = getattr(datapoint, statistic)
         if value is not None:
-            points.append(MetricPoint(f"{datapoint.metric_name}:{statistic}", float(value), step, datapoint.timestamp_ms))
+            points.append(MetricPoint(f"{datapoint.metric_name}:{statistic}", float(value), step, datapoint.timestamp_ms,
+                                      source_id))
     return points
 
 

@@ -303,8 +303,9 @@ def wsgi_app(emulator: HttpApiEmulator, access: LocalAccess | None = None):
     def app(environ, start_response):
         request = Request(environ)
         method = request.method.upper()
-        path = request.path
-        query = environ.get("QUERY_STRING", "")
+        # The path as sent (still percent-encoded), as API Gateway's rawPath: WSGI's PATH_INFO is decoded.
+        target = urlsplit(environ.get("REQUEST_URI") or request.full_path)
+        path, query = target.path or "/", target.query
         headers = {k.lower(): v for k, v in request.headers.items()}
         has_body = bool(request.content_length) or "chunked" in headers.get("transfer-encoding", "").lower()
         answer = access.check(method, path, query, headers, request.cookies, has_body) if access else None

@@ -48,7 +48,11 @@ class CommandPolicy:
         for allowed in self.allowed_commands:
             if "/" in allowed and (Path(allowed).absolute() == path.absolute() or Path(allowed).resolve() == path.resolve()):
                 return True
-        return _inside(path.resolve(), self.project_dir)
+        if path.name in ("", ".", ".."):
+            return False
+        # The folder is resolved (no `..` or symlinked folder leads out); the file itself may be a
+        # symlink the user put in the project (e.g. a virtualenv's bin/python).
+        return _inside(Path(os.path.realpath(path.parent)) / path.name, self.project_dir)
 
     def executable(self, command: list[str], working_dir: str | None, field: str = "trial.command") -> str:
         """The absolute path to run for ``command[0]``, or InvalidInput naming the field."""

@@ -85,6 +85,9 @@ class LocalStack:
     token: str | None = None  # the API token, handed to local trials as SKYTUNE_TOKEN
     recovered: list[str] = field(init=False, default_factory=list)  # tuning jobs resumed after a crash
     _lock: DataDirLock | None = field(init=False, default=None, repr=False)
+    # table streams -> their consumer functions (skytune.local.streams); off: indexes go stale (reindex)
+    streams_enabled: bool = True
+    streams: Any = field(init=False, default=None)
 
     def start(self) -> "LocalStack":
         self.template = StackTemplate.load(self.assembly_dir, self.stack_name)
@@ -113,6 +116,10 @@ class LocalStack:
             raise LocalRuntimeError(f"DynamoDB Local refused the tables ({error}); is the data dir corrupt?") from None
         routed = {route.function for route in self.template.routes()}
         self.functions = LocalFunctions(self.template.functions(), one_at_a_time=routed)
+        if self.streams_enabled:
+            from skytune.local.streams import start_streams
+
+            self.streams = start_streams(self)
         if self.tuning_enabled:
             from skytune.local.runners import start_local_tuning
 
@@ -120,7 +127,12 @@ class LocalStack:
             if self.tuning is not None and self.data_dir is not None:
                 from skytune.local.recovery import recover_tuning_jobs
 
-                self.recovered = recover_tuning_jobs(self, self.tuning)
+                try:
+                    self.recovered = recover_tuning_jobs(self, self.tuning)
+                except Exception:  # noqa: BLE001 - serve anyway; the jobs stay as they were, and say so
+                    log.exception("recovering the tuning jobs that were running failed")
+                    print("skytune local: WARNING: could not recover the tuning jobs that were running "
+                          "(see the log above)", file=sys.stderr, flush=True)
         return self
 
     def restrict_commands(self, policy: CommandPolicy | None) -> None:
@@ -179,6 +191,8 @@ class LocalStack:
         return 200, headers, json.dumps(result, default=str).encode()
 
     def stop(self) -> None:
+        if self.streams is not None:
+            self.streams.stop()
         if self.tuning is not None:
             self.tuning.stop()
             self.tuning = None
@@ -215,6 +229,7 @@ def run(stack: LocalStack, host: str, port: int, ready: threading.Event | None =
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"skytune local: API on {url} (DynamoDB Local on {stack.dynamodb.endpoint}, "
           f"data in {stack.data_dir or 'memory'})", flush=True)
+    print(f"skytune local: dashboard on {url}", flush=True)  # dashboard
     for name in stack.recovered:
         print(f"skytune local: tuning job {name!r} was running when skytune local stopped: its running trials "
               "were ended and the job resumed", flush=True)

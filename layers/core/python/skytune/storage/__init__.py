@@ -21,6 +21,8 @@ def table_model(table_setting: str):
 
     def register(model: type[Model]) -> type[Model]:
         _REGISTRY.setdefault(table_setting, []).append(model)
+        if _BOUND:  # a model imported after `bind` (e.g. lazily) gets the same tables
+            _bind_model(model, _BOUND[-1], table_setting)
         return model
 
     return register
@@ -30,21 +32,30 @@ def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+_BOUND: list[Settings] = []
+
+
+def _bind_model(model: type[Model], settings: Settings, table_setting: str) -> None:
+    model.Meta.table_name = getattr(settings, table_setting) or "unbound"
+    model.Meta.region = _region()
+    model._connection = None  # PynamoDB caches the connection per class, with the table name
+    for index in getattr(model, "_indexes", {}).values():
+        index.Meta.model = model
+
+
 def bind(settings: Settings) -> None:
-    region = _region()
+    _BOUND[:] = [settings]
     for table_setting, models in _REGISTRY.items():
         for model in models:
-            model.Meta.table_name = getattr(settings, table_setting)
-            model.Meta.region = region
-            model._connection = None  # PynamoDB caches the connection per class, with the table name
-            for index in getattr(model, "_indexes", {}).values():
-                index.Meta.model = model
+            _bind_model(model, settings, table_setting)
 
 
 def table_status(settings: Settings) -> dict[str, str]:
     """DescribeTable status of every table the settings name, e.g. {"tracking_table": "ACTIVE"}."""
     statuses = {}
     for table_setting in (field for field in Settings.model_fields if field.endswith("_table")):
+        if getattr(settings, table_setting) is None:
+            continue  # an optional table this function does not use
         try:
             connection = TableConnection(getattr(settings, table_setting), region=_region())
             statuses[table_setting] = connection.describe_table()["TableStatus"]

@@ -18,10 +18,10 @@ Why this shape:
   name) unique inside the transaction that creates the run.
 - Everything a run owns sits in its partition (`RUN#<run_id>`), so deleting a run is one Query
   plus deletes, the run item last (a retried delete finishes the job).
-- Search reads one item per run (gsi1 `RUNS#<exp>`, projection ALL): params, tags, trial names and
-  the metric summaries are all on the run item.
-- The run item's `metric_summaries` / `metrics_version` belong to the metric store
-  (`skytune.metrics`): tracking writes them once at creation (empty, 0) and never again.
+- Search reads one item per run (gsi1 `RUNS#<exp>`, projection ALL): params, tags and trial names
+  are on the run item; metric summaries are the metric store's (`skytune.metrics`, one item per
+  metric in the metrics table, read through `MetricStore.read_summaries`), so the run item does not
+  grow with the number of metrics.
 """
 from __future__ import annotations
 
@@ -150,9 +150,6 @@ class RunItem(Model):
     outputs = ListAttribute(default=list)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
-    # Owned by skytune.metrics after creation (see the module docstring).
-    metric_summaries = MapAttribute(default=dict)
-    metrics_version = NumberAttribute(default=0)
 
     listing = ListingIndex()
 

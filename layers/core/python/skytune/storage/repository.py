@@ -219,6 +219,13 @@ class DynamoRepository:
         experiments = [_experiment(item) for item in page]
         return experiments, encode_cursor(page.last_evaluated_key, listing)
 
+    def experiment_stats(self, name: str) -> tuple[int, datetime | None]:
+        """(number of runs, last update of the newest run): a COUNT over the experiment's run-name
+        claims (small items) and the newest run of the listing index (run ids are ULIDs)."""
+        count = RunNameItem.count(experiment_pk(name), RunNameItem.sk.startswith("RUNNAME#"))
+        newest = next(iter(RunItem.listing.query(RunItem.listing_key(name), scan_index_forward=False, limit=1)), None)
+        return count, newest.updated_at if newest is not None else None
+
     def experiment_names(self) -> list[str]:
         return [item.name for item in ExperimentItem.listing.query("EXPERIMENTS")]
 
@@ -348,7 +355,7 @@ class DynamoRepository:
             source=run.source, client_token=run.client_token, params=dict(run.params), tags=dict(run.tags),
             inputs=[a.model_dump(exclude_none=True) for a in run.inputs],
             outputs=[a.model_dump(exclude_none=True) for a in run.outputs],
-            created_at=run.created_at, updated_at=run.updated_at, metric_summaries={}, metrics_version=0,
+            created_at=run.created_at, updated_at=run.updated_at,
         )
         claim = RunNameItem(*RunNameItem.key(run.experiment, run.name), run_id=run.run_id)
         transaction = _Transaction()
@@ -399,14 +406,18 @@ class DynamoRepository:
         found: dict[str, Run] = {}
         for start in range(0, len(run_ids), _BATCH_GET_MAX):
             keys = [RunItem.key(run_id) for run_id in run_ids[start:start + _BATCH_GET_MAX]]
-            for item in RunItem.batch_get(keys):
-                found[item.run_id] = run_from_item(item)
+            items = list(RunItem.batch_get(keys))
+            summaries = _summaries([item.run_id for item in items])
+            for item in items:
+                found[item.run_id] = run_from_item(item, summaries[item.run_id])
         return [found[run_id] for run_id in run_ids if run_id in found]
 
     def list_runs(self, experiment: str, limit: int, cursor: str | None) -> tuple[list[Run], str | None]:
         listing = Listing.of_index(RunItem.listing_key(experiment))
         page = RunItem.listing.query(listing.partition_value, limit=limit, last_evaluated_key=decode_cursor(cursor, listing))
-        runs = [run_from_item(item) for item in page]
+        items = list(page)
+        summaries = _summaries([item.run_id for item in items])
+        runs = [run_from_item(item, summaries[item.run_id]) for item in items]
         return runs, encode_cursor(page.last_evaluated_key, listing)
 
     def iter_run_records(self, experiment: str, params: Collection[str] | None = None,
@@ -426,20 +437,26 @@ class DynamoRepository:
         while True:
             page = connection.query(RunItem.listing_key(experiment), index_name=RunItem.listing.Meta.index_name,
                                     attributes_to_get=projection, exclusive_start_key=start)
-            for raw in page.get("Items", ()):
-                yield _run_record(raw)
+            records = [_run_record(raw) for raw in page.get("Items", ())]
+            summaries = _summaries([record["run_id"] for record in records], metrics, public=False)
+            for record in records:
+                record["metric_summaries"] = summaries[record["run_id"]]
+                yield record
             start = page.get("LastEvaluatedKey")
             if not start:
                 return
 
-    def run_records(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def run_records(self, run_ids: Sequence[str], consistent: bool = False) -> list[dict[str, Any]]:
         """The whole records (as `iter_run_records` without projection) of the runs that exist, in
-        the order of `run_ids`."""
+        the order of `run_ids`. `consistent`: strongly consistent reads (the index's stream consumer)."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(run_ids), _BATCH_GET_MAX):
             keys = [RunItem.key(run_id) for run_id in run_ids[start:start + _BATCH_GET_MAX]]
-            for item in RunItem.batch_get(keys):
+            for item in RunItem.batch_get(keys, consistent_read=consistent):
                 found[item.run_id] = _run_record(item.serialize())
+        summaries = _summaries(list(found), public=False)
+        for run_id, record in found.items():
+            record["metric_summaries"] = summaries[run_id]
         return [found[run_id] for run_id in run_ids if run_id in found]
 
     def child_run_ids(self, run_id: str) -> list[str]:
@@ -554,8 +571,7 @@ class DynamoRepository:
         MetricStore().delete_run(run_id, metrics)
 
     def metric_names(self, run_id: str) -> list[str]:
-        item = self._run_item(run_id, consistent=True)
-        return [] if item is None else sorted(_plain(item.metric_summaries or {}))
+        return sorted(_summaries([run_id], public=False)[run_id])
 
     def _run_item(self, run_id: str, consistent: bool = False) -> RunItem | None:
         try:
@@ -631,11 +647,11 @@ _MAX_PROJECTED_NAMES = 100
 
 def _run_projection(params: Collection[str] | None, tags: Collection[str] | None,
                     metrics: Collection[str] | None) -> list | None:
-    if params is None and tags is None and metrics is None:
+    if params is None and tags is None:
         return None
     projection: list = [getattr(RunItem, name) for name in _RUN_ATTRIBUTES]
-    named = sum(len(names) for names in (params, tags, metrics) if names is not None)
-    for attribute, names in ((RunItem.params, params), (RunItem.tags, tags), (RunItem.metric_summaries, metrics)):
+    named = sum(len(names) for names in (params, tags) if names is not None)
+    for attribute, names in ((RunItem.params, params), (RunItem.tags, tags)):
         if names is None or named > _MAX_PROJECTED_NAMES:
             projection.append(attribute)
         else:
@@ -683,22 +699,23 @@ def _run_record(raw: dict[str, Any]) -> dict[str, Any]:
         "status": values["status"], "trials": sorted(values.get("trials") or ()), "parent": values.get("parent"),
         "source": values.get("source"), "created_at": values["created_at"], "start_time": values.get("start_time"),
         "end_time": values.get("end_time"), "params": values.get("params", {}), "tags": values.get("tags", {}),
-        "metric_summaries": values.get("metric_summaries") or {},
+        "metric_summaries": {},  # filled from the metric store
     }
 
 
-def public_summaries(stored: dict) -> dict[str, dict]:
-    from skytune.metrics import public_summary  # the metric store owns the stored form
+def _summaries(run_ids: Sequence[str], metrics: Collection[str] | None = None, public: bool = True) -> dict[str, dict]:
+    """Run summaries through the metric store's one read function (the store owns their layout)."""
+    from skytune.metrics import MetricStore
 
-    return {metric: public_summary(summary) for metric, summary in sorted(stored.items())}
+    return MetricStore().read_summaries(run_ids, metrics, public=public)
 
 
-def run_from_item(item: RunItem) -> Run:
+def run_from_item(item: RunItem, summaries: dict[str, dict] | None = None) -> Run:
     return Run(
         run_id=item.run_id, experiment=item.experiment, name=item.name, trials=sorted(item.trials or ()),
         parent=item.parent, status=RunStatus(item.status), start_time=item.start_time, end_time=item.end_time,
         source=item.source, params=_plain(item.params), tags=_plain(item.tags),
         inputs=_artifacts(item.inputs), outputs=_artifacts(item.outputs),
-        metrics=public_summaries(_plain(item.metric_summaries or {})),
+        metrics=_summaries([item.run_id])[item.run_id] if summaries is None else summaries,
         created_at=item.created_at, updated_at=item.updated_at, client_token=item.client_token,
     )

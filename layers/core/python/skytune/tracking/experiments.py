@@ -19,6 +19,8 @@ class ExperimentRepository(Protocol):
     def get_experiment(self, name: str) -> Experiment | None: ...
     def list_experiments(self, limit: int, cursor: str | None) -> tuple[list[Experiment], str | None]: ...
 
+    def experiment_stats(self, name: str) -> tuple[int, datetime | None]: ...
+
 
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(timezone.utc)
@@ -34,6 +36,13 @@ def create_experiment(repo: ExperimentRepository, request: ExperimentInput, now:
             return existing
         raise Conflict(f"experiment {request.name!r} already exists", field="name")
     return experiment
+
+
+def experiment_activity(repo: ExperimentRepository, experiment: Experiment) -> dict:
+    """Run count and last activity (the later of the experiment's own update and its newest run's)."""
+    count, newest_run_update = repo.experiment_stats(experiment.name)
+    last = max(t for t in (experiment.updated_at, newest_run_update) if t is not None)
+    return {"run_count": count, "last_activity": last}
 
 
 def get_experiment(repo: ExperimentRepository, name: str) -> Experiment:

@@ -15,6 +15,7 @@ ARTIFACT_MEDIA_TYPE_MAX_LENGTH = 256
 ARTIFACT_DIGEST_MAX_LENGTH = 256
 SOURCE_MAX_LENGTH = 2048  # an ARN is at most 2048 characters
 PARAMS_PER_RUN = 1000
+METRICS_PER_RUN = 10_000  # metric names (each with exact summaries) one run holds; one item per metric
 
 # -- one log-batch request (MLflow's log_batch limits) ---------------------------------------
 BATCH_METRICS_MAX = 1000

@@ -2,9 +2,10 @@
 runs of the experiments asked for.
 
 Candidates are every run of those experiments (one Query per experiment on gsi1; the run item
-carries params, tags, trial names and metric summaries, so there is one read per run). The Query
-is projected to the params, tags and summaries the query names, and summaries are decoded only for
-the metrics a run is actually asked about; a page shown with every column is then read again in
+carries params, tags and trial names). The Query is projected to the params and tags the query
+names; summaries come from the metric store's one read function (`MetricStore.read_summaries`: the
+named metrics of a page of runs in BatchGetItems, or every metric of each run), and are decoded only
+for the metrics a run is actually asked about; a page shown with every column is then read again in
 full, for its runs only (one BatchGetItem per 100). Series (for `.at(step)` and `.window(a, b)`
 predicates) are read only for runs that reach such a predicate.
 """
@@ -70,15 +71,19 @@ def _projection(repo, needs: query.References | None) -> dict[str, frozenset[str
     return {"params": needs.params, "tags": needs.tags, "metrics": needs.summary_metrics | series_metrics}
 
 
+def experiment_names(repo, experiments: list[str] | None) -> list[str]:
+    if experiments is None:
+        return repo.experiment_names()
+    names = list(dict.fromkeys(experiments))
+    for name in names:
+        if repo.get_experiment(name) is None:
+            raise NotFound(f"experiment {name!r} does not exist", field="experiments")
+    return names
+
+
 def candidates(repo, store, experiments: list[str] | None, needs: query.References | None = None) -> Iterator[RunView]:
     """`needs`: what the query reads (None: everything), so the storage reads only that."""
-    if experiments is None:
-        names = repo.experiment_names()
-    else:
-        names = list(dict.fromkeys(experiments))
-        for name in names:
-            if repo.get_experiment(name) is None:
-                raise NotFound(f"experiment {name!r} does not exist", field="experiments")
+    names = experiment_names(repo, experiments)
     for name in names:
         for record in repo.iter_run_records(name, **_projection(repo, needs)):
             yield run_view(record, store)
@@ -95,28 +100,41 @@ def _context(experiments: list[str] | None) -> str:
     return "*" if experiments is None else ",".join(sorted(set(experiments)))
 
 
-def search(repo, store, request: SearchRequest) -> tuple[list[dict], list[RunView], str | None]:
+def search(repo, store, request: SearchRequest, index=None) -> tuple[list[dict], list[RunView], str | None]:
     """(rows, their runs, next cursor). Without `columns` a row holds everything the run has
-    (attributes, params, the default metric statistics, tags: the runs-table columns)."""
+    (attributes, params, the default metric statistics, tags: the runs-table columns).
+
+    `index`: a `skytune.index.IndexStore` to answer from the experiment indexes (the API's path);
+    None scans the run items (the reference the indexed path is tested against)."""
     expr = _parsed(query.parse_filter, request.filter, "filter")
     order = _parsed(query.parse_order_by, request.order_by, "order_by")
     columns = _parsed(query.parse_columns, request.columns, "columns")
     needs = query.referenced(expr, order, columns)
     try:
-        result = query.search_runs(
-            candidates(repo, store, request.experiments, needs), filter=expr, order_by=order, columns=columns or None,
-            cursor=request.cursor, limit=request.limit, context=_context(request.experiments),
-        )
+        if index is not None:
+            from skytune.index import search as indexed
+
+            loaded = indexed.snapshots(index, experiment_names(repo, request.experiments), store, needs)
+            page_runs, next_cursor = indexed.page(loaded, expr, order, request.cursor, request.limit,
+                                                  _context(request.experiments))
+            result = query.SearchResult(indexed.project(page_runs, columns or [query.Column(query.Attribute("run_id"), "run_id")]),
+                                        page_runs, next_cursor)
+        else:
+            result = query.search_runs(
+                candidates(repo, store, request.experiments, needs), filter=expr, order_by=order,
+                columns=columns or None, cursor=request.cursor, limit=request.limit,
+                context=_context(request.experiments),
+            )
     except QueryError as error:  # only the cursor is left to fail here
         raise InvalidInput(f"cursor: {error}", field="cursor", details=error.to_dict()) from None
     if columns:
-        return (result.rows if columns else query.runs_table(result.runs)), result.runs, result.next_cursor
+        return result.rows, result.runs, result.next_cursor
     # Every column: the page's runs in full. A run deleted between the two reads drops out of the page.
     runs = [run_view(record, store) for record in repo.run_records([run.run_id for run in result.runs])]
     return query.runs_table(runs), runs, result.next_cursor
 
 
-def table(repo, store, request: TableRequest) -> tuple[list[dict], list[str], str | None]:
+def table(repo, store, request: TableRequest, index=None) -> tuple[list[dict], list[str], str | None]:
     """(rows, column keys, next cursor): one page of the runs table."""
     columns = _parsed(query.parse_columns, request.columns, "columns") or None
     metric_stats = tuple(request.metric_stats) if request.metric_stats else query.DEFAULT_METRIC_STATS
@@ -124,19 +142,25 @@ def table(repo, store, request: TableRequest) -> tuple[list[dict], list[str], st
     if unknown:
         raise InvalidInput(f"unknown metric statistics {unknown}; expected some of {list(query.SUMMARY_STATS)}",
                            field="metric_stats")
-    _rows, runs, next_cursor = search(repo, store, request.model_copy(update={"columns": None}))
+    _rows, runs, next_cursor = search(repo, store, request.model_copy(update={"columns": None}), index)
     shown = columns if columns is not None else query.table_columns(runs, metric_stats)
     rows = query.runs_table(runs, shown)
     return rows, [column.key for column in shown], next_cursor
 
 
-def group_by(repo, store, request: GroupByRequest) -> list[dict]:
+def group_by(repo, store, request: GroupByRequest, index=None) -> list[dict]:
     expr = _parsed(query.parse_filter, request.filter, "filter")
     keys = _parsed(query.parse_columns, request.group_by, "group_by")
     aggregates = _parsed(query.parse_aggregates, request.aggregates, "aggregates")
     matches = expr.compile()
     needs = query.referenced(expr, keys, aggregates)
-    runs = (run for run in candidates(repo, store, request.experiments, needs) if matches(run))
+    if index is not None:
+        from skytune.index import search as indexed
+
+        pool = indexed.candidates(indexed.snapshots(index, experiment_names(repo, request.experiments), store, needs))
+    else:
+        pool = candidates(repo, store, request.experiments, needs)
+    runs = (run for run in pool if matches(run))
     try:
         return query.group_by(runs, keys, aggregates)
     except QueryError as error:

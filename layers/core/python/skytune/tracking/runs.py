@@ -118,9 +118,10 @@ def check_body_size(raw_body: str | bytes | None) -> None:
         )
 
 
-def log_batch(repo, store, run_id: str, batch: LogBatch, now: datetime | None = None) -> LogBatchResult:
+def log_batch(repo, store, run_id: str, batch: LogBatch, now: datetime | None = None,
+              identify: bool = False) -> LogBatchResult:
     """Params and tags first (their conflicts are found before anything is written), then the
-    metric points in one metric-store transaction per 99 metrics. Everything was validated before
+    metric points (the metric store writes them in transactions of up to 90 metrics). Everything was validated before
     this point (pydantic), so a 4xx never leaves part of a batch behind; a retried batch is
     idempotent: same params/tags are no-ops and the store recognises points it already holds."""
     from skytune.metrics import MetricPoint
@@ -129,7 +130,7 @@ def log_batch(repo, store, run_id: str, batch: LogBatch, now: datetime | None = 
     repo.log_params_and_tags(run_id, batch.params, batch.tags, now, general_limits.TAGS_PER_ENTITY)
     now_ms = int(now.timestamp() * 1000)
     points = [MetricPoint(p.name, p.value, p.step, p.timestamp if p.timestamp is not None else now_ms) for p in batch.metrics]
-    written = store.write(run_id, points) if points else None
+    written = store.write(run_id, points, identify=identify) if points else None
     return LogBatchResult(
         metrics_written=written.written if written else 0,
         metrics_duplicates=written.duplicates if written else 0,

@@ -1,0 +1,131 @@
+"""The dashboard's performance budget, measured in a real browser (Playwright + Debian's chromium)
+against the local stack (DynamoDB Local, in-process API served over HTTP).
+
+    make bench-dashboard            # or: .venv/bin/python -m benchmarks.dashboard.run --runs 10000
+
+Data: `--runs` synthetic runs (benchmarks/search/data.py, bulk-written as the search benchmark does)
+for the experiment page; 20 runs x `--points` points of one metric written through the metric store
+for the line chart; 1,000 runs for parallel coordinates. Times are wall-clock from the browser's
+side (navigation or input until the chart / table holds the expected data), median of `--repeats`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.search.data import synthetic_run
+from benchmarks.search.skytune_side import NOW, SkytuneSide
+from skytune.local.http_api import serve
+from skytune.local.dynamodb_local import free_port
+from skytune.metrics.store import MetricPoint
+from skytune.tracking import runs
+from skytune.tracking.records import RunInput, RunStatus
+from tests.support.browser import ARGS, chromium_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(side: SkytuneSide, n_runs: int, n_points: int) -> dict:
+    started = time.monotonic()
+    for name, count in (("bench-runs", n_runs), ("bench-parallel", 1000)):
+        side.create_experiment(name)
+        side.load_bulk(name, [synthetic_run(i) for i in range(count)])
+    side.create_experiment("bench-curves")
+    curve_ids = []
+    for r in range(20):
+        run = runs.create_run(side.repo, RunInput(experiment="bench-curves", name=f"curve-{r:02d}", params={"r": r},
+                                                  status=RunStatus.COMPLETED, start_time=NOW, end_time=NOW), now=NOW)
+        points = [MetricPoint("loss", 1 / (1 + step / 1000) + 0.05 * math.sin(step / 300 + r), step, 1_800_000_000_000 + step)
+                  for step in range(n_points)]
+        side.store_factory(seed=r).write(run.run_id, points)
+        curve_ids.append(run.run_id)
+    return {"curve_ids": curve_ids, "load_s": time.monotonic() - started}
+
+
+def chart_ready(page, selector: str, condition: str) -> None:
+    page.wait_for_function(f"""() => {{ const el = document.querySelector('{selector}'); const c = el && echarts.getInstanceByDom(el);
+        if (!c) return false; const o = c.getOption(); return {condition}; }}""", timeout=120_000)
+
+
+def measure(base: str, curve_ids: list[str], n_runs: int, repeats: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, list[float]] = {k: [] for k in ("table", "interactive", "line_first", "zoom", "brush_render", "brush_table")}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=ARGS)
+        for _ in range(repeats):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # 1. experiment page with n_runs runs: first table page, then table + every chart drawn
+            t0 = time.monotonic()
+            page.goto(f"{base}/experiments/bench-runs")
+            page.wait_for_function("document.querySelectorAll('#runs tbody tr').length === 50", timeout=120_000)
+            results["table"].append(time.monotonic() - t0)
+            chart_ready(page, "#line-chart", "o.series.length === 20 && o.series.every(s => s.data.length > 0)")
+            chart_ready(page, "#parallel-chart", "o.series[0].data.length === 1000")
+            results["interactive"].append(time.monotonic() - t0)
+            page.close()
+
+            # 2. line chart: 20 runs x N points, fetched downsampled; redrawn by toggling log scale
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/experiments/bench-curves?m=loss&sel={','.join(curve_ids)}")
+            chart_ready(page, "#line-chart", "o.series.length === 20 && o.series.every(s => s.data.length > 0)")
+            t0 = time.monotonic()
+            page.check("#line-log")
+            chart_ready(page, "#line-chart", "o.yAxis[0].type === 'log' && o.series.length === 20 && o.series.every(s => s.data.length > 0)")
+            results["line_first"].append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            page.evaluate("""() => echarts.getInstanceByDom(document.querySelector('#line-chart'))
+                .dispatchAction({type: 'dataZoom', start: 40, end: 45})""")
+            page.wait_for_function("document.querySelector('#line-chart').dataset.zoomed !== undefined", timeout=60_000)
+            results["zoom"].append(time.monotonic() - t0)
+            page.close()
+
+            # 3. parallel coordinates, 1,000 runs: brushing (chart re-render, then the table's reload)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/experiments/bench-parallel")
+            chart_ready(page, "#parallel-chart", "o.series[0].data.length === 1000")
+            renders = page.evaluate("""() => { const c = echarts.getInstanceByDom(document.querySelector('#parallel-chart'));
+                const times = []; for (let i = 0; i < 20; i++) { const t = performance.now();
+                  c.dispatchAction({type: 'axisAreaSelect', parallelAxisIndex: 1, intervals: [[1e-5 * (1 + i), 1e-2]]});
+                  times.push(performance.now() - t); } return times; }""")
+            results["brush_render"].append(statistics.median(renders) / 1000)
+            t0 = time.monotonic()
+            page.wait_for_function("document.querySelector('#brush-filter') !== null", timeout=60_000)
+            page.wait_for_function("!document.querySelector('#busy') || document.querySelector('#busy').hidden", timeout=120_000)
+            results["brush_table"].append(time.monotonic() - t0)
+            page.close()
+        browser.close()
+    return {k: statistics.median(v) for k, v in results.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    side = SkytuneSide(ROOT)
+    try:
+        loaded = load(side, args.runs, args.points)
+        port = free_port()
+        server = serve(side.stack.http_api(), "127.0.0.1", port)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        figures = measure(f"http://127.0.0.1:{port}", loaded["curve_ids"], args.runs, args.repeats)
+        server.shutdown()
+    finally:
+        side.stop()
+    budget = {"table": None, "interactive": 1.5, "line_first": 1.0, "zoom": 0.5, "brush_render": None, "brush_table": None}
+    print(json.dumps({"runs": args.runs, "points": args.points, "load_s": round(loaded["load_s"], 1),
+                      **{k: round(v, 3) for k, v in figures.items()}}, indent=1))
+    for key, value in figures.items():
+        limit = budget[key]
+        print(f"| {key} | {value:.3f} s | {'≤ ' + str(limit) + ' s' if limit else ''} | {'' if limit is None else ('met' if value <= limit else 'missed')} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The experiment index's stream consumer (core: skytune.index)."""

@@ -1,0 +1,52 @@
+import { get, enc } from "../api.js";
+import { h, fmt, when, errorBox } from "../dom.js";
+import { chart, chartBox, disposeAll, lineOption } from "../charts.js";
+
+const kv = (id, entries) => h("table.kv", { id }, h("tbody", {}, entries.length ? entries.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v))) : [h("tr", {}, h("td.muted", {}, "none"))]));
+const runLink = (r) => h("a", { href: `/runs/${enc(r.run_id)}` }, r.name || r.run_id);
+
+export async function runPage(app, runId) {
+  let run, lineage, children;
+  try {
+    let lineageError = null;  // the page stays usable without its lineage
+    [run, lineage, children] = await Promise.all([get(`/v1/runs/${enc(runId)}`),
+      get(`/v1/runs/${enc(runId)}/lineage`).catch((error) => { lineageError = error; return { upstream: { runs: [], artifacts: [] }, downstream: { runs: [], artifacts: [] } }; }),
+      get(`/v1/runs/${enc(runId)}/children`)]);
+    if (lineageError) app.append(errorBox(lineageError));
+  } catch (error) { app.append(errorBox(error)); return; }
+  const metrics = Object.keys(run.metrics).sort();
+  const stats = ["last", "min", "max", "avg", "count", "last_step"];
+  app.append(
+    h("h1", {}, "Run ", h("span", { id: "run-name" }, run.name)),
+    h("div.row", {}, h("span.chip", {}, h("a", { href: `/experiments/${enc(run.experiment)}` }, run.experiment)),
+      h("span.chip", { id: "run-status" }, run.status), h("span.muted", {}, run.run_id),
+      run.trials.length ? h("span.chip", {}, "trials: " + run.trials.join(", ")) : null),
+    h("div.charts", {},
+      h("div.panel", {}, h("h2", {}, "Attributes"), kv("run-attributes", [["created", when(run.created_at)], ["started", when(run.start_time)],
+        ["ended", when(run.end_time)], ["source", run.source || ""], ["parent", run.parent ? h("a", { href: `/runs/${enc(run.parent)}` }, run.parent) : ""]])),
+      h("div.panel", {}, h("h2", {}, "Params"), kv("run-params", Object.entries(run.params).sort().map(([k, v]) => [k, fmt(v)]))),
+      h("div.panel", {}, h("h2", {}, "Tags"), kv("run-tags", Object.entries(run.tags).sort().map(([k, v]) => [k, v]))),
+      h("div.panel", {}, h("h2", {}, "Children"), h("ul", { id: "run-children" }, ...(children.runs.length ? children.runs.map((c) => h("li", {}, runLink(c), " ", h("span.muted", {}, c.status))) : [h("li.muted", {}, "none")])))),
+    h("h2", {}, "Metric summaries"),
+    h("table", { id: "run-metrics" }, h("thead", {}, h("tr", {}, h("th", {}, "metric"), ...stats.map((s) => h("th", {}, s)))),
+      h("tbody", {}, metrics.map((m) => h("tr", { dataset: { metric: m } }, h("td", {}, m), ...stats.map((s) => h("td.num", {}, fmt(run.metrics[m][s]))))))),
+    h("h2", {}, "Lineage"),
+    h("div.charts", { id: "run-lineage" },
+      ...[["upstream", lineage.upstream], ["downstream", lineage.downstream]].map(([label, side]) => h("div.panel", { dataset: { side: label } },
+        h("strong", {}, label),
+        h("ul", {}, ...side.runs.map((r) => h("li", {}, runLink(r), ` (depth ${r.depth})`)),
+          ...side.artifacts.map((a) => h("li", {}, h("code", {}, a.uri))),
+          ...(side.runs.length + side.artifacts.length ? [] : [h("li.muted", {}, "none")]))))),
+    h("h2", {}, "Metrics"));
+  const grid = h("div.charts", { id: "run-charts" });
+  app.append(grid);
+  for (const metric of metrics) {
+    const box = chartBox(`metric-${metric.replace(/[^\w-]/g, "_")}`, metric);
+    box.el.dataset.metric = metric;
+    grid.append(box.panel);
+    get(`/v1/runs/${enc(runId)}/metrics/${enc(metric)}?max_points=1000`).then((series) => {
+      chart(box.el).setOption(lineOption({ yName: metric, series: [{ id: runId, name: metric, data: series.points.map((p) => [p.step, p.value]) }] }));
+    }).catch((error) => box.panel.append(errorBox(error)));
+  }
+  return () => disposeAll();
+}

@@ -1,0 +1,296 @@
+"""The experiment index's chunk format: the searchable fields of many runs, column by column.
+
+A chunk (the runs of one bucket of an experiment) is stored as column groups, each zlib-compressed
+JSON of dense columns (one list per field, one slot per run, `null` where a run lacks the field):
+
+    "a":         {"f": 1, "ids": [run_id, ...], "a": {"name": [...], "status": [...], "trial": [[...], ...],
+                  "created": [epoch ms], "started": [...], "ended": [...], "source": [...], "parent": [...]}}
+    "p:<param>": [value, ...]                   "t:<tag>": [value, ...]
+    "m:<metric>": {"_": [1 if the run has the metric else 0], stat: [value, ...]}
+
+A query reads the "a" group and only the groups it names: a filter on one param and a sort on one
+metric reads one of a run's twenty params and two of its ten metrics (columnar storage's point).
+
+Why JSON and not DynamoDB maps or Parquet: JSON keeps exactly the value types the query language
+distinguishes (int, float incl. NaN/inf, str, bool) through a round trip, zlib is in the standard
+library, and columns of similar values compress 10-20x (benchmarks/search: ~60 bytes a run), so
+Decoding is `json.loads` of one string per group.
+
+Runs are read back as `IndexedRun`s: the query engine's `RunLike`, whose mappings read the columns
+in place (a run costs one small object, not a dict per field), so the existing evaluator, sort and
+projection run unchanged on them: the indexed path gives the same answers by construction.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from skytune.tracking.query.values import datetime_to_epoch_ms
+
+FORMAT = 1
+_ATTRIBUTES = ("name", "experiment", "status", "trial", "created", "started", "ended", "source", "parent")
+_RECORD_TIMES = {"created": "created_at", "started": "start_time", "ended": "end_time"}
+
+
+class ChunkCorrupt(Exception):
+    """A chunk that does not decode (bad checksum, zlib or JSON error, ragged columns)."""
+
+
+def _ms(value: Any) -> Any:
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return datetime_to_epoch_ms(value)
+
+
+def index_row(record: Mapping[str, Any], summaries: Callable[[Any], dict]) -> dict[str, Any]:
+    """One run's searchable fields from a run record (`DynamoRepository.iter_run_records`'s
+    shape); `summaries` turns the stored summary of one metric into its public statistics."""
+    attributes = {
+        "name": record["name"], "experiment": record["experiment"], "status": record["status"],
+        "trial": list(record.get("trials") or []) or None, "source": record.get("source"),
+        "parent": record.get("parent"),
+    }
+    for name, key in _RECORD_TIMES.items():
+        attributes[name] = _ms(record.get(key))
+    return {
+        "id": record["run_id"], "a": attributes, "p": dict(record.get("params") or {}),
+        "t": dict(record.get("tags") or {}),
+        "m": {metric: summaries(stored) for metric, stored in (record.get("metric_summaries") or {}).items()},
+    }
+
+
+def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
+    """Rows (from `index_row`) -> {column group: compressed bytes}. Groups: "a" (run ids and
+    attributes; always there), "p:<param>", "t:<tag>", "m:<metric>" (one per name), so a query
+    reads only the groups it names. Rows are stored in run_id order; the same rows always give the
+    same bytes (sorted keys), so a fold rewrites only the groups whose content changed."""
+    rows = sorted(rows, key=lambda row: row["id"])
+    n = len(rows)
+    attributes: dict[str, list] = {name: [row["a"].get(name) for row in rows] for name in _ATTRIBUTES}
+    params: dict[str, list] = {}
+    tags: dict[str, list] = {}
+    metrics: dict[str, dict[str, list]] = {}
+    for i, row in enumerate(rows):
+        for name, value in row["p"].items():
+            params.setdefault(name, [None] * n)[i] = value
+        for name, value in row["t"].items():
+            tags.setdefault(name, [None] * n)[i] = value
+        for metric, summary in row["m"].items():
+            columns = metrics.setdefault(metric, {"_": [0] * n})
+            columns["_"][i] = 1  # presence: a summary may hold only nulls
+            for stat, value in summary.items():
+                columns.setdefault(stat, [None] * n)[i] = value
+    documents: dict[str, Any] = {"a": {"f": FORMAT, "ids": [row["id"] for row in rows], "a": attributes}}
+    for name, column in params.items():
+        documents[f"p:{name}"] = column
+    for name, column in tags.items():
+        documents[f"t:{name}"] = column
+    for metric, columns in metrics.items():
+        documents[f"m:{metric}"] = columns
+    return {group: _compress(document) for group, document in documents.items()}
+
+
+def _compress(document: Any) -> bytes:
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=True, sort_keys=True)
+    return zlib.compress(text.encode(), 6)
+
+
+def checksum(blob: bytes) -> int:
+    return zlib.crc32(blob)
+
+
+def decode_group(blob: bytes, crc: int | None = None) -> Any:
+    if crc is not None and checksum(blob) != crc:
+        raise ChunkCorrupt("checksum mismatch")
+    try:
+        return json.loads(zlib.decompress(blob))
+    except (zlib.error, ValueError) as error:
+        raise ChunkCorrupt(f"undecodable chunk: {error}") from None
+
+
+class Chunk:
+    """A decoded chunk (one bucket of an experiment): its "a" group and whichever other column
+    groups have been added, with one `IndexedRun` per run."""
+
+    __slots__ = ("ids", "attributes", "params", "tags", "metrics", "runs", "series_source", "loaded", "present")
+
+    def __init__(self, attributes_document: dict[str, Any], present: Mapping[str, int] | Iterable[str] = ()) -> None:
+        try:
+            if attributes_document.get("f") != FORMAT:
+                raise ChunkCorrupt("unknown chunk format")
+            self.ids: list[str] = attributes_document["ids"]
+            self.attributes: dict[str, list] = attributes_document["a"]
+            _check_columns(self.attributes, len(self.ids))
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ChunkCorrupt(f"bad attribute group: {error}") from None
+        self.params: dict[str, list] = {}
+        self.tags: dict[str, list] = {}
+        self.metrics: dict[str, dict[str, list]] = {}
+        self.loaded: set[str] = {"a"}
+        # the groups this bucket has -> the version of each one's item
+        self.present: dict[str, int] = dict(present) if isinstance(present, Mapping) else dict.fromkeys(present, 0)
+        self.present.setdefault("a", 0)
+        self.series_source: Callable[[str, str], Sequence[tuple[int, float]]] | None = None
+        self.runs = [IndexedRun(self, row) for row in range(len(self.ids))]
+
+    def add(self, group: str, document: Any) -> None:
+        n = len(self.ids)
+        try:
+            # In place: every IndexedRun's mappings hold these very dicts.
+            if group.startswith(("p:", "t:")):
+                if not isinstance(document, list) or len(document) != n:
+                    raise ChunkCorrupt(f"ragged column {group!r}")
+                (self.params if group[0] == "p" else self.tags)[group[2:]] = document
+            elif group.startswith("m:"):
+                _check_columns(document, n)
+                if "_" not in document:
+                    raise ChunkCorrupt("metric group without presence column")
+                self.metrics[group[2:]] = document
+            else:
+                raise ChunkCorrupt(f"unknown column group {group!r}")
+        except (TypeError, AttributeError) as error:
+            raise ChunkCorrupt(f"bad column group {group!r}: {error}") from None
+        self.loaded.add(group)
+
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """run_id -> the row `index_row` made (to re-encode a chunk after changes). Needs every group."""
+        assert set(self.present) <= self.loaded, "rows() needs every column group loaded"
+        rows = {}
+        for i, run_id in enumerate(self.ids):
+            metrics = {}
+            for metric, columns in self.metrics.items():
+                if columns["_"][i]:
+                    metrics[metric] = {stat: values[i] for stat, values in columns.items() if stat != "_"}
+            rows[run_id] = {
+                "id": run_id, "a": {name: values[i] for name, values in self.attributes.items()},
+                "p": {name: values[i] for name, values in self.params.items() if values[i] is not None},
+                "t": {name: values[i] for name, values in self.tags.items() if values[i] is not None},
+                "m": metrics,
+            }
+        return rows
+
+
+def _check_columns(columns: Any, n: int) -> None:
+    if not isinstance(columns, dict) or any(not isinstance(values, list) or len(values) != n for values in columns.values()):
+        raise ChunkCorrupt("ragged columns")
+
+
+def groups_for(params: Iterable[str], tags: Iterable[str], metrics: Iterable[str]) -> frozenset[str]:
+    """The column groups a query reading these fields needs."""
+    return frozenset({"a", *(f"p:{p}" for p in params), *(f"t:{t}" for t in tags), *(f"m:{m}" for m in metrics)})
+
+
+class _Columns(Mapping):
+    """name -> value of one run, read from dense columns (absent where the slot is null)."""
+
+    __slots__ = ("_columns", "_row")
+
+    def __init__(self, columns: dict[str, list], row: int) -> None:
+        self._columns = columns
+        self._row = row
+
+    def get(self, name, default=None):
+        column = self._columns.get(name)
+        if column is None:
+            return default
+        value = column[self._row]
+        return default if value is None else value
+
+    def __getitem__(self, name):
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name) -> bool:
+        return self.get(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        row = self._row
+        return (name for name, column in self._columns.items() if column[row] is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Summary(Mapping):
+    __slots__ = ("_columns", "_row")
+
+    def __init__(self, columns: dict[str, list], row: int) -> None:
+        self._columns = columns
+        self._row = row
+
+    def get(self, stat, default=None):
+        column = self._columns.get(stat) if stat != "_" else None
+        return default if column is None else column[self._row]
+
+    def __getitem__(self, stat):
+        if stat == "_" or stat not in self._columns:
+            raise KeyError(stat)
+        return self._columns[stat][self._row]
+
+    def __iter__(self) -> Iterator[str]:
+        return (stat for stat in self._columns if stat != "_")
+
+    def __len__(self) -> int:
+        return len(self._columns) - 1
+
+
+class _Metrics(Mapping):
+    __slots__ = ("_metrics", "_row")
+
+    def __init__(self, metrics: dict[str, dict[str, list]], row: int) -> None:
+        self._metrics = metrics
+        self._row = row
+
+    def get(self, metric, default=None):
+        columns = self._metrics.get(metric)
+        if columns is None or not columns["_"][self._row]:
+            return default
+        return _Summary(columns, self._row)
+
+    def __getitem__(self, metric):
+        summary = self.get(metric)
+        if summary is None:
+            raise KeyError(metric)
+        return summary
+
+    def __contains__(self, metric) -> bool:
+        columns = self._metrics.get(metric)
+        return columns is not None and bool(columns["_"][self._row])
+
+    def __iter__(self) -> Iterator[str]:
+        row = self._row
+        return (metric for metric, columns in self._metrics.items() if columns["_"][row])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class IndexedRun:
+    """One run of a chunk, as the query engine reads it (`tracking.query.RunLike`)."""
+
+    __slots__ = ("run_id", "attributes", "params", "tags", "metrics", "_chunk", "_series")
+
+    def __init__(self, chunk: Chunk, row: int) -> None:
+        self._chunk = chunk
+        self.run_id = chunk.ids[row]
+        self.attributes = _Columns(chunk.attributes, row)
+        self.params = _Columns(chunk.params, row)
+        self.tags = _Columns(chunk.tags, row)
+        self.metrics = _Metrics(chunk.metrics, row)
+        self._series: dict[str, Sequence[tuple[int, float]]] | None = None
+
+    def series(self, name: str) -> Sequence[tuple[int, float]]:
+        """Read from the metric store on first use (only runs reaching a step/window predicate);
+        kept for the life of this decoded chunk, i.e. until the run changes."""
+        if self._series is None:
+            self._series = {}
+        points = self._series.get(name)
+        if points is None:
+            source = self._chunk.series_source
+            points = [] if source is None or name not in self.metrics else list(source(self.run_id, name))
+            self._series[name] = points
+        return points

@@ -1,0 +1,119 @@
+"""Search, runs table and group-by answered from experiment indexes instead of a scan of run items.
+
+The filter, sort, cursor and projection are the query language's own (`tracking.query`): the
+indexed runs are `RunLike`s, so the answers are those of the scan path by construction (and a
+property test compares the two). What changes is where candidates come from and how pages are cut:
+
+- candidates: the decoded chunks of each experiment's index (`IndexStore.snapshot`);
+- a query's matches are filtered and sorted once per index version and kept in an in-process cache
+  (keyed by the query and the indexes' versions), so the next page of the same query is a binary
+  search in that list: it reads the manifests (1 RCU each) and then only its own page. A full scan
+  of N runs reads the index once and every run once: O(N), not O(N^2/limit).
+
+Cursors are the keyset cursors of `tracking.query.pagination` (sort values + run_id), so they stay
+valid across index versions and processes: a page after a change, or in another container, is
+computed afresh from the index and still starts strictly after the cursor's row.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from skytune.index.store import ExperimentSnapshot, IndexStore
+from skytune.tracking.query import Column, Expr, SortKey
+from skytune.tracking.query.ordering import render_order_by, sort_key, sort_values
+from skytune.tracking.query.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
+
+_RESULTS_KEPT = 64
+
+
+class _Results:
+    """query + index versions -> (sort keys, runs) of every match, in order."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key, entry) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > _RESULTS_KEPT:
+                self._entries.popitem(last=False)
+
+
+_results = _Results()
+
+
+def groups_of(needs) -> frozenset[str] | None:
+    """The column groups a query needs (`tracking.query.References`; None: every group)."""
+    if needs is None:
+        return None
+    from skytune.index.format import groups_for
+
+    metrics = needs.summary_metrics | {read.metric for read in needs.series}
+    return groups_for(needs.params, needs.tags, metrics)
+
+
+def snapshots(index: IndexStore, experiments: Sequence[str], store, needs=None) -> list[ExperimentSnapshot]:
+    """Each experiment's index with the column groups `needs` reads (None: all)."""
+    groups = groups_of(needs)
+    loaded = [index.snapshot(name, groups) for name in experiments]
+    for snapshot in loaded:
+        for chunk in snapshot.chunks:
+            chunk.series_source = lambda run_id, metric: [(p["step"], p["value"]) for p in store.series(run_id, metric)]
+    return loaded
+
+
+def candidates(loaded: Sequence[ExperimentSnapshot]):
+    for snapshot in loaded:
+        yield from snapshot.runs()
+
+
+def matches_in_order(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortKey]):
+    """(keys, runs): every run that matches `expr`, sorted by `order` (ties by run_id)."""
+    # The chunks' identities too: the runs kept must be those whose column groups were just loaded.
+    cache_key = (tuple(s.token for s in loaded), tuple(id(c) for s in loaded for c in s.chunks), expr.render(),
+                 render_order_by(order))
+    entry = _results.get(cache_key)
+    if entry is None:
+        matches = expr.compile()
+        key_of = sort_key(order)
+        keyed = sorted(((key_of(run), run) for run in candidates(loaded) if matches(run)), key=lambda pair: pair[0])
+        entry = ([key for key, _run in keyed], [run for _key, run in keyed])
+        _results.put(cache_key, entry)
+    return entry
+
+
+def page(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortKey], cursor: str | None,
+         limit: int, context: str):
+    """(runs of the page, next cursor): what `tracking.query.page` returns for the same input."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+    context = f"{expr.render()}\x00{context}"
+    start = 0
+    after = decode_cursor(cursor, order, context) if cursor else None
+    keys, runs = matches_in_order(loaded, expr, order)
+    if after is not None:
+        start = bisect.bisect_right(keys, after)
+    items = runs[start:start + limit]
+    next_cursor = None
+    if start + limit < len(runs):
+        last = items[-1]
+        next_cursor = encode_cursor(order, sort_values(order)(last), last.run_id, context)
+    return items, next_cursor
+
+
+def project(runs, columns: Sequence[Column]):
+    from skytune.tracking.query import projector
+
+    shown = projector(columns)
+    return [shown(run) for run in runs]

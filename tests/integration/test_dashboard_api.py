@@ -1,0 +1,69 @@
+"""API additions the dashboard needs: experiment run counts / last activity, hyperparameter importance."""
+from __future__ import annotations
+
+import itertools
+import math
+import uuid
+from datetime import datetime
+
+import pytest
+
+from skytune.tuning import engine
+from skytune.tuning.repository import TuningRepository
+
+
+def test_experiments_list_with_stats_counts_runs_and_tracks_the_last_activity(api):
+    name = f"stats-{uuid.uuid4().hex[:8]}"
+    assert api.post("/v1/experiments", {"name": name}).status == 201
+    listed = lambda: next(e for e in api.get(f"/v1/experiments?stats=true&limit=1000").json()["experiments"] if e["name"] == name)  # noqa: E731
+    empty = listed()
+    assert empty["run_count"] == 0 and empty["last_activity"] == empty["updated_at"]
+    run_ids = [api.post("/v1/runs", {"experiment": name, "name": f"r{i}"}).json()["run_id"] for i in range(3)]
+    api.post(f"/v1/runs/{run_ids[-1]}/log-batch", {"metrics": [{"name": "loss", "value": 1.0, "step": 0}]})
+    newest = api.get(f"/v1/runs/{run_ids[-1]}").json()
+    stats = listed()
+    assert stats["run_count"] == 3
+    assert datetime.fromisoformat(stats["last_activity"]) == datetime.fromisoformat(newest["updated_at"])
+    api.delete(f"/v1/runs/{run_ids[0]}")
+    assert listed()["run_count"] == 2
+    plain = next(e for e in api.get("/v1/experiments?limit=1000").json()["experiments"] if e["name"] == name)
+    assert plain["run_count"] is None and plain["last_activity"] is None  # only on request: it costs reads
+
+
+_names = (f"imp-{uuid.uuid4().hex[:6]}-{n}" for n in itertools.count())
+
+
+@pytest.fixture
+def tuning_repo(bound_tables) -> TuningRepository:
+    return TuningRepository()
+
+
+def test_importance_route_ranks_the_parameter_that_drives_the_objective(api, tuning_repo):
+    job, _ = engine.create_job(tuning_repo, {
+        "name": next(_names), "strategy": "Random", "random_seed": 5,
+        "objective": {"metric_name": "acc", "type": "Maximize"},
+        "parameter_ranges": {"ContinuousParameterRanges": [
+            {"Name": "lr", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Logarithmic"},
+            {"Name": "dropout", "MinValue": "0", "MaxValue": "0.5"}]},
+        "resource_limits": {"max_number_of_training_jobs": 16, "max_parallel_training_jobs": 1},
+        "trial": {"runner": "external", "metric_definitions": [{"Name": "acc", "Regex": "acc=([0-9.]+)"}]},
+    })
+    early = api.get(f"/v1/tuning-jobs/{job.name}/importance").json()
+    assert early["importances"] == {} and early["trials"] == 0
+    for iteration in range(16):
+        claim = engine.claim_slot(tuning_repo, job.name, "exec", 0, iteration, 0)
+        request = engine.suggest_for_trial(tuning_repo, job.name, claim["trial_number"], 0)
+        hp = tuning_repo.get_trial_by_name(job.name, request["trial_name"]).hyperparameters
+        acc = 1 - (math.log10(hp["lr"]) + 2) ** 2 / 10 + 0.001 * hp["dropout"]
+        engine.report_metrics(tuning_repo, job.name, request["trial_name"], [{"name": "acc", "value": acc, "step": 1}])
+        engine.record_trial(tuning_repo, job.name, claim["trial_number"], "external", {"status": "Completed"})
+    body = api.get(f"/v1/tuning-jobs/{job.name}/importance").json()
+    assert body["HyperParameterTuningJobName"] == job.name and body["ObjectiveMetricName"] == "acc"
+    assert body["trials"] == 16 and body["method"] == "fanova-forest"
+    assert list(body["importances"]) == ["lr", "dropout"] and body["importances"]["lr"] > 0.8
+    assert api.get(f"/v1/tuning-jobs/{job.name}/importance").json() == body  # deterministic
+
+
+def test_importance_of_an_unknown_job_is_404(api):
+    response = api.get("/v1/tuning-jobs/no-such-job/importance")
+    assert response.status == 404 and response.json()["error"]["code"] == "NotFound"
