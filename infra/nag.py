@@ -60,3 +60,20 @@ def acknowledge_ingestion(stack: Stack, ingestion) -> None:
                "time; the permission is StopTrainingJob only, on jobs tagged skytune:tuning-job.",
         applies_to=["Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"],
     )], apply_to_children=True)
+
+
+def acknowledge_mlflow(stack: Stack, mlflow) -> None:
+    NagSuppressions.add_resource_suppressions(mlflow.artifacts, [NagPackSuppression(
+        id="AwsSolutions-S1",
+        reason="Artifacts are written and read only through the MLflow function (its role, logged by CloudTrail "
+               "management events and the API's access log); server access logs would need a second bucket.",
+    )], apply_to_children=True)
+    bucket = stack.get_logical_id(mlflow.artifacts.node.default_child)
+    NagSuppressions.add_resource_suppressions(mlflow.handler.role, [NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="The MLflow artifact proxy reads, writes and lists objects whose keys the client chooses inside this "
+               "one bucket (grant_read_write: s3:GetObject*, s3:PutObject*, s3:Abort*, s3:DeleteObject*, s3:List* on "
+               "bucket/*).",
+        applies_to=["Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*",
+                    "Action::s3:Abort*", f"Resource::<{bucket}.Arn>/*"],
+    )], apply_to_children=True)

@@ -10,10 +10,11 @@ from infra.constructs.api import Api
 from infra.constructs.function import SharedLayers
 from infra.constructs.index import ExperimentIndex
 from infra.constructs.ingestion import Ingestion
+from infra.constructs.mlflow import MlflowApi
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
 from infra.constructs.tuning import Tuning
-from infra.nag import acknowledge_function_role, acknowledge_ingestion
+from infra.nag import acknowledge_function_role, acknowledge_ingestion, acknowledge_mlflow
 from infra.packaging import record_bundle_sizes
 
 
@@ -28,15 +29,19 @@ class SkytuneStack(Stack):
         # Ingestion (CloudWatch Logs, metric streams, EventBridge) and tuning (Step Functions)
         # constructs are added here, each in infra/constructs/<concern>.py.
         self.tuning = Tuning(self, "Tuning", config=config, layers=self.layers, storage=self.storage, api=self.api)
+        # The MLflow tracking REST facade on the same HTTP API (infra/constructs/mlflow.py).
+        self.mlflow = MlflowApi(self, "Mlflow", config=config, layers=self.layers, storage=self.storage, api=self.api)
 
-        # The experiment index: stream consumer + table; the API reads it (infra/constructs/index.py).
+        # The experiment index: stream consumer + table; the API and the MLflow facade read it (infra/constructs/index.py).
         self.index = ExperimentIndex(self, "Index", config=config, layers=self.layers, storage=self.storage,
-                                     readers=[self.api.handler])
+                                     readers=[self.api.handler, self.mlflow.handler])
 
-        self.functions = [self.api.handler, *self.ingestion.functions, *self.tuning.functions, *self.index.functions]
+        self.functions = [self.api.handler, *self.ingestion.functions, *self.tuning.functions, *self.index.functions,
+                          self.mlflow.handler]
         for function in self.functions:
             acknowledge_function_role(self, function.role, [*self.storage.all_tables, self.index.table])
         acknowledge_ingestion(self, self.ingestion)
+        acknowledge_mlflow(self, self.mlflow)
         record_bundle_sizes(
             {f.node.path: [f.code_dir, constants.CORE_LAYER_DIR, self.layers.deps_dir] for f in self.functions}
         )

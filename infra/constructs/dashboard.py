@@ -129,11 +129,14 @@ class Dashboard(Construct):
         )
 
         CfnOutput(stack, "DashboardUrl", value=self.url, description="The dashboard (sign in with a user of DashboardUserPoolId)")
-        CfnOutput(stack, "DashboardUserPoolId", value=self.user_pool.user_pool_id)
-        CfnOutput(stack, "DashboardUserPoolClientId", value=self.client.user_pool_client_id)
-        CfnOutput(stack, "DashboardLoginUrl", value=self.login_url)
+        CfnOutput(stack, "DashboardUserPoolId", value=self.user_pool.user_pool_id,
+                  description="Cognito user pool of the dashboard's users (invite with admin-create-user)")
+        CfnOutput(stack, "DashboardUserPoolClientId", value=self.client.user_pool_client_id,
+                  description="the dashboard's app client (jwtAudience for auth=jwt)")
+        CfnOutput(stack, "DashboardLoginUrl", value=self.login_url, description="the user pool's hosted sign-in")
         if self.identity_pool is not None:
-            CfnOutput(stack, "DashboardIdentityPoolId", value=self.identity_pool.ref)
+            CfnOutput(stack, "DashboardIdentityPoolId", value=self.identity_pool.ref,
+                      description="identity pool whose signed-in users may invoke this API (SigV4)")
         self._acknowledge(stack)
 
     def _acknowledge(self, stack: Stack) -> None:

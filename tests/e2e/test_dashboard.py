@@ -45,7 +45,7 @@ TRIAL = """
     for epoch in range(1, 4):
         print(f"epoch={epoch} acc={x / 10 + epoch / 100:.3f}", flush=True)
     if x >= 90:
-        time.sleep(120)
+        time.sleep(900)
 """
 
 
@@ -54,14 +54,15 @@ def tuning_body(script: Path, name: str, low: int, high: int) -> dict:
         "name": name, "strategy": "Grid", "objective": {"metric_name": "acc", "type": "Maximize"},
         "parameter_ranges": {"IntegerParameterRanges": [{"Name": "x", "MinValue": str(low), "MaxValue": str(high)}]},
         "resource_limits": {"max_parallel_training_jobs": 2},
-        "trial": {"runner": "local", "command": [sys.executable, str(script)], "heartbeat_seconds": 30, "max_runtime_in_seconds": 150,
+        "trial": {"runner": "local", "command": ["python", str(script)], "heartbeat_seconds": 30, "max_runtime_in_seconds": 1200,
                   "metric_definitions": [{"Name": "acc", "Regex": "epoch=(?P<step>\\d+) acc=(?P<value>[0-9.]+)"}]},
     }
 
 
 @pytest.fixture(scope="module")
 def stack(cloud_assembly, tmp_path_factory):
-    process = LocalProcess(cloud_assembly, tmp_path_factory.mktemp("dashboard-data"))
+    # the trial scripts are run by this interpreter (local mode's runner allows what it is told to)
+    process = LocalProcess(cloud_assembly, tmp_path_factory.mktemp("dashboard-data"), extra_args=("--allow-command", "python"))
     # its access log goes to a pipe: drain it, or the server blocks once the pipe's buffer is full
     for stream in (process.process.stdout, process.process.stderr):
         threading.Thread(target=lambda s=stream: [None for _ in iter(s.readline, "")], daemon=True).start()
@@ -118,8 +119,8 @@ def make_data(url: str, tmp: Path, token: str | None = None) -> dict:
     while http.get(f"{url}/v1/tuning-jobs/{done_job}").json()["HyperParameterTuningJobStatus"] != "Completed":
         assert time.monotonic() < deadline, "the grid job did not complete"
         time.sleep(0.5)
-    assert http.post(f"{url}/v1/tuning-jobs", json=tuning_body(script, hanging_job, 90, 92)).status_code == 201
-    return {"url": url, "experiment": experiment, "runs": runs, "done_job": done_job, "hanging_job": hanging_job, "http": http}
+    return {"url": url, "experiment": experiment, "runs": runs, "done_job": done_job, "hanging_job": hanging_job, "http": http,
+            "script": script}
 
 
 @pytest.fixture(scope="module")
@@ -385,6 +386,9 @@ def test_tuning_job_page(page, data):
 
 
 def test_stop_button_stops_a_running_job(page, data):
+    # started here, so that its trials (which never end by themselves) are surely running
+    assert data["http"].post(f"{data['url']}/v1/tuning-jobs",
+                             json=tuning_body(data["script"], data["hanging_job"], 90, 92)).status_code == 201
     page.goto(f"{data['url']}/tuning-jobs/{data['hanging_job']}")
     expect(page.locator("#job-status")).to_have_text("InProgress", timeout=20000)
     expect(page.locator("[data-counter='InProgress'] strong")).to_have_text(re.compile("[12]"), timeout=20000)

@@ -127,7 +127,7 @@ def test_the_table_can_be_the_frame_of_sagemaker_experiment_analytics(api, exper
     assert csv.body.decode().splitlines()[0] == "TrialComponentName,loss - Min"
 
 
-def test_the_sagemaker_shim_pages_the_frame_with_sagemaker_names(api, experiment):
+def _shim(api, experiment):
     from urllib.parse import urlsplit
 
     from skytune.client.http import Client
@@ -138,6 +138,14 @@ def test_the_sagemaker_shim_pages_the_frame_with_sagemaker_names(api, experiment
         return api.emulator.handle(method, parts.path + (f"?{parts.query}" if parts.query else ""), headers, body or b"")
 
     client = Client("http://127.0.0.1:1", auth="none", transport=in_process)
+    return client, ExperimentAnalytics(experiment_name=experiment[0], sort_by="metrics.test:accuracy.max",
+                                       sort_order="Descending", metric_names=["test:accuracy"], client=client)
+
+
+def test_the_sagemaker_shim_pages_the_frame_with_sagemaker_names(api, experiment):
+    from skytune.sagemaker import ExperimentAnalytics
+
+    client, _ = _shim(api, experiment)
     analytics = ExperimentAnalytics(experiment_name=experiment[0], sort_by="metrics.test:accuracy.max",
                                     sort_order="Descending", metric_names=["test:accuracy"], client=client)
     rows, columns = analytics.rows()
@@ -148,6 +156,10 @@ def test_the_sagemaker_shim_pages_the_frame_with_sagemaker_names(api, experiment
     assert rows[0]["CreationTime"].endswith("Z")
     with pytest.raises(ValueError):
         ExperimentAnalytics(experiment_name="x", search_expression={"Filters": []}, client=client)
-    pandas = pytest.importorskip("pandas")
-    frame = analytics.dataframe()
+
+
+def test_the_sagemaker_shim_dataframe_has_datetime_columns(api, experiment):
+    pytest.importorskip("pandas")  # not in the dev extra; the rows above are what it is built from
+    columns = _shim(api, experiment)[1].rows()[1]
+    frame = _shim(api, experiment)[1].dataframe()
     assert str(frame["CreationTime"].dtype).startswith("datetime64") and list(frame.columns) == columns

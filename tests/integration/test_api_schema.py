@@ -180,9 +180,10 @@ def test_deep_nesting_is_a_4xx_on_every_operation_with_a_body(base_url, seeded_o
     assert_envelope(*send(base_url, "deep nesting", method, path, body))
 
 
+PRE_ENCODED = ("%00", "a%2Fb", "%F0%9F%92%A9" * 50)
 ids = st.one_of(st.text(alphabet="abcXYZ019-._", min_size=121, max_size=3000),
                 st.text(min_size=1, max_size=300).filter(lambda s: s.strip("/") == s and "/" not in s),
-                st.sampled_from(["..", ".", "-a", "a" * 1025, "%00", "a%2Fb", "%F0%9F%92%A9" * 50]))
+                st.sampled_from(["..", ".", "-a", "a" * 1025, *PRE_ENCODED]))
 
 
 @hostile
@@ -192,7 +193,7 @@ def test_long_and_odd_path_ids_are_a_4xx_on_every_route(base_url, seeded_objects
     names = [part[1:-1] for part in template.split("/") if part.startswith("{")]
     target = data.draw(st.sampled_from(names))
     known = {**KNOWN, "run_id": seeded_objects.run_id, "trial_name": TRIAL}
-    encoded = value if "%" in value else quote(value, safe="")
+    encoded = quote(value, safe="%" if value in PRE_ENCODED else "")
     path = fill(template, {name: encoded if name == target else known[name] for name in names})
     status, payload = send(base_url, "long path ids", method, path, b"{}" if method in ("POST", "PATCH", "PUT") else None)
     assert_envelope(status, payload)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_SDK_EXPORTS = {"Run": "skytune.client.run", "Client": "skytune.client.http", "search": "skytune.client.run"}
+_SDK_EXPORTS = {"Run": "skytune.client.run", "Client": "skytune.client.http", "search": "skytune.client.run",
+                "ApiError": "skytune.client.http", "ServerUnreachable": "skytune.client.http"}
 
 
 def __getattr__(name: str):

@@ -3,14 +3,17 @@
 - URL: the `url` argument, else `SKYTUNE_URL`, else http://127.0.0.1:8080 (`skytune local`).
 - Auth: `auth="iam"` signs every request with the caller's AWS credentials (botocore's chain:
   env, profile, instance/container role) for API Gateway's IAM authoriser; `auth="none"` sends
-  plain requests. Default: `SKYTUNE_AUTH` if set, else "none" for localhost and "iam" elsewhere.
+  plain requests. Default: `SKYTUNE_AUTH` if set, else "none" for localhost and plain `http://`
+  URLs (API Gateway only speaks HTTPS) and "iam" elsewhere.
 - Token (local mode): `skytune local` requires its token on every request. It is sent as
   `X-Skytune-Token` from the `token` argument, else `SKYTUNE_TOKEN`, else (for a loopback URL only)
   the token file of the data directory: `$SKYTUNE_DATA_DIR/token`, default `.skytune/token`.
-- Retries: 429, 5xx and connection errors are retried up to `max_attempts` times with capped
-  exponential backoff and full jitter (sleep ~ U(0, min(cap, base * 2**attempt))), honouring
-  `Retry-After`. Only idempotent requests should be retried, and every write the SDK makes is
-  (client tokens on creates; log-batch is idempotent by content).
+- Retries: 429 and 5xx are retried up to `max_attempts` times with capped exponential backoff and
+  full jitter (sleep ~ U(0, min(cap, base * 2**attempt))), honouring `Retry-After`. Connection
+  errors (refused, DNS, reset) are retried for at most `connect_retry_seconds` (default 3 s), then
+  raise `ServerUnreachable` naming the URL tried and what to check. Only idempotent requests should
+  be retried, and every write the SDK makes is (client tokens on creates; log-batch is idempotent
+  by content). `request(..., deadline=)` bounds the whole call (used when flushing at exit).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import json
 import os
 import random
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -43,6 +47,17 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, field: str | None = None, details: Any = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message, self.field, self.details = status, code, message, field, details
+
+
+class ServerUnreachable(ConnectionError):
+    """The API could not be reached: the message names the URL tried and what to check."""
+
+    def __init__(self, url: str, cause: BaseException, local: bool) -> None:
+        reason = getattr(cause, "reason", None) or cause
+        hint = ("is `skytune local` running (and on this port)? Start it, or point the SDK elsewhere with "
+                "SKYTUNE_URL / url=" if local else "is SKYTUNE_URL (or url=) right, and is the network up?")
+        super().__init__(f"could not reach the skytune API at {url} ({reason}); {hint}")
+        self.url = url
 
 
 def urllib_transport(method: str, url: str, headers: dict[str, str], body: bytes | None,
@@ -75,7 +90,12 @@ def _default_auth(url: str) -> str:
     configured = os.environ.get("SKYTUNE_AUTH")
     if configured:
         return configured.lower()
-    return "none" if (urlsplit(url).hostname or "") in _LOCAL_HOSTS else "iam"
+    parts = urlsplit(url)
+    return "none" if (parts.hostname or "") in _LOCAL_HOSTS or parts.scheme == "http" else "iam"
+
+
+def _is_local(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in _LOCAL_HOSTS
 
 
 def _region(url: str) -> str:
@@ -88,7 +108,7 @@ class Client:
     def __init__(self, url: str | None = None, *, auth: str | None = None, timeout: float = 30.0,
                  max_attempts: int = 8, backoff_base: float = 0.2, backoff_cap: float = 20.0,
                  transport: Transport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 seed: int | None = None, token: str | None = None) -> None:
+                 seed: int | None = None, token: str | None = None, connect_retry_seconds: float = 3.0) -> None:
         self.url = (url or os.environ.get("SKYTUNE_URL") or DEFAULT_URL).rstrip("/")
         self._token = token
         self.auth = (auth or _default_auth(self.url)).lower()
@@ -96,6 +116,7 @@ class Client:
             raise ValueError("auth must be 'iam' or 'none'")
         self.timeout = timeout
         self.max_attempts = max_attempts
+        self.connect_retry_seconds = connect_retry_seconds
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.transport = transport or urllib_transport
         self.sleep = sleep
@@ -103,15 +124,19 @@ class Client:
         self._signer = None
 
     # -- the one request primitive -----------------------------------------------------------
-    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
+                deadline: float | None = None, data: bytes | None = None, raw: bool = False) -> Any:
         """JSON in, JSON (or text) out. Raises ApiError for 4xx and for 5xx/429 after the last retry,
-        and the connection error itself after the last retry."""
+        and ServerUnreachable when connecting kept failing. `deadline` (time.monotonic()) stops
+        retrying once reached. `data`: send these bytes instead of JSON; `raw`: answer the bytes."""
         url = self.url + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        payload = None if body is None else json.dumps(body, allow_nan=False).encode()
+        payload = data if data is not None else None if body is None else json.dumps(body, allow_nan=False).encode()
+        started = time.monotonic()
         for attempt in range(self.max_attempts):
-            headers = {"content-type": "application/json", "accept": "application/json"}
+            headers = {"content-type": "application/octet-stream" if data is not None else "application/json",
+                       "accept": "*/*" if raw else "application/json"}
             if self.auth == "iam":
                 headers = self._sign(method, url, headers, payload)
             else:
@@ -119,18 +144,27 @@ class Client:
                 if token:
                     headers[TOKEN_HEADER] = token
             last = attempt == self.max_attempts - 1
+            timeout = self.timeout if deadline is None else max(0.1, min(self.timeout, deadline - time.monotonic()))
             try:
-                status, response_headers, data = self.transport(method, url, headers, payload, self.timeout)
+                status, response_headers, answer = self.transport(method, url, headers, payload, timeout)
             except (OSError, urllib.error.URLError) as error:  # refused, reset, DNS, timeout
-                if last:
-                    raise
-                self._back_off(attempt, None, error)
+                spent = time.monotonic() - started
+                if last or spent >= self.connect_retry_seconds or self._past(deadline):
+                    raise ServerUnreachable(url, error, _is_local(self.url)) from error
+                self._back_off(attempt, None, error, limit=self.connect_retry_seconds - spent)
                 continue
-            if status in RETRYABLE_STATUSES and not last:
-                self._back_off(attempt, response_headers.get("retry-after"), None)
+            if status in RETRYABLE_STATUSES and not last and not self._past(deadline):
+                self._back_off(attempt, response_headers.get("retry-after"), None,
+                               limit=None if deadline is None else deadline - time.monotonic())
                 continue
-            return self._answer(status, response_headers, data)
+            if raw and status < 400:
+                return answer
+            return self._answer(status, response_headers, answer)
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _past(deadline: float | None) -> bool:
+        return deadline is not None and time.monotonic() >= deadline
 
     def _answer(self, status: int, headers: dict[str, str], data: bytes) -> Any:
         is_json = headers.get("content-type", "application/json").startswith("application/json")
@@ -143,10 +177,13 @@ class Client:
         message = content.get("message") if isinstance(content, dict) else str(content)
         raise ApiError(status, "HttpError", str(message))
 
-    def _back_off(self, attempt: int, retry_after: str | None, _error: Exception | None) -> None:
+    def _back_off(self, attempt: int, retry_after: str | None, _error: Exception | None,
+                  limit: float | None = None) -> None:
         delay = self.random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
         if retry_after and retry_after.isdigit():
             delay = max(delay, min(float(retry_after), self.backoff_cap))
+        if limit is not None:
+            delay = max(0.0, min(delay, limit))
         self.sleep(delay)
 
     def _sign(self, method: str, url: str, headers: dict[str, str], payload: bytes | None) -> dict[str, str]:
@@ -157,7 +194,14 @@ class Client:
         if self._signer is None:
             credentials = get_session().get_credentials()
             if credentials is None:
-                raise ApiError(401, "NoCredentials", "auth='iam' needs AWS credentials (env, profile or role)")
+                try:  # a mistyped host is the likelier mistake: say so before asking for credentials
+                    socket.getaddrinfo(urlsplit(url).hostname or "", None)
+                except OSError as error:
+                    raise ServerUnreachable(url, error, _is_local(self.url)) from error
+                raise ApiError(401, "NoCredentials",
+                               f"auth='iam' (signing requests to {self.url} with SigV4) needs AWS credentials "
+                               "(env, profile or role); for a local or unauthenticated stack pass auth='none' "
+                               "or set SKYTUNE_AUTH=none")
             self._signer = SigV4Auth(credentials, "execute-api", _region(self.url))
         request = AWSRequest(method=method, url=url, data=payload or b"", headers=headers)
         self._signer.add_auth(request)  # a fresh signature (and date) on every attempt

@@ -186,7 +186,8 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 API_PREFIXES = ("/v1", "/api", "/ajax-api", "/_artifacts", LOCAL_PREFIX.rstrip("/"))
 # Paths whose state-changing requests may carry a non-JSON body (artifact uploads). The artifact
 # store, where another part adds one, serves them under this prefix; everything else needs JSON.
-BODY_TYPE_EXEMPT_PREFIXES: tuple[str, ...] = ("/_artifacts/",)
+# MLflow's artifact proxy (lambdas/mlflow) takes the file as the body of a PUT; the token still applies.
+BODY_TYPE_EXEMPT_PREFIXES: tuple[str, ...] = ("/_artifacts/", "/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 Response = tuple[int, dict[str, str], bytes]
 

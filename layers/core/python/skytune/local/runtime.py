@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -108,6 +109,9 @@ class LocalStack:
             self._release()
             raise
         os.environ.update(local_aws_environment(self.dynamodb.endpoint, self.log_level))
+        # MLflow's proxied artifacts (lambdas/mlflow) are files under the data directory here, not S3
+        artifacts = (self.data_dir if self.data_dir is not None else Path(tempfile.mkdtemp(prefix="skytune-"))) / "artifacts"
+        os.environ["SKYTUNE_LOCAL_ARTIFACTS_DIR"] = str(artifacts)
         try:
             create_tables(self.dynamodb_client(), self.template.tables())
         except ClientError as error:
