@@ -7,6 +7,7 @@ BatchPutMetrics request count.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import random
 import sys
@@ -63,8 +64,10 @@ def bench_logs(stack, emulator, total, lines_per_delivery):
     lines = [(f"Train Loss: {rnd.random():.6f}; Test Accuracy: {rnd.uniform(50, 99):.3f}%;", T0 + i) for i in range(total // 2)]
     events = [aws_events.cloudwatch_logs_event("/bench", "s", lines[i:i + lines_per_delivery], seed=i) for i in range(0, len(lines), lines_per_delivery)]
     fn = handler_id(stack, "skytune_ingest.logs.lambda_handler")
-    return measure(f"CloudWatch Logs subscription ({lines_per_delivery} lines x 2 metrics per delivery)", len(lines) * 2,
-                   lambda: [stack.functions.invoke(fn, e) for e in events])
+    row = measure(f"CloudWatch Logs subscription ({lines_per_delivery} lines x 2 metrics per delivery)", len(lines) * 2,
+                  lambda: [stack.functions.invoke(fn, e) for e in events])
+    return {**row, "kind": "logs", "handler": "skytune_ingest.logs", "invocations": len(events),
+            "log_bytes": sum(len(text) + 26 for text, _ in lines)}  # + CloudWatch's per-event overhead
 
 
 def bench_stream(stack, emulator, total, records_per_invocation):
@@ -79,8 +82,12 @@ def bench_stream(stack, emulator, total, records_per_invocation):
     events = [aws_events.firehose_metric_stream_event(minutes[i:i + records_per_invocation], seed=i)
               for i in range(0, len(minutes), records_per_invocation)]
     fn = handler_id(stack, "skytune_ingest.metric_stream.lambda_handler")
-    return measure(f"Metric stream via Firehose ({records_per_invocation} one-minute records of 10 metrics x 5 statistics per invocation)", len(datapoints) * 5,
-                   lambda: [stack.functions.invoke(fn, e) for e in events])
+    row = measure(f"Metric stream via Firehose ({records_per_invocation} one-minute records of 10 metrics x 5 statistics per invocation)", len(datapoints) * 5,
+                  lambda: [stack.functions.invoke(fn, e) for e in events])
+    records = [record for event in events for record in event["records"]]
+    record_bytes = sum(len(base64.b64decode(record["data"])) for record in records) / len(records)
+    return {**row, "kind": "metric_stream", "handler": "skytune_ingest.metric_stream", "invocations": len(events),
+            "metric_updates": len(datapoints), "firehose_records": len(records), "firehose_record_bytes": round(record_bytes)}
 
 
 def bench_api(stack, emulator, total, points_per_request):
@@ -88,8 +95,9 @@ def bench_api(stack, emulator, total, points_per_request):
     rnd = random.Random(3)
     batches = [{"metrics": [{"name": f"m{j % 5}", "value": rnd.random(), "step": (i + j) // 5, "timestamp": T0 + i + j}
                             for j in range(points_per_request)]} for i in range(0, total, points_per_request)]
-    return measure(f"HTTP log-batch ({points_per_request} points, 5 metrics per request)", total,
-                   lambda: [api(emulator, "POST", f"/v1/runs/{run_id}/log-batch", b) for b in batches])
+    row = measure(f"HTTP log-batch ({points_per_request} points, 5 metrics per request)", total,
+                  lambda: [api(emulator, "POST", f"/v1/runs/{run_id}/log-batch", b) for b in batches])
+    return {**row, "kind": "http", "handler": "skytune_api", "invocations": len(batches)}
 
 
 def bench_naive(stack, total):
@@ -114,6 +122,7 @@ def bench_naive(stack, total):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=100_000, help="points per path")
+    parser.add_argument("--json", type=Path, help="also write the large-delivery rows here (for benchmarks.cost)")
     args = parser.parse_args()
     assembly = synthesise(ROOT, Path(tempfile.mkdtemp()) / "cdk.out", "bench")
     stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None, tuning_enabled=False).start()
@@ -141,6 +150,15 @@ def main() -> None:
         print(f"| {row['path']} | {row['points']:,} | {row['points_per_s']:,} | {row['wcu_per_point']} | "
               f"{row['wcu_per_million']:,} | {naive / row['wcu_per_point']:.0f}x cheaper |")
     print(f"| SageMaker BatchPutMetrics (10 points per request) | - | - | - | {MILLION // SAGEMAKER_POINTS_PER_REQUEST:,} requests per 1M points | - |")
+    if args.json:
+        # the first (large-delivery) row of each path: what a training job's deliveries look like in practice
+        first = {}
+        for row in rows:
+            if "kind" in row and row["kind"] not in first:
+                first[row["kind"]] = {**row, "label": row["path"]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"command": f"python -m benchmarks.ingest.run --points {args.points}",
+                                         "paths": list(first.values())}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ skytune only. See README.md.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shutil
 import statistics
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="300 and 1,000 runs, 3 repeats: a smoke run")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument("--json", type=Path, help="also write the first page's cost at --runs here (for benchmarks.cost)")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.growth, args.repeats = 1000, "300,1000", 3
@@ -167,6 +169,14 @@ def main() -> None:
     print(text)
     if args.markdown:
         args.markdown.write_text(text)
+    if args.json:
+        first_page = results[args.runs]["first page, cold"]
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "command": f"python -m benchmarks.search.run {' '.join(sys.argv[1:])}",
+            "runs": args.runs, "query": f"{SKYTUNE_FILTER} ORDER BY {SKYTUNE_ORDER}",
+            "rcu_first_page": first_page["rcu"], "seconds_first_page": first_page["skytune_ms"][0] / 1000,
+        }, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     from skytune.tuning import cli as tuning_cli
 
     tuning_cli.add_parser(commands)
+    from skytune.client import doctor
+
+    doctor.add_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "local":
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         return _reindex(args)
     if args.command == "tuning":
         return tuning_cli.run(args)
+    if args.command == "doctor":
+        return doctor.main(args)
     if args.command == "ship-logs":
         from skytune.local.ship_logs import ship as ship_logs
 
