@@ -63,8 +63,10 @@ class SkytuneStack(Stack):
         for queue in self.ingestion.dead_letter_queues:
             self.monitoring.watch_dead_letter_queue(queue, "failed ingestion deliveries")
         self.monitoring.watch_dead_letter_queue(self.tuning.dead_letters, "trials no worker could run")
-        for table in self.storage.all_tables:
+        for table in [*self.storage.all_tables, self.index.table]:
             self.monitoring.watch_table(table)
+        for alarm in self.index.alarms:
+            self.monitoring.adopt(alarm)
         self.monitoring.watch_stack(self)  # every SkytuneFunction, whoever added it; then the dashboard
 
     # -- what `cdk deploy` prints (README "Deploy"; tests/infra/test_outputs.py) ----------------------

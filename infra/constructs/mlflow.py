@@ -5,11 +5,11 @@ MLflow's own ENDPOINT_NOT_FOUND for the rest (model registry, artifacts, traces)
 shows MLflow's error rather than an unknown shape. The API's default authoriser applies."""
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, aws_apigatewayv2 as apigw, aws_apigatewayv2_integrations as integrations, aws_s3 as s3
+from aws_cdk import aws_iam as iam, RemovalPolicy, aws_apigatewayv2 as apigw, aws_apigatewayv2_integrations as integrations, aws_s3 as s3
 from constructs import Construct
 
 from infra.config import StageConfig
-from infra.constructs.api import Api
+from infra.constructs.api import WRITE_METHODS, Api
 from infra.constructs.function import SharedLayers, SkytuneFunction
 from infra.constructs.storage import Storage
 
@@ -39,8 +39,16 @@ class MlflowApi(Construct):
             enforce_ssl=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.artifacts.grant_read_write(self.handler.function)
+        # Named actions, no s3:GetObject*/List*/DeleteObject* wildcards (tests/infra/test_security.py).
+        self.handler.function.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            resources=[self.artifacts.arn_for_objects("*")]))
+        self.handler.function.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[self.artifacts.bucket_arn]))
         self.handler.function.add_environment("ARTIFACTS_BUCKET", self.artifacts.bucket_name)
         integration = integrations.HttpLambdaIntegration("MlflowLambda", self.handler.function)
         for path in MLFLOW_ROUTE_PATHS:
-            api.http_api.add_routes(path=path, methods=[apigw.HttpMethod.ANY], integration=integration)
+            # One route class (docs/security.md): an MLflow client reads and writes through the same
+            # routes, so with auth=jwt it needs skytune/write.
+            api.add_routes(path, [apigw.HttpMethod.GET, apigw.HttpMethod.HEAD, *WRITE_METHODS], "write",
+                           integration=integration)

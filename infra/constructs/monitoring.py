@@ -72,6 +72,11 @@ class Monitoring(Construct):
         self.alarms.append(alarm)
         return alarm
 
+    def adopt(self, alarm: cloudwatch.Alarm) -> None:
+        """An alarm made elsewhere: give it the topic as its action."""
+        alarm.add_alarm_action(self._action)
+        self.alarms.append(alarm)
+
     def watch_function(self, function: SkytuneFunction | lambda_.Function, name: str | None = None) -> None:
         """Errors and throttles of one function (idempotent)."""
         fn = function.function if isinstance(function, SkytuneFunction) else function
