@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="300 and 1,000 runs, 3 repeats: a smoke run")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
-    parser.add_argument("--json", type=Path, help="also write the first page's cost at --runs here (for benchmarks.cost)")
+    parser.add_argument("--json", type=Path, help="also write the first page's cost at the largest size here (for benchmarks.cost)")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.growth, args.repeats = 1000, "300,1000", 3
@@ -170,11 +170,12 @@ def main() -> None:
     if args.markdown:
         args.markdown.write_text(text)
     if args.json:
-        first_page = results[args.runs]["first page, cold"]
+        largest = max(results)
+        first_page = results[largest]["first page, cold"]
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "command": f"python -m benchmarks.search.run {' '.join(sys.argv[1:])}",
-            "runs": args.runs, "query": f"{SKYTUNE_FILTER} ORDER BY {SKYTUNE_ORDER}",
+            "runs": largest, "query": f"{SKYTUNE_FILTER} ORDER BY {SKYTUNE_ORDER}",
             "rcu_first_page": first_page["rcu"], "seconds_first_page": first_page["skytune_ms"][0] / 1000,
         }, indent=2) + "\n")
 
