@@ -139,7 +139,7 @@ class SkytuneSide:
     def raw_run_items(self, experiment: str) -> dict[str, dict]:
         """run name -> the stored run item (DynamoDB JSON) without the attributes that name the
         experiment or the run id."""
-        from skytune.storage.items import RunItem
+        from skytune.metrics.items import MetricSummaryItem
 
         client = self.stack.dynamodb_client()
         items, key = {}, None
@@ -174,17 +174,18 @@ class SkytuneSide:
         changes as a log batch changes it: its `val_loss` summary gets one more point."""
         from skytune.index.consumer import apply
         from skytune.metrics.summary import Summary
-        from skytune.storage.items import RunItem
+        from skytune.metrics.items import MetricSummaryItem
 
         records = [record for _, record in zip(range(runs_changed), self.repo.iter_run_records(experiment))]
         for record in records:
             summary = Summary.from_json(record["metric_summaries"]["val_loss"])
             summary.add(0.05, summary.next_step, 1_900_000_000_000)
-            RunItem(*RunItem.key(record["run_id"])).update(actions=[RunItem.metric_summaries["val_loss"].set(summary.to_json())])
+            MetricSummaryItem(MetricSummaryItem.partition(record["run_id"]), "val_loss").update(
+                actions=[MetricSummaryItem.summary.set(summary.to_json()), MetricSummaryItem.version.add(1)])
         run_ids = [record["run_id"] for record in records]
 
         def record(run_id: str, sequence: int) -> dict:
-            keys = {"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}}
+            keys = {"pk": {"S": MetricSummaryItem.partition(run_id)}, "sk": {"S": "val_loss"}}  # the summary item's record
             image = {**keys, "run_id": {"S": run_id}, "experiment": {"S": experiment}}
             return {"eventName": "MODIFY", "dynamodb": {"Keys": keys, "NewImage": image, "OldImage": image,
                                                          "SequenceNumber": str(sequence)}}
