@@ -140,6 +140,7 @@ class SkytuneSide:
         """run name -> the stored run item (DynamoDB JSON) without the attributes that name the
         experiment or the run id."""
         from skytune.metrics.items import MetricSummaryItem
+        from skytune.storage.items import RunItem
 
         client = self.stack.dynamodb_client()
         items, key = {}, None
