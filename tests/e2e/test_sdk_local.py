@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -48,8 +49,18 @@ def test_run_logs_in_the_background_and_search_finds_it(local_url):
     assert stored["metrics"]["val_loss"]["count"] == 1500
     assert stored["metrics"]["val_loss"]["last_step"] == 1499
 
-    rows = skytune.search(filter="params.lr < 0.05 AND metrics.val_loss.at(9) < 0.2", experiments=[experiment],
-                          order_by="metrics.val_loss.min", url=local_url)
+    def search_settled(**query) -> list[dict]:
+        """Search reads the experiment index, folded from the tables' streams within a bounded
+        staleness (docs/tracking.md): wait for the answer to stop changing, at most 10 s."""
+        deadline, previous = time.monotonic() + 10, None
+        while True:
+            rows = skytune.search(url=local_url, experiments=[experiment], **query)
+            if rows == previous or time.monotonic() > deadline:
+                return rows
+            previous = rows
+            time.sleep(1.0)
+
+    rows = search_settled(filter="params.lr < 0.05 AND metrics.val_loss.at(9) < 0.2", order_by="metrics.val_loss.min")
     assert [row["name"] for row in rows] == ["lr-0.01"]
     every = skytune.search(experiments=[experiment], order_by="params.lr DESC", columns=["name"], url=local_url)
     assert [row["name"] for row in every] == ["lr-0.1", "lr-0.01"]

@@ -12,7 +12,7 @@ from skytune.tracking import limits as tracking_limits
 
 
 @pytest.fixture(scope="module")
-def experiment(api):
+def experiment(api, local_stack):
     name = f"contract-{uuid.uuid4().hex[:8]}"
     assert api.post("/v1/experiments", {"name": name}).status == 201
     run = api.post("/v1/runs", {"experiment": name, "name": "r"}).json()
@@ -26,6 +26,7 @@ def experiment(api):
     other = api.post("/v1/runs", {"experiment": name, "name": "s"}).json()
     assert api.post(f"/v1/runs/{other['run_id']}/log-batch",
                     {"metrics": [{"name": "test:accuracy", "value": 0.95, "step": 0, "timestamp": 1}]}).status == 200
+    local_stack.streams.flush()  # search reads the experiment index: let the stream consumer fold these writes
     return name, run["run_id"], other["run_id"]
 
 

@@ -206,8 +206,9 @@ def test_an_api_function_handles_one_event_at_a_time(local_stack):
     """powertools' resolver keeps the current event on its module-level app: two requests inside one
     handler at once read each other's route (the KeyError '_route' 500). Like one Lambda execution
     environment, the local API function takes one event at a time."""
-    routed = {route.function for route in local_stack.template.routes()}
-    assert len(routed) == 1
+    routed = {route.function for route in local_stack.template.routes()
+              if local_stack.functions.specs[route.function].handler.startswith("skytune_api.")}
+    assert len(routed) == 1  # the /v1 API's function (the MLflow facade is another)
     logical_id = routed.pop()
     real = local_stack.functions.handler(logical_id)
     inside, peak, lock = [0], [0], threading.Lock()

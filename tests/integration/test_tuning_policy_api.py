@@ -90,8 +90,9 @@ class Capture(logging.Handler):
 def captured_logs(local_stack):
     """The functions' own logger ("skytune", powertools' service name) at DEBUG, stricter than deployed
     (INFO), and the root logger's INFO records (libraries)."""
-    for logical_id in local_stack.functions.specs:  # cold-start every function first: powertools owns the
-        local_stack.functions.handler(logical_id)   # first handler of its logger, ours comes after it
+    for logical_id, spec in local_stack.functions.specs.items():  # cold-start skytune's functions first: powertools
+        if spec.handler.startswith("skytune_"):                    # owns the first handler of its logger, ours comes
+            local_stack.functions.handler(logical_id)              # after it (CDK's own functions are not ours to load)
     capture = Capture()
     service = logging.getLogger("skytune")
     level = service.level
