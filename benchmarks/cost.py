@@ -124,6 +124,8 @@ def idle(template: dict) -> list[tuple[str, str, float]]:
         ("DynamoDB tables (on-demand), PITR", "billed per GB stored: an empty stack stores ~0 GB", 0.0),
         ("Lambda, HTTP API, Step Functions, Firehose, SQS, SNS, CloudFront", "billed per request/transition/GB only", 0.0),
         ("KMS", "AWS-managed keys: no monthly key fee", 0.0),
+        ("Web dashboard (S3 + CloudFront + Cognito)", "a few MB of static files; CloudFront and Cognito bill per "
+         "request / monthly active user (Cognito's first 10,000 MAU free)", 0.0),
     ]
     return lines
 
@@ -196,6 +198,10 @@ def render(template: dict, ingest: dict, search: dict, tuning: dict) -> str:
         f"figures in `benchmarks/results/` (each file names the command that produced it). Prices: published",
         f"on-demand prices in {REGION} on {PRICED_ON} (sources at the end). Do not edit by hand.",
         "",
+        "Lambda durations are in-process wall times measured on a 2-core development machine against",
+        "DynamoDB Local, with other work running: read them as upper bounds. Capacity units (WCU/RCU) are",
+        "exact (DynamoDB's sizing rules; transactions billed by `benchmarks/capacity.py`).",
+        "",
         "## Idle (per month, no traffic)",
         "",
         "| item | how it bills | per month |",
@@ -206,8 +212,9 @@ def render(template: dict, ingest: dict, search: dict, tuning: dict) -> str:
         out.append(f"| {name} | {how} | {usd(value)} |")
     total_idle = sum(v for _, _, v in idle_lines)
     out += [f"| **total** | | **{usd(total_idle)}** |", "",
-            "Alarms are the only thing that bills while nothing happens; the first 10 alarms and 3 dashboards",
-            "of an account are free, so a first stack in an account may cost less. Data at rest adds",
+            "The alarms and the operations dashboard are what bills while nothing happens (turn the dashboard",
+            "off with `-c operationsDashboard=false`); the first 10 alarms and 3 dashboards of an account are",
+            "free, so a first stack in an account may cost less. Data at rest adds",
             f"{usd(PRICES['dynamodb_storage'].usd)} per GB-month (plus {usd(PRICES['dynamodb_pitr'].usd)} per GB-month for point-in-time recovery).",
             "", "## Per 1 million ingested points", "",
             "| path | DynamoDB | Lambda (duration + requests + logs) | other | **total** |",
@@ -228,7 +235,8 @@ def render(template: dict, ingest: dict, search: dict, tuning: dict) -> str:
     out += [f"| **total** | **{usd(searches['total'])}** |", "", f"Measured by: `{search['command']}`.", "",
             "## Per 100-trial tuning job", ""]
     job = per_tuning_job(template, tuning)
-    out += [f"{job['transitions']:,.0f} state transitions, {job['invocations']:,.0f} step invocations "
+    out += [f"{job['transitions']:,.0f} state transitions, {job['invocations']:,.0f} function invocations "
+            "(the steps, the index consumer, the create call) "
             f"({job['gb_s']:,.1f} GB-s). Training compute (SageMaker instances, your Lambda trial function) is "
             "excluded: it is the same whichever tool drives the job.", "",
             "| item | cost |", "|---|---:|"]
