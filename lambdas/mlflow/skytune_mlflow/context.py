@@ -29,6 +29,7 @@ def metric_store() -> MetricStore:
     return MetricStore()
 
 
+@cache
 def index():
     """The experiment index (skytune.index) search answers from, or None where the function has no
     index table (search then scans run items)."""
