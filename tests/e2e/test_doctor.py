@@ -38,12 +38,13 @@ def test_every_check_passes_on_a_healthy_local_stack(local):
     by_name = {o["name"]: o for o in outcomes}
     assert [o["name"] for o in outcomes] == ["health", "unsigned request refused", "create, log, search, read",
                                              "log line through the subscription", "one-trial tuning job",
-                                             "dashboard reachable"], table
+                                             "dashboard reachable", "delete the scratch run"], table
     assert {name: o["status"] for name, o in by_name.items()} == {name: "pass" for name in by_name}, table
     assert code == 0
     assert "tables active" in by_name["health"]["reason"]
     assert "10 points logged" in by_name["create, log, search, read"]["reason"]
     assert "completed" in by_name["one-trial tuning job"]["reason"]
+    assert "deleted" in by_name["delete the scratch run"]["reason"]
     assert "check" in table.splitlines()[0] and "result" in table.splitlines()[0]
 
 

@@ -178,6 +178,20 @@ class Doctor:
             raise CheckFailed(f"{url} answered {status} but not with a page")
         return f"{url} serves the dashboard"
 
+    def delete_scratch_run(self) -> str:
+        if self.run_id is None:
+            raise Skipped("needs the run of the tracking check")
+        path = f"/v1/runs/{quote(self.run_id, safe='')}"
+        self.client.request("DELETE", path)
+        try:
+            self.client.request("GET", path)
+        except ApiError as error:
+            if error.status == 404:
+                deleted, self.run_id = self.run_id, None
+                return f"run {deleted} deleted"
+            raise
+        raise CheckFailed(f"run {self.run_id} still readable after DELETE")
+
     def cleanup(self) -> None:
         if self.run_id is not None:
             try:
@@ -189,7 +203,8 @@ class Doctor:
     def checks(self) -> list[tuple[str, Callable[[], str]]]:
         return [("health", self.health), ("unsigned request refused", self.unsigned_refused),
                 ("create, log, search, read", self.track), ("log line through the subscription", self.log_subscription),
-                ("one-trial tuning job", self.tuning_job), ("dashboard reachable", self.dashboard)]
+                ("one-trial tuning job", self.tuning_job), ("dashboard reachable", self.dashboard),
+                ("delete the scratch run", self.delete_scratch_run)]
 
     def run(self) -> list[Outcome]:
         outcomes = []
