@@ -75,6 +75,7 @@ def measure(trials: int, parallel: int) -> dict:
                 if running and all(e["status"] != "RUNNING" for e in running):
                     break
                 time.sleep(0.5)
+        stack.functions.invoke = real_invoke  # the check below is the benchmark's, not the job's
         job = tuning.api("GET", f"/v1/tuning-jobs/{name}")[1]
         assert job["HyperParameterTuningJobStatus"] == "Completed", job
         assert job["ConsumedResources"]["TrainingJobsStarted"] == trials, job
