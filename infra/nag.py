@@ -77,3 +77,14 @@ def acknowledge_mlflow(stack: Stack, mlflow) -> None:
         applies_to=["Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*",
                     "Action::s3:Abort*", f"Resource::<{bucket}.Arn>/*"],
     )], apply_to_children=True)
+
+
+def acknowledge_artifact_uploads(stack: Stack, uploads, role) -> None:
+    """The API function presigns uploads and downloads of run artifacts (infra/constructs/artifacts.py)."""
+    bucket = stack.get_logical_id(uploads.bucket.node.default_child)
+    NagSuppressions.add_resource_suppressions(role, [NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        reason="Presigned artifact URLs name keys the client chooses, but only under a run's artifact prefix "
+               "(<experiment>/<run id>/artifacts/...); the bucket policy denies this role every other key.",
+        applies_to=[f"Resource::<{bucket}.Arn>/*/*/artifacts/*"],
+    )], apply_to_children=True)

@@ -7,6 +7,7 @@ from constructs import Construct
 from infra import constants
 from infra.config import StageConfig
 from infra.constructs.api import Api
+from infra.constructs.artifacts import ArtifactUploads
 from infra.constructs.function import SharedLayers
 from infra.constructs.index import ExperimentIndex
 from infra.constructs.ingestion import Ingestion
@@ -14,7 +15,7 @@ from infra.constructs.mlflow import MlflowApi
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
 from infra.constructs.tuning import Tuning
-from infra.nag import acknowledge_function_role, acknowledge_ingestion, acknowledge_mlflow
+from infra.nag import acknowledge_artifact_uploads, acknowledge_function_role, acknowledge_ingestion, acknowledge_mlflow
 from infra.packaging import record_bundle_sizes
 
 
@@ -31,6 +32,9 @@ class SkytuneStack(Stack):
         self.tuning = Tuning(self, "Tuning", config=config, layers=self.layers, storage=self.storage, api=self.api)
         # The MLflow tracking REST facade on the same HTTP API (infra/constructs/mlflow.py).
         self.mlflow = MlflowApi(self, "Mlflow", config=config, layers=self.layers, storage=self.storage, api=self.api)
+        # Presigned artifact uploads: the API function signs URLs for the same bucket (infra/constructs/artifacts.py).
+        self.artifacts = ArtifactUploads(self, "ArtifactUploads", bucket=self.mlflow.artifacts,
+                                         function=self.api.handler.function)
 
         # The experiment index: stream consumer + table; the API and the MLflow facade read it (infra/constructs/index.py).
         self.index = ExperimentIndex(self, "Index", config=config, layers=self.layers, storage=self.storage,
@@ -42,6 +46,7 @@ class SkytuneStack(Stack):
             acknowledge_function_role(self, function.role, [*self.storage.all_tables, self.index.table])
         acknowledge_ingestion(self, self.ingestion)
         acknowledge_mlflow(self, self.mlflow)
+        acknowledge_artifact_uploads(self, self.artifacts, self.api.handler.role)
         record_bundle_sizes(
             {f.node.path: [f.code_dir, constants.CORE_LAYER_DIR, self.layers.deps_dir] for f in self.functions}
         )

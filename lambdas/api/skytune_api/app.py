@@ -19,6 +19,7 @@ from skytune.tracking import limits as tracking_limits
 from skytune_api.routes import experiments, health, sources
 from skytune_api.routes import lineage, runs, search, trials
 from skytune_api.routes import tuning
+from skytune_api.routes import artifacts
 
 logger = Logger(child=True)
 
@@ -102,6 +103,7 @@ app.include_router(runs.router, prefix="/v1")
 app.include_router(lineage.router, prefix="/v1")
 app.include_router(sources.router, prefix="/v1")
 app.include_router(tuning.router, prefix="/v1")
+app.include_router(artifacts.router, prefix="/v1")  # presigned artifact uploads (skytune.artifacts)
 
 
 def error_response(status: int, code: str, message: str, **extra) -> Response:

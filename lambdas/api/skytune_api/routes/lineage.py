@@ -30,6 +30,7 @@ class ArtifactRef(BaseModel):
     uri: str
     media_type: str | None = None
     digest: str | None = None
+    size: int | None = None
     depth: int | None = None
 
 

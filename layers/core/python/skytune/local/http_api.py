@@ -31,6 +31,9 @@ from skytune.local.functions import LocalFunctions
 from skytune.local.template import LOCAL_ACCOUNT, RouteSpec
 
 LOCAL_PREFIX = "/_local/"
+# "Presigned" artifact URLs: HMAC-signed and time-limited by skytune.artifacts.local, which checks
+# them; like S3's, they need no other credential (so no token).
+SIGNED_ARTIFACTS_PREFIX = "/_artifacts/"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 log = logging.getLogger("skytune.local")
@@ -92,6 +95,10 @@ class HttpApiEmulator:
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
         url = urlsplit(raw_path)
+        if url.path.startswith(SIGNED_ARTIFACTS_PREFIX):  # presigned artifact URLs (skytune.artifacts.local)
+            from skytune.artifacts.local import serve_signed
+
+            return serve_signed(method, url.path, url.query, body)
         if url.path.startswith(LOCAL_PREFIX) and self.local_services is not None:
             return self.local_services(method, url.path[len(LOCAL_PREFIX):], body)
         selected = self.select(method, url.path)
@@ -260,7 +267,7 @@ class LocalAccess:
         if origin is not None and not self._origin_ok(origin):
             return _error(403, "ForbiddenOrigin", f"requests from origin {origin[:100]!r} are not allowed",
                           field="origin")
-        if self.token is not None:
+        if self.token is not None and not path.startswith(SIGNED_ARTIFACTS_PREFIX):
             query_token = dict(parse_qsl(query, keep_blank_values=True)).get("token")
             if method == "GET" and query_token is not None:
                 if not self._token_ok(query_token):

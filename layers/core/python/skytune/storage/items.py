@@ -216,6 +216,7 @@ class ArtifactLinkItem(Model):
     uri = UnicodeAttribute()
     media_type = UnicodeAttribute(null=True)
     digest = UnicodeAttribute(null=True)
+    size = NumberAttribute(null=True)
 
     by_uri = ArtifactIndex()
 

@@ -465,12 +465,15 @@ class DynamoRepository:
         return [item.child_id for item in ChildLinkItem.query(run_pk(run_id), ChildLinkItem.sk.startswith("CHILD#"))]
 
     def update_run(self, run_id: str, changes: dict[str, Any], tags_patch: dict[str, str | None],
-                   now: datetime, validate_tags) -> Run:
+                   now: datetime, validate_tags, expected_updated_at: datetime | None = None) -> Run:
         """`changes`: attribute -> new value for name, status, start_time, end_time, source, inputs,
-        outputs (only those present change)."""
+        outputs (only those present change). `expected_updated_at`: Conflict unless the run is still
+        the version the caller read (a read-modify-write of the artifact lists)."""
         item = self._run_item(run_id, consistent=True)
         if item is None:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        if expected_updated_at is not None and item.updated_at != expected_updated_at:
+            raise Conflict(f"run {run_id!r} changed concurrently; retry")
         old_inputs, old_outputs = _artifacts(item.inputs), _artifacts(item.outputs)
         actions = [RunItem.updated_at.set(now)]
         if tags_patch:
@@ -590,7 +593,7 @@ class DynamoRepository:
                         *ArtifactLinkItem.key(run_id, direction, artifact.name),
                         gsi2pk=ArtifactLinkItem.uri_key(artifact.uri), gsi2sk=f"{direction}#{run_id}#{artifact.name}",
                         run_id=run_id, experiment=experiment, direction=direction, name=artifact.name,
-                        uri=artifact.uri, media_type=artifact.media_type, digest=artifact.digest,
+                        uri=artifact.uri, media_type=artifact.media_type, digest=artifact.digest, size=artifact.size,
                     ))
 
     def _replace_artifact_links(self, item: RunItem, old_inputs: list[Artifact], old_outputs: list[Artifact]) -> None:
@@ -625,7 +628,8 @@ def _same_param(stored: Any, value: Any) -> bool:
 
 
 def _artifacts(values: Any) -> list[Artifact]:
-    return [Artifact(**{k: v for k, v in _plain(value).items() if v is not None}) for value in (values or [])]
+    plain = [{k: v for k, v in _plain(value).items() if v is not None} for value in (values or [])]
+    return [Artifact(**{**value, **({"size": int(value["size"])} if "size" in value else {})}) for value in plain]
 
 
 def _experiment(item: ExperimentItem) -> Experiment:

@@ -39,7 +39,7 @@ class _Walk:
         for artifact in run.inputs if direction == "input" else run.outputs:
             self._edge(run.run_id, artifact.uri, artifact.name, direction)
             self.artifacts.setdefault(artifact.uri, {"uri": artifact.uri, "media_type": artifact.media_type,
-                                                     "digest": artifact.digest})
+                                                     "digest": artifact.digest, "size": artifact.size})
             uris.append(artifact.uri)
         return uris
 
@@ -49,7 +49,8 @@ class _Walk:
         for link in self.repo.artifact_links_by_uri(uri):
             if link.direction == direction:
                 self._edge(link.run_id, uri, link.name, direction)
-                self.artifacts.setdefault(uri, {"uri": uri, "media_type": link.media_type, "digest": link.digest})
+                self.artifacts.setdefault(uri, {"uri": uri, "media_type": link.media_type, "digest": link.digest,
+                                               "size": None if link.size is None else int(link.size)})
                 run_ids.append(link.run_id)
         return run_ids
 

@@ -175,6 +175,7 @@ class Artifact(_Input):
     media_type: str | None = Field(default=None, max_length=tracking_limits.ARTIFACT_MEDIA_TYPE_MAX_LENGTH)
     digest: str | None = Field(default=None, max_length=tracking_limits.ARTIFACT_DIGEST_MAX_LENGTH,
                                description="Content digest, ETag or version id")
+    size: int | None = Field(default=None, ge=0, lt=2**53, strict=True, description="Size in bytes, when known")
 
     @field_validator("name")
     @classmethod
