@@ -37,10 +37,12 @@ Display names: `display_name="Training"` is stored as the tag `display_name` and
 (SageMaker trial components share display names); `name` stays the unique handle (the run id when
 omitted).
 
-Artifacts: `log_artifact(path)`, `log_artifacts(dir)`, `log_text`, `log_dict` upload synchronously
-through the API's artifact routes (the MLflow facade's `mlflow-artifacts` proxy: S3 when deployed,
-the data directory under `skytune local`) and record each file as an output of the run (name,
-`mlflow-artifacts:` URI, sha256 digest); `download_artifact` fetches one and checks its digest.
+Artifacts: `log_artifact(path)`, `log_artifacts(dir)`, `log_text`, `log_dict`, `log_figure` upload
+synchronously through presigned URLs the API issues (straight to S3 when deployed, to the local
+server under `skytune local`): one PUT up to 8 MiB, else a parallel, resumable multipart upload
+(`skytune.client.artifacts`). The API checks size and SHA-256 and records each file as an output
+of the run (name, `mlflow-artifacts:` URI, size, `sha256:` digest); `download_artifact` fetches one
+and checks both.
 
 `skytune.search(...)` returns every matching run as a list of dicts (`.to_pandas()` when pandas
 is installed).
@@ -48,10 +50,8 @@ is installed).
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import math
-import mimetypes
 import os
 import posixpath
 import signal
@@ -66,6 +66,7 @@ from typing import Any
 from urllib.parse import quote
 
 from skytune import limits as general_limits
+from skytune.client import artifacts
 from skytune.client.http import ApiError, Client, ServerUnreachable
 from skytune.tracking import limits as tracking_limits
 
@@ -278,11 +279,12 @@ class Run:
 
     # -- artifacts ---------------------------------------------------------------------------
     def log_artifact(self, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
-        """Uploads a file (synchronously) and records it as an output of the run: name (its path
-        under the run's artifacts), `mlflow-artifacts:` URI and sha256 digest. Answers that record."""
+        """Uploads a file (synchronously, through presigned URLs; multipart and resumable when large:
+        `skytune.client.artifacts`) and answers its output record on the run: name (its path
+        under the run's artifacts), URI, size and `sha256:` digest."""
         source = Path(local_path)
         name = posixpath.join(artifact_path, source.name) if artifact_path else source.name
-        return self._put_artifact(name, source.read_bytes(), mimetypes.guess_type(source.name)[0])
+        return self._upload(artifacts.Source.of_file(source), name, artifacts.media_type_of(source.name))
 
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> list[dict]:
         """Every file under `local_dir`, keeping its relative path."""
@@ -294,48 +296,42 @@ class Run:
         return recorded
 
     def log_text(self, text: str, artifact_file: str) -> dict:
-        return self._put_artifact(artifact_file, text.encode(), "text/plain")
+        return self._upload(artifacts.Source.of_bytes(text.encode()), artifact_file, "text/plain")
 
     def log_dict(self, dictionary: Mapping[str, Any], artifact_file: str) -> dict:
-        return self._put_artifact(artifact_file, json.dumps(dictionary, indent=2, sort_keys=True).encode(),
-                                  "application/json")
+        data = json.dumps(dictionary, indent=2, sort_keys=True).encode()
+        return self._upload(artifacts.Source.of_bytes(data), artifact_file, "application/json")
+
+    def log_figure(self, figure: Any, artifact_file: str, **savefig_kwargs: Any) -> dict:
+        """A matplotlib figure (anything with `savefig(file, format=...)`), saved in the format
+        the file's suffix names (png, svg, pdf, ...; default png) and uploaded."""
+        if not hasattr(figure, "savefig"):
+            raise TypeError(f"log_figure needs a matplotlib Figure (with savefig), not {type(figure).__name__}")
+        import io
+
+        suffix = PurePosixPath(artifact_file).suffix.lstrip(".").lower() or "png"
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=suffix, **savefig_kwargs)
+        return self._upload(artifacts.Source.of_bytes(buffer.getvalue()), artifact_file,
+                            artifacts.media_type_of(artifact_file) or "image/png")
 
     def download_artifact(self, artifact_path: str, dst_path: str | os.PathLike | None = None) -> Path:
         """Fetches one artifact of this run into `dst_path` (a directory; default: the current one),
-        keeping its relative path; checks it against the recorded digest when there is one."""
+        keeping its relative path; checks its size and digest against the run's record."""
         if self.run_id is None:
             raise RuntimeError("start the run first")
-        data = self.client.request("GET", self._artifact_url(artifact_path), raw=True)
-        recorded = next((o for o in self.client.get_run(self.run_id).get("outputs", []) if o["name"] == artifact_path), None)
-        if recorded and recorded.get("digest", "").startswith("sha256:"):
-            if "sha256:" + hashlib.sha256(data).hexdigest() != recorded["digest"]:
-                raise ValueError(f"artifact {artifact_path!r}: content does not match its recorded digest")
-        target = Path(dst_path or ".") / artifact_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        return target
-
-    def _artifact_url(self, name: str) -> str:
-        parts = PurePosixPath(name).parts
+        parts = PurePosixPath(artifact_path).parts
         if not parts or any(p in ("..", ".", "/") for p in parts):
-            raise ValueError(f"artifact path {name!r} must be relative, without '..'")
-        _check_key(name, "artifact path", general_limits.NAME_MAX_LENGTH)
-        return ("/api/2.0/mlflow-artifacts/artifacts/"
-                + quote(f"{self.experiment}/{self.run_id}/artifacts/{'/'.join(parts)}", safe="/"))
+            raise ValueError(f"artifact path {artifact_path!r} must be relative, without '..'")
+        return artifacts.download(self.client, self.run_id, artifact_path, Path(dst_path or ".").joinpath(*parts))
 
-    def _put_artifact(self, name: str, data: bytes, media_type: str | None) -> dict:
+    def _upload(self, source: "artifacts.Source", name: str, media_type: str | None) -> dict:
         if self.run_id is None:
             raise RuntimeError("start the run first (use `with skytune.Run(...) as run:` or run.start())")
-        url = self._artifact_url(name)
-        self.client.request("PUT", url, data=data)
-        record = {"name": name, "uri": f"mlflow-artifacts:/{self.experiment}/{self.run_id}/artifacts/{name}",
-                  "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
-        if media_type:
-            record["media_type"] = media_type
-        with _artifact_lock:  # outputs are replaced as a list: one writer per process at a time
-            outputs = [o for o in self.client.get_run(self.run_id).get("outputs", []) if o["name"] != name]
-            self.client.update_run(self.run_id, outputs=[*outputs, record])
-        return {**record, "size": len(data)}
+        _check_key(name, "artifact path", general_limits.NAME_MAX_LENGTH)
+        if name.startswith("/") or any(p in ("", ".", "..") for p in name.split("/")):
+            raise ValueError(f"artifact path {name!r} must be relative, without empty, '.' or '..' segments")
+        return artifacts.Uploader(self.client, self.run_id).upload(source, name, media_type)
 
     # -- internals ---------------------------------------------------------------------------
     def _add(self, points: list[dict] = (), params: dict | None = None, tags: dict | None = None) -> None:
@@ -491,7 +487,6 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 # -- ending open runs when the process ends ------------------------------------------------------
-_artifact_lock = threading.Lock()
 _active: dict[int, Run] = {}
 _registry_lock = threading.Lock()
 _state = {"atexit": False, "signals": False, "uncaught": False, "interrupted": False}

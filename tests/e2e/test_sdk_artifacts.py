@@ -1,0 +1,141 @@
+"""The SDK's artifacts against `skytune local` as a user runs it (a subprocess, real HTTP):
+presigned single and multipart uploads, a crash mid-upload resumed, downloads checked, figures."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+import skytune
+from skytune.client import artifacts
+
+_spec = importlib.util.spec_from_file_location("local_runtime_e2e_artifacts", Path(__file__).with_name("test_local_runtime.py"))
+_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_module)
+LocalProcess = _module.LocalProcess
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def local(cloud_assembly, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("sdk-artifacts")
+    process = LocalProcess(cloud_assembly, data_dir)
+    process.wait_ready()
+    yield process.url, data_dir
+    process.stop(signal.SIGTERM)
+
+
+@pytest.fixture
+def env(local, tmp_path, monkeypatch):
+    """Small parts so a multipart upload stays quick; a private resume-state directory."""
+    url, data_dir = local
+    monkeypatch.setenv("SKYTUNE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SKYTUNE_MULTIPART_THRESHOLD", str(5 * MiB))
+    monkeypatch.setenv("SKYTUNE_PART_SIZE", str(5 * MiB))
+    monkeypatch.setenv("SKYTUNE_UPLOAD_STATE_DIR", str(tmp_path / "state"))
+    return url
+
+
+def test_a_large_file_goes_up_in_parallel_parts_and_comes_back_checked(env, tmp_path, monkeypatch):
+    source = tmp_path / "weights.bin"
+    source.write_bytes(os.urandom(3 * 5 * MiB + 777))
+    sent = []
+    original = artifacts.Uploader._send
+
+    def counting(self, presigned, data):
+        sent.append(("part=" in presigned["url"], len(data)))
+        return original(self, presigned, data)
+
+    monkeypatch.setattr(artifacts.Uploader, "_send", counting)
+    with skytune.Run(experiment=f"big-{uuid.uuid4().hex[:8]}", url=env) as run:
+        record = run.log_artifact(source, artifact_path="model")
+    assert sorted(sent) == [(True, 777), (True, 5 * MiB), (True, 5 * MiB), (True, 5 * MiB)]
+    digest = "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest()
+    assert record["name"] == "model/weights.bin" and record["size"] == source.stat().st_size and record["digest"] == digest
+    assert not list((tmp_path / "state").glob("*.json"))  # the resume state goes with the completed upload
+    target = run.download_artifact("model/weights.bin", tmp_path / "down")
+    assert target == tmp_path / "down" / "model" / "weights.bin" and target.read_bytes() == source.read_bytes()
+
+
+def test_an_upload_killed_midway_resumes_sending_only_the_missing_parts(env, tmp_path, monkeypatch):
+    source = tmp_path / "checkpoint.bin"
+    source.write_bytes(os.urandom(4 * 5 * MiB))
+    run = skytune.Run(experiment=f"resume-{uuid.uuid4().hex[:8]}", url=env).start()
+    script = textwrap.dedent(f"""
+        import os, skytune
+        from skytune.client import artifacts
+        original, sent = artifacts.Uploader._send, []
+        def send(self, presigned, data):
+            answer = original(self, presigned, data)
+            sent.append(1)
+            if len(sent) == 2:
+                os._exit(9)  # killed after two parts were stored
+            return answer
+        artifacts.Uploader._send = send
+        run = skytune.Run(run_id={run.run_id!r}, url={env!r}).start()
+        run.log_artifact({str(source)!r})
+    """)
+    child = subprocess.run([sys.executable, "-c", script], env={**os.environ, "SKYTUNE_UPLOAD_PARALLELISM": "1"},
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 9, child.stderr
+    assert len(list((tmp_path / "state").glob("*.json"))) == 1
+    sent = []
+    original = artifacts.Uploader._send
+    monkeypatch.setattr(artifacts.Uploader, "_send", lambda self, p, d: sent.append(p["url"]) or original(self, p, d))
+    record = run.log_artifact(source)
+    run.finish()
+    assert len(sent) == 2 and all("part=3" in u or "part=4" in u for u in sent)  # parts 1 and 2 were not resent
+    assert record["size"] == 4 * 5 * MiB
+    assert run.download_artifact("checkpoint.bin", tmp_path / "down").read_bytes() == source.read_bytes()
+
+
+def test_a_failed_part_is_retried_and_a_tampered_download_is_refused(env, tmp_path, monkeypatch, local):
+    source = tmp_path / "model.bin"
+    source.write_bytes(os.urandom(2 * 5 * MiB))
+    original = artifacts.Uploader._send
+    failures = []
+
+    def flaky(self, presigned, data):
+        if not failures:
+            failures.append(1)
+            return 503, {}, b"slow down"
+        return original(self, presigned, data)
+
+    monkeypatch.setattr(artifacts.Uploader, "_send", flaky)
+    monkeypatch.setattr(artifacts, "_sleep", lambda _s: None)
+    with skytune.Run(experiment=f"retry-{uuid.uuid4().hex[:8]}", url=env) as run:
+        run.log_artifact(source)
+        run.log_text("hello", "notes.txt")
+    assert failures == [1]
+    stored = Path(local[1]) / "artifacts" / run.experiment / run.run_id / "artifacts" / "notes.txt"
+    stored.write_text("HELLO")  # changed behind the run's back
+    with pytest.raises(ValueError, match="digest|bytes"):
+        run.download_artifact("notes.txt", tmp_path / "down")
+    assert not (tmp_path / "down" / "notes.txt").exists()
+
+
+def test_log_figure_uploads_a_matplotlib_figure(env, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")  # in the dev extra
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots()
+    axes.plot([0, 1, 2], [1.0, 0.5, 0.2])
+    with skytune.Run(experiment=f"fig-{uuid.uuid4().hex[:8]}", url=env) as run:
+        png = run.log_figure(figure, "plots/loss.png")
+        svg = run.log_figure(figure, "plots/loss.svg")
+    pyplot.close(figure)
+    assert png["media_type"] == "image/png" and svg["media_type"] == "image/svg+xml"
+    assert run.download_artifact("plots/loss.png", tmp_path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in run.download_artifact("plots/loss.svg", tmp_path).read_bytes()[:400]
+    with pytest.raises(TypeError):
+        run.log_figure("not a figure", "x.png")
