@@ -9,19 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from skytune.artifacts.keys import checked_path
 from skytune.tracking import limits as tracking_limits
 
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-#: S3's rules for multipart uploads: parts of 5 MiB to 5 GiB (the last may be smaller), at most
-#: 10,000 parts; one PUT carries at most 5 GiB; an object is at most 5 TiB.
-MIN_PART_SIZE = 5 * MiB
-MAX_PART_SIZE = 5 * GiB
-MAX_PARTS = 10_000
-MAX_SINGLE_PUT = 5 * GiB
-MAX_OBJECT_SIZE = 5 * 1024 * GiB
-#: Part URLs one request may ask for.
-PART_URLS_PER_REQUEST = 100
-#: How long a presigned URL stays valid (seconds).
-URL_SECONDS = 900
+from skytune.artifacts.limits import (  # noqa: F401 - re-exported for the routes
+    MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MAX_SINGLE_PUT, MIN_PART_SIZE, PART_URLS_PER_REQUEST, URL_SECONDS,
+)
 
 Sha256Hex = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the content, 64 lowercase hex digits")
 

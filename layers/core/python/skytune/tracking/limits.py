@@ -58,18 +58,19 @@ def limits_markdown() -> str:
     import inspect
 
     from skytune import limits as general
+    from skytune.artifacts import limits as artifacts
     from skytune.tuning import limits as tuning
 
     lines = [
         "# Limits",
         "",
-        "Generated from `skytune/limits.py`, `skytune/tracking/limits.py` and `skytune/tuning/limits.py` (a",
+        "Generated from `skytune/limits.py`, `skytune/tracking/limits.py`, `skytune/artifacts/limits.py` and `skytune/tuning/limits.py` (a",
         "unit test fails when this page is stale; regenerate with `python -m skytune.tracking.limits >",
         "docs/limits.md`). Every limit is enforced with a 4xx answer whose `error.field` names the offending",
         "field (413 for sizes).",
     ]
     for title, module in (("General", general), ("Experiment tracking", __import__(__name__, fromlist=["_"])),
-                          ("Tuning jobs", tuning)):
+                          ("Artifacts (presigned uploads)", artifacts), ("Tuning jobs", tuning)):
         lines += ["", f"## {title}", "", "| limit | value | note |", "|---|---|---|"]
         notes = _source_comments(inspect.getsource(module))
         for name, value in vars(module).items():
