@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from dataclasses import dataclass
 
 from pynamodb.attributes import UnicodeAttribute
@@ -22,12 +21,9 @@ from skytune.ingestion.metric_definitions import CompiledDefinition, validate_de
 from skytune.storage import table_model
 
 SAGEMAKER_TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-_SAGEMAKER_NAMESPACE = uuid.UUID("6f1c3a52-7d0b-4c41-9f34-4a1a7c1e2b10")
-
-
-def sagemaker_run_id(training_job_name: str) -> str:
-    """The run of a SageMaker training job: the same id from logs, metric streams and events."""
-    return str(uuid.uuid5(_SAGEMAKER_NAMESPACE, f"training-job/{training_job_name}"))
+# The run of a SageMaker training job (the same id from logs, metric streams, events and the SDK's
+# skytune.sagemaker.load_run): defined beside the other run ids, which the client may import.
+from skytune.tracking.ids import sagemaker_run_id  # noqa: E402,F401
 
 
 @table_model("tracking_table")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import time
+import uuid
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ULID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -31,3 +32,11 @@ def ulid_timestamp_ms(ulid: str) -> int:
     for char in ulid:
         value = (value << 5) | _ALPHABET.index(char)
     return value >> 80
+
+
+_SAGEMAKER_NAMESPACE = uuid.UUID("6f1c3a52-7d0b-4c41-9f34-4a1a7c1e2b10")
+
+
+def sagemaker_run_id(training_job_name: str) -> str:
+    """The run of a SageMaker training job: the same id from logs, metric streams and events."""
+    return str(uuid.uuid5(_SAGEMAKER_NAMESPACE, f"training-job/{training_job_name}"))

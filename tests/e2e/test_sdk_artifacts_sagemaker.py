@@ -139,3 +139,70 @@ def test_log_figure_uploads_a_matplotlib_figure(env, tmp_path):
     assert b"<svg" in run.download_artifact("plots/loss.svg", tmp_path).read_bytes()[:400]
     with pytest.raises(TypeError):
         run.log_figure("not a figure", "x.png")
+
+
+# -- skytune.sagemaker: SageMaker Experiments' Run / load_run over the SDK -------------------------
+def test_sagemaker_run_logs_as_the_sagemaker_sdk_spells_it(env, tmp_path, monkeypatch):
+    from skytune.sagemaker import ExperimentAnalytics, Run, load_run
+
+    experiment = f"sm-{uuid.uuid4().hex[:8]}"
+    model = tmp_path / "model.tar.gz"
+    model.write_bytes(b"weights")
+    data = tmp_path / "train.csv"
+    data.write_text("x,y\n1,2\n")
+    with Run(experiment_name=experiment, run_name="xgb-1", run_display_name="Training",
+             tags=[{"Key": "team", "Value": "ml"}], sagemaker_session=object(), url=env) as run:
+        run.log_parameter("eta", 0.1)
+        run.log_parameters({"max_depth": 6, "objective": "reg:squarederror"})
+        for step, rmse in enumerate([0.5, 0.4, 0.31]):
+            run.log_metric(name="validation:rmse", value=rmse, step=step)
+        run.log_metric("train:rmse", 0.2, None, 7)  # SageMaker's positional order: timestamp, then step
+        run.log_file(str(model), is_output=True)
+        run.log_file(str(data), name="inputs/train.csv", is_output=False)
+        run.log_artifact("dataset", "s3://bucket/train/", media_type="text/csv", is_output=False)
+    assert run.run_name == "xgb-1" and run.experiment_name == experiment
+    stored = skytune.Client(env).get_run(run.run_id)
+    assert stored["status"] == "Completed" and stored["tags"]["display_name"] == "Training"
+    assert stored["tags"]["team"] == "ml"
+    assert stored["params"] == {"eta": 0.1, "max_depth": 6, "objective": "reg:squarederror"}
+    assert stored["metrics"]["validation:rmse"]["min"] == 0.31 and stored["metrics"]["train:rmse"]["last_step"] == 7
+    assert [(o["name"], o["size"]) for o in stored["outputs"]] == [("model.tar.gz", 7)]
+    assert sorted(i["name"] for i in stored["inputs"]) == ["dataset", "inputs/train.csv"]
+
+    # load_run by name continues the same run; from a job's environment it finds the job's run
+    with load_run(run_name="xgb-1", experiment_name=experiment, url=env) as again:
+        again.log_metric("validation:rmse", 0.3, step=3)
+    assert again.run_id == run.run_id
+    monkeypatch.setenv("SKYTUNE_RUN_ID", run.run_id)
+    with load_run(url=env) as from_job:
+        from_job.log_parameter("epochs", 10)
+    assert from_job.run_name == "xgb-1" and skytune.Client(env).get_run(run.run_id)["params"]["epochs"] == 10
+    monkeypatch.delenv("SKYTUNE_RUN_ID")
+    monkeypatch.setenv("TRAINING_JOB_NAME", f"never-started-{uuid.uuid4().hex[:6]}")
+    with pytest.raises(skytune.ApiError) as missing:
+        load_run(url=env, wait_seconds=0)
+    assert missing.value.status == 404
+    monkeypatch.delenv("TRAINING_JOB_NAME")
+    with pytest.raises(RuntimeError, match="SKYTUNE_RUN_ID"):
+        load_run(url=env)
+    with pytest.raises(ValueError):
+        load_run(run_name="xgb-1", url=env)
+
+    def analytics():
+        return ExperimentAnalytics(experiment_name=experiment, sort_by="metrics.validation:rmse.min",
+                                   sort_order="Ascending", client=skytune.Client(env)).rows()[0]
+
+    rows = eventually(analytics, lambda rows: rows and rows[0].get("validation:rmse - Min") == 0.3)
+    assert rows[0]["validation:rmse - Min"] == 0.3
+
+
+def eventually(read, done, timeout: float = 20.0):
+    """Search and analytics answer from the experiment index, which follows writes moments later."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
