@@ -50,7 +50,7 @@ class _Walk:
             if link.direction == direction:
                 self._edge(link.run_id, uri, link.name, direction)
                 self.artifacts.setdefault(uri, {"uri": uri, "media_type": link.media_type, "digest": link.digest,
-                                               "size": None if link.size is None else int(link.size)})
+                                               "size": _size(getattr(link, "size", None))})
                 run_ids.append(link.run_id)
         return run_ids
 
@@ -121,3 +121,8 @@ def of_artifact(repo, uri: str, depth: int = 1) -> dict:
         raise NotFound(f"no run has an input or output with URI {uri!r}", field="uri")
     return {"uri": uri, "artifact": walk.artifacts[uri], "upstream": upstream, "downstream": downstream,
             "edges": list(walk.edges.values())}
+
+
+def _size(value) -> int | None:
+    """A link's size as stored (a DynamoDB number), or None for links written before sizes were kept."""
+    return None if value is None else int(value)
