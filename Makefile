@@ -9,7 +9,7 @@ export PATH := $(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: chromium bench-dashboard install demo test test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-suite bench-latency bench-search bench-ingest clean
+.PHONY: chromium bench-dashboard install demo test test-autolog test-unit test-integration test-infra test-e2e synth local openapi bench-tuner bench-suite bench-latency bench-search bench-ingest clean
 
 install: $(VENV)/.installed node_modules/.installed java chromium $(ECHARTS)
 
@@ -68,6 +68,15 @@ openapi: install
 	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e '.[runtime,local,bench]' torch==2.13.0
 	@touch $@
+
+# MLflow autologgers beyond scikit-learn (XGBoost, Keras on torch, PyTorch Lightning) against `skytune local`:
+# heavy, so in the bench virtualenv and never part of `make test` (tests/autolog is collected only here).
+.venv-bench/.autolog: .venv-bench/.installed pyproject.toml
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e '.[runtime,local,bench,autolog,dev]' torch==2.13.0
+	@touch $@
+
+test-autolog: install .venv-bench/.autolog
+	SKYTUNE_AUTOLOG=1 KERAS_BACKEND=torch nice .venv-bench/bin/python -m pytest tests/autolog -q
 
 bench-tuner: .venv-bench/.installed
 	.venv-bench/bin/python -m benchmarks.tuner.run --seeds 20 --budgets 30,50,100 --jobs 2 --markdown benchmarks/tuner/comparison.md

@@ -175,7 +175,8 @@ class Artifact(_Input):
     media_type: str | None = Field(default=None, max_length=tracking_limits.ARTIFACT_MEDIA_TYPE_MAX_LENGTH)
     digest: str | None = Field(default=None, max_length=tracking_limits.ARTIFACT_DIGEST_MAX_LENGTH,
                                description="Content digest, ETag or version id")
-    size: int | None = Field(default=None, ge=0, lt=2**53, strict=True, description="Size in bytes, when known")
+    size: int | None = Field(default=None, ge=0, lt=2**53, strict=True, exclude_if=lambda value: value is None,
+                             description="Size in bytes (artifacts uploaded through the artifact routes); absent when unknown")
 
     @field_validator("name")
     @classmethod
