@@ -72,7 +72,7 @@ openapi: install
 # MLflow autologgers beyond scikit-learn (XGBoost, Keras on torch, PyTorch Lightning) against `skytune local`:
 # heavy, so in the bench virtualenv and never part of `make test` (tests/autolog is collected only here).
 .venv-bench/.autolog: .venv-bench/.installed pyproject.toml
-	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e '.[runtime,local,bench,autolog,dev]' torch==2.13.0
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -e '.[runtime,local,infra,bench,autolog,dev]' torch==2.13.0
 	@touch $@
 
 test-autolog: install .venv-bench/.autolog
