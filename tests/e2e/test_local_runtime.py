@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import requests
 
-
 from tests.support.local_process import SKYTUNE, LocalProcess
 
 
