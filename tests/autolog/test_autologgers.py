@@ -4,7 +4,6 @@ MLFLOW_TRACKING_URI pointing at skytune; then the MLflow client and skytune read
 Run with `make test-autolog` (README "MLflow compatibility" lists what passed)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -14,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("local_runtime_autolog",
-                                               Path(__file__).parents[1] / "e2e" / "test_local_runtime.py")
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-LocalProcess = _module.LocalProcess
+from tests.support.local_process import LocalProcess
 
 pytest.importorskip("mlflow")
 

@@ -3,7 +3,6 @@ presigned single and multipart uploads, a crash mid-upload resumed, downloads ch
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import signal
 import subprocess
@@ -17,10 +16,7 @@ import pytest
 import skytune
 from skytune.client import artifacts
 
-_spec = importlib.util.spec_from_file_location("local_runtime_e2e_artifacts", Path(__file__).with_name("test_local_runtime.py"))
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-LocalProcess = _module.LocalProcess
+from tests.support.local_process import LocalProcess
 
 MiB = 1024 * 1024
 
