@@ -22,7 +22,7 @@ pytest.importorskip("mlflow")
 def local_url(cloud_assembly, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("autolog-data")
     process = LocalProcess(cloud_assembly, data_dir)
-    process.wait_ready()
+    process.wait_ready(timeout=180)  # a loaded machine (the bench venv imports more)
     saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_TOKEN", "SKYTUNE_DATA_DIR")}
     os.environ["SKYTUNE_DATA_DIR"] = str(data_dir)
     if process.token:
