@@ -45,6 +45,8 @@ def train(local_url: str, tmp_path: Path, script: str) -> tuple[str, str]:
            "MLFLOW_DISABLE_TELEMETRY": "true", "KERAS_BACKEND": "torch"}
     done = subprocess.run([sys.executable, str(path), experiment], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
+    # autologging swallows its own failures as warnings: none may appear
+    assert "unexpected error during" not in done.stderr.lower() and "failed to log" not in done.stderr.lower(), done.stderr[-4000:]
     [run_id] = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("RUN ")]
     return experiment, run_id
 
