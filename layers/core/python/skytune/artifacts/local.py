@@ -4,7 +4,7 @@ local server answers itself (under `/_artifacts/`), so the same API works withou
 A URL is a capability, like S3's: it names one operation (`put` an object, `part` n of one upload,
 `get` an object), one object key, the upload and part, the SHA-256 the body must have, the size,
 and an expiry, all signed with HMAC-SHA256 under a key only this process knows
-(`SKYTUNE_LOCAL_ARTIFACT_KEY`, random per start). Anything changed in it (another key, part,
+(random per start, never in the environment). Anything changed in it (another key, part,
 digest, expiry) fails the signature; an expired one is refused; a body whose SHA-256 is not the
 signed one is refused and nothing is written. Keys are checked again when served and every file
 path is resolved and must stay under the artifacts root, so no URL reaches outside it. Requests
@@ -36,19 +36,22 @@ from skytune.errors import InvalidInput, NotFound
 
 PREFIX = "/_artifacts/"
 ROOT_ENV = "SKYTUNE_LOCAL_ARTIFACTS_DIR"
-KEY_ENV = "SKYTUNE_LOCAL_ARTIFACT_KEY"
 UPLOADS = ".uploads"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _CHUNK = 1024 * 1024
 Response = tuple[int, dict[str, str], bytes]
 
 
+_process_key: list[bytes] = []
+
+
 def signing_key() -> bytes:
-    """The process's signing key: from the environment (set once by `skytune local`), else made now."""
-    value = os.environ.get(KEY_ENV)
-    if not value:
-        value = os.environ[KEY_ENV] = secrets.token_hex(32)
-    return bytes.fromhex(value)
+    """The process's signing key, made on first use. The local server and the functions it runs
+    share one process, so they share it; it stays out of the environment, so trial processes the
+    local runner starts do not inherit it."""
+    if not _process_key:
+        _process_key.append(secrets.token_bytes(32))
+    return _process_key[0]
 
 
 def _canonical(op: str, key: str, upload: str, part: str, expires: str, sha256: str, size: str) -> bytes:
