@@ -219,3 +219,28 @@ def test_parts_smaller_than_s3_allows_are_refused_before_completion(api, run_id)
     assert answer.status == 400 and answer.json()["error"]["details"]["code"] == "EntityTooSmall"
     too_small = api.post(f"/v1/runs/{run_id}/artifacts/multipart", {**start, "part_size": MiB})
     assert too_small.status == 400 and too_small.json()["error"]["field"] == "part_size"
+
+
+def test_the_sdk_survives_a_lost_answer_to_its_completion(api, run_id):
+    """The first completion lands but its answer is lost; the SDK's retry finds no upload (404) and
+    accepts the run's record of this very file instead of failing."""
+    import skytune
+    from skytune.client.artifacts import Source, Uploader
+
+    lost = []
+
+    def transport(method, url, headers, body, timeout):
+        path = "/" + url.split("://", 1)[1].split("/", 1)[1]
+        answer = api.emulator.handle(method, path, headers, body or b"")
+        if path.endswith("/multipart/complete") and not lost:
+            lost.append(answer[0])
+            raise ConnectionResetError("connection reset by peer")
+        return answer
+
+    client = skytune.Client("http://127.0.0.1:8080", transport=transport, auth="none", sleep=lambda _s: None,
+                            connect_retry_seconds=0)  # a lost answer is not retried by the client: the uploader must
+    data = os.urandom(5 * MiB + 10)
+    record = Uploader(client, run_id, threshold=0, part_size=5 * MiB, parallel=2,
+                      states=Path(os.environ.get("TMPDIR", "/tmp")) / f"state-{uuid.uuid4().hex}").upload(
+        Source.of_bytes(data), "lost/answer.bin", None)
+    assert lost == [200] and record["size"] == len(data) and record["digest"] == f"sha256:{sha(data)}"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from skytune.client.http import ApiError, Client
+from skytune.client.http import ApiError, Client, ServerUnreachable
 
 MiB = 1024 * 1024
 MAX_PARTS = 10_000
@@ -175,13 +175,32 @@ class Uploader:
             with ThreadPoolExecutor(max_workers=min(self.parallel, len(missing)),
                                     thread_name_prefix="skytune-upload") as pool:
                 etags.update(dict(pool.map(send, missing)))
-        run = self.client.request("POST", f"{self._base}/multipart/complete", {
-            "path": name, "size": source.size, "sha256": digest, "upload_id": upload_id,
-            **({"media_type": media_type} if media_type else {}),
-            "parts": [{"part_number": n, "etag": etags[n], "sha256": part_digests[n - 1]}
-                      for n in range(1, len(part_digests) + 1)]})
+        body = {"path": name, "size": source.size, "sha256": digest, "upload_id": upload_id,
+                **({"media_type": media_type} if media_type else {}),
+                "parts": [{"part_number": n, "etag": etags[n], "sha256": part_digests[n - 1]}
+                          for n in range(1, len(part_digests) + 1)]}
+        run = self._complete(body, name, digest)
         state_file.unlink(missing_ok=True)
         return run
+
+    def _complete(self, body: dict, name: str, digest: str) -> dict:
+        """Completes the upload, retrying when the answer does not arrive. A retry whose first
+        attempt succeeded finds no upload (404): the run's record then says whether this very
+        file landed."""
+        for attempt in range(PART_ATTEMPTS):
+            try:
+                return self.client.request("POST", f"{self._base}/multipart/complete", body)
+            except ServerUnreachable:
+                if attempt == PART_ATTEMPTS - 1:
+                    raise
+                _sleep(self._random.uniform(0, min(10.0, 0.2 * 2**attempt)))
+            except ApiError as error:
+                run = self.client.get_run(self.run_id) if error.status == 404 and attempt else None
+                if run is None or not any(o["name"] == name and o.get("digest") == f"sha256:{digest}"
+                                          for o in run.get("outputs", [])):
+                    raise
+                return run
+        raise AssertionError("unreachable")
 
     def _state_file(self, name: str, size: int, digest: str, part_size: int) -> Path:
         identity = "\n".join((self.client.url, self.run_id, name, str(size), digest, str(part_size)))
