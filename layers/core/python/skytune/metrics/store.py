@@ -29,8 +29,8 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from skytune.errors import InvalidInput, NotFound
-from skytune.metrics.downsample import downsample
-from skytune.metrics.encoding import pack, pack_many, unpack, unpack_many
+from skytune.metrics.downsample import m4_indices
+from skytune.metrics.encoding import pack, pack_many, unpack, unpack_arrays, unpack_many, unpack_many_arrays
 from skytune.metrics.items import DeliveryProgressItem, MetricCountItem, MetricSegmentItem, MetricSummaryItem, bucket_key
 from skytune.metrics.summary import MAX_ABS_VALUE, Summary
 from skytune.storage.items import RunItem
@@ -453,25 +453,46 @@ class MetricStore:
     # -- reads -------------------------------------------------------------------------------
     def series(self, run_id: str, metric: str, min_step: int | None = None, max_step: int | None = None,
                max_points: int | None = None) -> list[dict]:
+        steps, stamps, values = self.series_columns(run_id, metric, min_step, max_step, max_points)
+        return [{"step": s, "timestamp_ms": t, "value": v} for s, t, v in zip(steps, stamps, values)]
+
+    def series_columns(self, run_id: str, metric: str, min_step: int | None = None, max_step: int | None = None,
+                       max_points: int | None = None) -> tuple[list[int], list[int], list[float]]:
+        """The series as (steps, timestamps_ms, values), ordered by (step, timestamp)."""
         if min_step is not None and max_step is not None and min_step > max_step:
             raise InvalidInput("min_step must not exceed max_step", field="min_step")
 
         def in_window(segment) -> bool:
             return not ((min_step is not None and segment.max_step < min_step) or (max_step is not None and segment.min_step > max_step))
 
-        candidates: list[tuple[int, int, float]] = []
+        # decoded into arrays and downsampled vectorised (encoding.unpack_arrays, downsample.m4_indices):
+        # a 100,000-point series is read in milliseconds of CPU instead of a Python tuple per point
+        import numpy as np
+
+        parts = []
         for segment in MetricSegmentItem.query(MetricSegmentItem.partition(run_id, metric)):
             if in_window(segment):
-                candidates.extend(unpack(segment.points))
+                parts.append(unpack_arrays(segment.points))
         for segment in MetricSegmentItem.query(MetricSegmentItem.shared_partition(run_id),
                                                filter_condition=MetricSegmentItem.metrics.contains(metric)):
             if in_window(segment):
-                candidates.extend(unpack_many(segment.points).get(metric, []))
-        points = [p for p in candidates if (min_step is None or p[0] >= min_step) and (max_step is None or p[0] <= max_step)]
-        points.sort()
+                found = unpack_many_arrays(segment.points, metric)
+                if found is not None:
+                    parts.append(found)
+        if not parts:
+            return [], [], []
+        steps, stamps, values = (np.concatenate(column) for column in zip(*parts))
+        inside = np.ones(len(steps), dtype=bool)
+        if min_step is not None:
+            inside &= steps >= min_step
+        if max_step is not None:
+            inside &= steps <= max_step
+        order = np.lexsort((values[inside], stamps[inside], steps[inside]))  # by (step, timestamp, value)
+        steps, stamps, values = steps[inside][order], stamps[inside][order], values[inside][order]
         if max_points is not None:
-            points = downsample(points, max_points)
-        return [{"step": s, "timestamp_ms": t, "value": v} for s, t, v in points]
+            kept = m4_indices(values, max_points)
+            steps, stamps, values = steps[kept], stamps[kept], values[kept]
+        return steps.tolist(), stamps.tolist(), values.tolist()
 
     def delete_run(self, run_id: str, metrics=None) -> None:
         """Delete a run's points and summaries (`metrics` is ignored: the summary items list them)."""
