@@ -223,29 +223,39 @@ export async function experimentPage(app, experiment) {
     const ticket = ++lineRequest;
     const has = `metrics.${quoteName(metric)}.count`;  // only runs that logged the metric
     const runs = chartRows.filter((r) => r[has]).slice(0, LINE_RUNS);
-    const fetchSeries = (run, range) => get(`/v1/runs/${enc(run.run_id)}/metrics/${enc(metric)}?max_points=${SERIES_POINTS}` +
-      (range ? `&min_step=${Math.max(0, Math.floor(range[0]))}&max_step=${Math.max(0, Math.ceil(range[1]))}` : ""));
+    // one request for every run's series (POST /v1/analytics/series), downsampled server-side
+    const fetchSeries = async (range) => {
+      if (!runs.length) return [];
+      const body = { runs: runs.map((r) => r.run_id), metrics: [metric], max_points: SERIES_POINTS };
+      if (range) { body.min_step = Math.max(0, Math.floor(range[0])); body.max_step = Math.max(body.min_step, Math.ceil(range[1])); }
+      const answer = await post("/v1/analytics/series", body);
+      const byRun = new Map(answer.series.map((s) => [s.run_id, s]));
+      return runs.map((run) => { const s = byRun.get(run.run_id);
+        return { points: s ? s.steps.map((step, i) => ({ step, timestamp_ms: s.timestamps_ms[i], value: s.values[i] })) : [] }; });
+    };
     const toData = (points) => smooth(points.map((p) => [wallTime ? p.timestamp_ms : p.step, p.value]), smoothing)
       .map((p, i) => (logScale && p[1] <= 0 ? [p[0], null] : [...p, points[i].step]));
     let coarse;
-    try { coarse = await Promise.all(runs.map((run) => fetchSeries(run).catch(() => ({ points: [] })))); } catch { return; }
+    try { coarse = await fetchSeries(); } catch { coarse = runs.map(() => ({ points: [] })); }
     if (ticket !== lineRequest) return;
     const instance = chart(el);
     instance.setOption(lineOption({ xName: wallTime ? "time" : "step", yName: metric, logScale,
       series: runs.map((run, i) => ({ id: run.run_id, name: run.name, data: toData(coarse[i].points) })) }));
     if (wallTime) return;
-    let zoomTimer = null;
+    let zoomTimer = null, zoomTicket = 0;
     instance.on("datazoom", () => {
       clearTimeout(zoomTimer);
-      zoomTimer = setTimeout(async () => {
+      zoomTimer = setTimeout(async () => {  // a short debounce: a wheel or a slider drag sends bursts
+        const zoom = ++zoomTicket;
         const [lo, hi] = instance.getModel().getComponent("xAxis", 0).axis.scale.getExtent();
-        const fine = await Promise.all(runs.map((run) => fetchSeries(run, [lo, hi]).catch(() => ({ points: [] }))));
-        if (ticket !== lineRequest || instance.isDisposed()) return;
+        let fine;
+        try { fine = await fetchSeries([lo, hi]); } catch { fine = runs.map(() => ({ points: [] })); }
+        if (ticket !== lineRequest || zoom !== zoomTicket || instance.isDisposed()) return;
         // finer points inside the view, the coarse ones outside it: the axis extent stays put
         instance.setOption({ series: runs.map((run, i) => ({ id: run.run_id, data: toData([
           ...coarse[i].points.filter((p) => p.step < lo), ...fine[i].points, ...coarse[i].points.filter((p) => p.step > hi)]) })) });
         el.dataset.zoomed = `${Math.floor(lo)}-${Math.ceil(hi)}`;
-      }, 120);
+      }, 50);
     });
   }
 
