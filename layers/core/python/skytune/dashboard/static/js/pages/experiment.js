@@ -32,7 +32,10 @@ export function clickSort(keys, field, shift) {
 }
 
 export async function experimentPage(app, experiment) {
-  let allColumns = [];          // every column the runs have (from the chart query's full rows)
+  // every column the runs have: the keys of full rows (a search without `columns`), which cost the
+  // server a read of each run, so only the table's first page asks for them; the charts' search
+  // names its columns and is answered from the experiment index alone (see chartColumns)
+  let allColumns = [];
   let tableRows = [], chartRows = [];
   let cursors = [null], pageIndex = 0, nextCursor = null;
   const st = () => state();
@@ -83,14 +86,31 @@ export async function experimentPage(app, experiment) {
 
   // ---- table ----
   let tableTicket = 0, chartTicket = 0;  // answers to superseded requests are dropped
+  const learnColumns = (rows) => {
+    const seen = new Set(allColumns);
+    for (const row of rows) for (const key of Object.keys(row)) if (!seen.has(key)) { seen.add(key); allColumns.push(key); }
+  };
+  let discovered = null;  // the first full-row page, once
+  function discover(tableAnswer) {
+    if (!discovered) {
+      discovered = (list(st().c).length || !tableAnswer
+        ? post("/v1/runs/search", { experiments: [experiment], limit: PAGE, filter: st().f || undefined, order_by: st().o || undefined })
+        : tableAnswer).then((page) => learnColumns(page.rows)).catch(() => { discovered = null; });
+    }
+    return discovered;
+  }
+
   async function loadTable() {
     const ticket = ++tableTicket;
     const body = { experiments: [experiment], limit: PAGE, filter: filterOf() || undefined,
       order_by: st().o || undefined, cursor: cursors[pageIndex] || undefined };
     if (list(st().c).length) body.columns = ["run_id", ...list(st().c).filter((c) => c !== "run_id")];
     try {
-      const page = await post("/v1/runs/search", body);
+      const answer = post("/v1/runs/search", body);
+      if (!discovered && !body.columns) discover(answer);
+      const page = await answer;
       if (ticket !== tableTicket) return;
+      if (!body.columns) learnColumns(page.rows);
       showError(null);
       tableRows = page.rows; nextCursor = page.next_cursor || null;
     } catch (error) { if (ticket !== tableTicket) return; showError(error); tableRows = []; nextCursor = null; }
@@ -140,31 +160,52 @@ export async function experimentPage(app, experiment) {
   const numericFields = () => allColumns.filter((c) => c.startsWith("params.") && chartRows.some((r) => typeof r[c] === "number"));
   const paramFields = () => allColumns.filter((c) => c.startsWith("params."));
   const summaryFields = () => allColumns.filter((c) => c.startsWith("metrics."));
-  const select = (id, options, value, key) => h("select", { id, onchange: (e) => { setState({ [key]: e.target.value }); drawCharts(); } },
+  // a setting naming a column the chart rows lack re-runs the charts' search
+  const select = (id, options, value, key) => h("select", { id, onchange: (e) => { setState({ [key]: e.target.value });
+    if (chartColumns().every((c) => fetched.has(c))) drawCharts(); else loadCharts(); } },
     ...options.map((o) => h("option", { value: o, selected: o === value }, o)));
 
+  // What each chart shows, from the URL state and the known columns (drawCharts draws these).
+  function chartSettings() {
+    const s = st();
+    const metrics = metricNames();
+    const summaries = summaryFields();
+    const params = paramFields();
+    const metric = s.m && metrics.includes(s.m) ? s.m : metrics[0];
+    const barField = s.bar && summaries.includes(s.bar) ? s.bar : summaries.find((c) => c.endsWith(".max")) || summaries[0];
+    return { s, metrics, summaries, params, metric, barField,
+      pm: s.pm && summaries.includes(s.pm) ? s.pm : barField,
+      dims: (list(s.pd).length ? list(s.pd) : params.slice(0, 8)).filter((d) => allColumns.includes(d)),
+      sy: s.sy && summaries.includes(s.sy) ? s.sy : barField };
+  }
+  // The columns the charts read: names, every param (parallel axes, scatter, numeric detection), the
+  // line metric's count (which runs logged it) and the summaries on show.
+  function chartColumns() {
+    const c = chartSettings();
+    const wanted = ["run_id", "name", ...c.params, ...c.dims, c.barField, c.pm, c.sy];
+    if (c.metric) wanted.push(`metrics.${quoteName(c.metric)}.count`);
+    return [...new Set(wanted.filter(Boolean))];
+  }
+  let fetched = new Set();
   async function loadCharts() {
     const ticket = ++chartTicket;
+    await discover();
+    if (ticket !== chartTicket) return;
     const sel = [...selected()];
     const filter = sel.length ? `run_id IN (${sel.map((id) => `'${id}'`).join(", ")})` : (st().f || undefined);
+    const columns = chartColumns();
     try {
-      const page = await post("/v1/runs/search", { experiments: [experiment], limit: CHART_RUNS, filter, order_by: st().o || undefined });
+      const page = await post("/v1/runs/search", { experiments: [experiment], limit: CHART_RUNS, filter, order_by: st().o || undefined, columns });
       if (ticket !== chartTicket) return;
-      chartRows = page.rows;
-      const seen = new Set(allColumns);
-      for (const row of chartRows) for (const key of Object.keys(row)) if (!seen.has(key)) { seen.add(key); allColumns.push(key); }
-    } catch (error) { if (ticket !== chartTicket) return; chartRows = []; }
+      chartRows = page.rows; fetched = new Set(columns);
+    } catch (error) { if (ticket !== chartTicket) return; chartRows = []; fetched = new Set(); }
     drawCharts();
   }
 
   let lineRequest = 0;
   function drawCharts() {
     disposeAll();
-    const s = st();
-    const metrics = metricNames();
-    const metric = s.m && metrics.includes(s.m) ? s.m : metrics[0];
-    const summaries = summaryFields();
-    const params = paramFields();
+    const { s, metrics, metric, summaries, params, barField, pm, dims, sy } = chartSettings();
     const numeric = numericFields();
     const boxes = [];
     if (!chartRows.length || !metric) { chartsBox.replaceChildren(h("div.muted", {}, "no runs with metrics to chart")); return; }
@@ -180,20 +221,16 @@ export async function experimentPage(app, experiment) {
     boxes.push(line.panel);
 
     // bar chart of a summary
-    const barField = s.bar && summaries.includes(s.bar) ? s.bar : summaries.find((c) => c.endsWith(".max")) || summaries[0];
     const bar = chartBox("bar-chart", "Summary per run", select("bar-field", summaries, barField, "bar"),
       select("bar-order", ["desc", "asc"], s.bo || "desc", "bo"));
     boxes.push(bar.panel);
 
     // parallel coordinates
-    const pm = s.pm && summaries.includes(s.pm) ? s.pm : barField;
-    const dims = (list(s.pd).length ? list(s.pd) : params.slice(0, 8)).filter((d) => allColumns.includes(d));
     const par = chartBox("parallel-chart", "Parallel coordinates (brush an axis to filter the table)", select("parallel-metric", summaries, pm, "pm"));
     boxes.push(par.panel);
 
     // scatter param vs metric
     const sx = s.sx && params.includes(s.sx) ? s.sx : numeric[0] || params[0];
-    const sy = s.sy && summaries.includes(s.sy) ? s.sy : barField;
     const sc = chartBox("scatter-chart", "Param vs metric", select("scatter-x", params, sx, "sx"), select("scatter-y", summaries, sy, "sy"));
     boxes.push(sc.panel);
 
