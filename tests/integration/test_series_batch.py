@@ -104,3 +104,22 @@ def test_bad_batches_are_a_400_naming_the_field(api, body, field):
     error = response.json()["error"]
     assert error["field"].split(".")[0].split("[")[0] == field, error
 
+
+
+def test_a_second_read_is_cut_from_the_decoded_copy_and_a_grown_series_is_read_again(api):
+    from skytune.metrics.series_cache import SERIES_CACHE
+
+    experiment = unique("cache")
+    api.post("/v1/experiments", {"name": experiment})
+    run_id = api.post("/v1/runs", {"experiment": experiment}).json()["run_id"]
+    log(api, run_id, "loss", [float(i) for i in range(300)])
+    body = {"runs": [run_id], "metrics": ["loss"], "max_points": 40}
+    first = api.post("/v1/analytics/series", body).json()["series"][0]
+    hits = SERIES_CACHE.hits
+    zoom = api.post("/v1/analytics/series", {**body, "min_step": 100, "max_step": 149, "max_points": 1000}).json()["series"][0]
+    assert SERIES_CACHE.hits == hits + 1  # no segment read for the zoom
+    assert zoom["steps"] == list(range(100, 150)) and zoom["values"] == [float(i) for i in range(100, 150)]
+    assert api.post("/v1/analytics/series", body).json()["series"][0] == first
+    log(api, run_id, "loss", [-5.0], start=300)  # the series grows: its count, so its key, changes
+    grown = api.post("/v1/analytics/series", {**body, "min_step": 290}).json()["series"][0]
+    assert grown["steps"] == list(range(290, 301)) and grown["values"][-1] == -5.0

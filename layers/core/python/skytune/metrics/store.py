@@ -32,6 +32,7 @@ from skytune.errors import InvalidInput, NotFound
 from skytune.metrics.downsample import m4_indices
 from skytune.metrics.encoding import pack, pack_many, unpack, unpack_arrays, unpack_many, unpack_many_arrays
 from skytune.metrics.items import DeliveryProgressItem, MetricCountItem, MetricSegmentItem, MetricSummaryItem, bucket_key
+from skytune.metrics.series_cache import SERIES_CACHE
 from skytune.metrics.summary import MAX_ABS_VALUE, Summary
 from skytune.storage.items import RunItem
 from skytune.tracking import limits as tracking_limits
@@ -457,42 +458,60 @@ class MetricStore:
         return [{"step": s, "timestamp_ms": t, "value": v} for s, t, v in zip(steps, stamps, values)]
 
     def series_columns(self, run_id: str, metric: str, min_step: int | None = None, max_step: int | None = None,
-                       max_points: int | None = None) -> tuple[list[int], list[int], list[float]]:
-        """The series as (steps, timestamps_ms, values), ordered by (step, timestamp)."""
+                       max_points: int | None = None, count: int | None = None) -> tuple[list[int], list[int], list[float]]:
+        """The series as (steps, timestamps_ms, values), ordered by (step, timestamp).
+
+        `count`: the metric summary's point count, when the caller has read it: the series is then
+        read whole once and kept decoded in this container (metrics.series_cache), and windows and
+        downsampling of it are cut from the arrays with no further reads."""
         if min_step is not None and max_step is not None and min_step > max_step:
             raise InvalidInput("min_step must not exceed max_step", field="min_step")
-
-        def in_window(segment) -> bool:
-            return not ((min_step is not None and segment.max_step < min_step) or (max_step is not None and segment.min_step > max_step))
-
-        # decoded into arrays and downsampled vectorised (encoding.unpack_arrays, downsample.m4_indices):
-        # a 100,000-point series is read in milliseconds of CPU instead of a Python tuple per point
-        import numpy as np
-
-        parts = []
-        for segment in MetricSegmentItem.query(MetricSegmentItem.partition(run_id, metric)):
-            if in_window(segment):
-                parts.append(unpack_arrays(segment.points))
-        for segment in MetricSegmentItem.query(MetricSegmentItem.shared_partition(run_id),
-                                               filter_condition=MetricSegmentItem.metrics.contains(metric)):
-            if in_window(segment):
-                found = unpack_many_arrays(segment.points, metric)
-                if found is not None:
-                    parts.append(found)
-        if not parts:
-            return [], [], []
-        steps, stamps, values = (np.concatenate(column) for column in zip(*parts))
-        inside = np.ones(len(steps), dtype=bool)
-        if min_step is not None:
-            inside &= steps >= min_step
-        if max_step is not None:
-            inside &= steps <= max_step
-        order = np.lexsort((values[inside], stamps[inside], steps[inside]))  # by (step, timestamp, value)
-        steps, stamps, values = steps[inside][order], stamps[inside][order], values[inside][order]
+        if count is not None:
+            arrays = SERIES_CACHE.get(run_id, metric, count)
+            if arrays is None:
+                arrays = self._series_arrays(run_id, metric, None, None)
+                SERIES_CACHE.put(run_id, metric, count, arrays)
+        else:
+            arrays = self._series_arrays(run_id, metric, min_step, max_step)
+        steps, stamps, values = arrays
+        if min_step is not None or max_step is not None:
+            inside = (steps >= (min_step if min_step is not None else 0)) & (steps <= (max_step if max_step is not None else 2**62))
+            steps, stamps, values = steps[inside], stamps[inside], values[inside]
         if max_points is not None:
             kept = m4_indices(values, max_points)
             steps, stamps, values = steps[kept], stamps[kept], values[kept]
         return steps.tolist(), stamps.tolist(), values.tolist()
+
+    def _series_arrays(self, run_id: str, metric: str, min_step: int | None, max_step: int | None):
+        """(steps, timestamps_ms, values) of the segments that may hold steps in the window, ordered by
+        (step, timestamp, value). Decoded into arrays (encoding.unpack_arrays): a 100,000-point series
+        costs milliseconds of CPU, not a Python tuple per point. DynamoDB filters the segments by
+        their step range and sends only the points (not the identity digests); capacity is the same."""
+        import numpy as np
+
+        window = None
+        if min_step is not None:
+            window = MetricSegmentItem.max_step >= min_step
+        if max_step is not None:
+            below = MetricSegmentItem.min_step <= max_step
+            window = below if window is None else window & below
+        shared = MetricSegmentItem.metrics.contains(metric)
+        parts = []
+        for segment in MetricSegmentItem.query(MetricSegmentItem.partition(run_id, metric), filter_condition=window,
+                                               attributes_to_get=["points"]):
+            parts.append(unpack_arrays(segment.points))
+        for segment in MetricSegmentItem.query(MetricSegmentItem.shared_partition(run_id),
+                                               filter_condition=shared if window is None else shared & window,
+                                               attributes_to_get=["points"]):
+            found = unpack_many_arrays(segment.points, metric)
+            if found is not None:
+                parts.append(found)
+        if not parts:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0, dtype=np.float64)
+        steps, stamps, values = (np.concatenate(column) for column in zip(*parts))
+        order = np.lexsort((values, stamps, steps))  # by (step, timestamp, value)
+        return steps[order], stamps[order], values[order]
 
     def delete_run(self, run_id: str, metrics=None) -> None:
         """Delete a run's points and summaries (`metrics` is ignored: the summary items list them)."""

@@ -155,7 +155,8 @@ SERIES_READ_THREADS = 8  # concurrent series reads of one batch read (DynamoDB q
 def read_series_batch(store, request: SeriesBatchRequest) -> SeriesBatch:
     """Every (run, metric) series of `request` in one call: which pairs exist from one batched read of
     the summaries (a run has a summary per logged metric; a deleted run has none), then the series
-    read concurrently (each is one or two DynamoDB queries: I/O the threads overlap)."""
+    read concurrently (each is one or two DynamoDB queries: I/O the threads overlap), or cut from the
+    container's decoded copy when the summary's point count says it is current (metrics.series_cache)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from skytune.tracking.records import SeriesColumns, SeriesRef
@@ -175,8 +176,9 @@ def read_series_batch(store, request: SeriesBatchRequest) -> SeriesBatch:
     present = [(r, m) for r, m in pairs if m in held.get(r, {})]
 
     def read(pair: tuple[str, str]) -> SeriesColumns:
-        steps, stamps, values = store.series_columns(pair[0], pair[1], min_step=request.min_step,
-                                                     max_step=request.max_step, max_points=request.max_points)
+        # the summary's point count lets the store keep the decoded series for the next look (a zoom)
+        steps, stamps, values = store.series_columns(pair[0], pair[1], min_step=request.min_step, max_step=request.max_step,
+                                                     max_points=request.max_points, count=held[pair[0]][pair[1]].get("count"))
         return SeriesColumns(run_id=pair[0], metric=pair[1], steps=steps, timestamps_ms=stamps, values=values)
 
     with ThreadPoolExecutor(max_workers=max(1, min(SERIES_READ_THREADS, len(present)))) as pool:
