@@ -3,7 +3,7 @@
 import { get, post, request, enc } from "../api.js";
 import { h, fmt, errorBox } from "../dom.js";
 import { state, setState } from "../app.js";
-import { chart, chartBox, disposeAll, smooth, lineOption, barOption, scatterOption, parallelOption } from "../charts.js";
+import { chart, chartBox, dispose, disposeAll, smooth, lineOption, barOption, scatterOption, parallelOption } from "../charts.js";
 import { queryBuilder, quoteName } from "../querybuilder.js";
 
 const PAGE = 50;
@@ -197,12 +197,14 @@ export async function experimentPage(app, experiment) {
     try {
       const page = await post("/v1/runs/search", { experiments: [experiment], limit: CHART_RUNS, filter, order_by: st().o || undefined, columns });
       if (ticket !== chartTicket) return;
-      chartRows = page.rows; fetched = new Set(columns);
+      chartRows = page.rows; fetched = new Set(columns); lineHeld = null;
     } catch (error) { if (ticket !== chartTicket) return; chartRows = []; fetched = new Set(); }
     drawCharts();
   }
 
   let lineRequest = 0;
+  let lineHeld = null;  // { metric, ids, coarse }: the line chart's last series, reused by display toggles
+  let redrawLine = () => {};
   function drawCharts() {
     disposeAll();
     const { s, metrics, metric, summaries, params, barField, pm, dims, sy } = chartSettings();
@@ -215,9 +217,11 @@ export async function experimentPage(app, experiment) {
     const line = chartBox("line-chart", "Metric over step",
       select("line-metric", metrics, metric, "m"),
       h("label", {}, "smoothing ", h("input", { type: "range", id: "line-smoothing", min: 0, max: 0.99, step: 0.01, value: smoothing,
-        onchange: (e) => { setState({ s: e.target.value === "0" ? null : e.target.value }); drawCharts(); } })),
-      h("label", {}, h("input", { type: "checkbox", id: "line-log", checked: s.log === "1", onchange: (e) => { setState({ log: e.target.checked }); drawCharts(); } }), " log scale"),
-      h("label", {}, h("input", { type: "checkbox", id: "line-time", checked: s.x === "time", onchange: (e) => { setState({ x: e.target.checked ? "time" : null }); drawCharts(); } }), " wall time"));
+        onchange: (e) => { setState({ s: e.target.value === "0" ? null : e.target.value }); redrawLine(); } })),
+      h("label", {}, h("input", { type: "checkbox", id: "line-log", checked: s.log === "1", onchange: (e) => { setState({ log: e.target.checked }); redrawLine(); } }), " log scale"),
+      h("label", {}, h("input", { type: "checkbox", id: "line-time", checked: s.x === "time", onchange: (e) => { setState({ x: e.target.checked ? "time" : null }); redrawLine(); } }), " wall time"));
+    // smoothing, log scale and wall time redraw the line chart alone, from the series already fetched
+    redrawLine = () => { const now = st(); dispose(line.el); drawLine(line.el, metric, Number(now.s || 0), now.log === "1", now.x === "time"); };
     boxes.push(line.panel);
 
     // bar chart of a summary
@@ -272,8 +276,12 @@ export async function experimentPage(app, experiment) {
     };
     const toData = (points) => smooth(points.map((p) => [wallTime ? p.timestamp_ms : p.step, p.value]), smoothing)
       .map((p, i) => (logScale && p[1] <= 0 ? [p[0], null] : [...p, points[i].step]));
+    const ids = runs.map((r) => r.run_id).join(",");
     let coarse;
-    try { coarse = await fetchSeries(); } catch { coarse = runs.map(() => ({ points: [] })); }
+    if (lineHeld && lineHeld.metric === metric && lineHeld.ids === ids) coarse = lineHeld.coarse;
+    else {
+      try { coarse = await fetchSeries(); lineHeld = { metric, ids, coarse }; } catch { coarse = runs.map(() => ({ points: [] })); }
+    }
     if (ticket !== lineRequest) return;
     const instance = chart(el);
     instance.setOption(lineOption({ xName: wallTime ? "time" : "step", yName: metric, logScale,
