@@ -101,10 +101,11 @@ class TrialDefinition(_Strict):
 class TuningJobSpec(_Strict):
     name: str
     strategy: Strategy = "Bayesian"
-    objective: ObjectiveSpec
     # Beyond AMT (see docs/tuning.md): several objectives (the first is ``objective``), outcome
-    # constraints; conditional parameters live in parameter_ranges ("Conditions").
+    # constraints; conditional parameters live in parameter_ranges ("Conditions"). Declared
+    # before ``objective`` so that a bad list is the error named, not the objective it implies.
     objectives: list[ObjectiveSpec] | None = Field(default=None, min_length=1, max_length=limits.MAX_OBJECTIVES)
+    objective: ObjectiveSpec
     outcome_constraints: list[OutcomeConstraintSpec] = Field(default_factory=list,
                                                              max_length=limits.MAX_OUTCOME_CONSTRAINTS)
     parameter_ranges: dict[str, Any]
