@@ -222,6 +222,7 @@ class _Models:
             self.objective_models = [_fit(x, y[:, j], space, rng, opts.n_fit_starts)
                                      for j in range(y.shape[1])]
         self.fantasy_y: list[np.ndarray] = []
+        self._box: tuple[np.ndarray, float] | None = None
 
     def _chebyshev(self, y: np.ndarray) -> np.ndarray:
         weighted = y * self.weights
@@ -275,9 +276,11 @@ class _Models:
         front = self._front()
         m = self.y.shape[1]
         reference = np.full(m, 1.1)
-        lower = np.minimum(front.min(axis=0) if len(front) else np.zeros(m), 0.0) - 0.5
-        box = uniform_box_points(lower, reference, self.opts.mc_box_points, self.rng)
-        volume = float(np.prod(reference - lower))
+        if self._box is None:  # one set of box points per pick: candidates' scores stay comparable
+            lower = np.minimum(front.min(axis=0) if len(front) else np.zeros(m), 0.0) - 0.5
+            self._box = (uniform_box_points(lower, reference, self.opts.mc_box_points, self.rng),
+                         float(np.prod(reference - lower)))
+        box, volume = self._box
         means, sds = [], []
         for gp, mean, scale in self.objective_models:
             mu, var = gp.predict(x)
@@ -298,6 +301,7 @@ class _Models:
     # -- candidates ----------------------------------------------------------------------------
     def best_candidate(self, taken: set, seed: int) -> dict[str, Any]:
         space, rng = self.space, self.rng
+        self._box = None
         start = int(rng.integers(0, 2**20))
         configs = space.from_unit(sobol(start, self.opts.n_candidates, space.dimension, seed))
         configs += self._local(self._centres(), (0.2, 0.05, 0.01))
@@ -305,11 +309,11 @@ class _Models:
         if not configs:
             return space.from_unit(rng.random((1, space.dimension)))[0]
         scores = self.score(embed(space, configs))
-        top = [configs[i] for i in np.argsort(-scores)[:8]]
-        second = _untaken(space, self._local(top, (0.05, 0.01, 0.002)), taken)
-        if second:
-            second_scores = self.score(embed(space, second))
-            configs, scores = configs + second, np.concatenate([scores, second_scores])
+        for scales in ((0.05, 0.01, 0.002), (0.01, 0.002, 0.0005)):
+            top = [configs[i] for i in np.argsort(-scores)[:8]]
+            more = _untaken(space, self._local(top, scales), taken | {space.key(c) for c in configs})
+            if more:
+                configs, scores = configs + more, np.concatenate([scores, self.score(embed(space, more))])
         return configs[int(np.argmax(scores))]
 
     def _centres(self) -> list[Mapping[str, Any]]:
@@ -333,7 +337,12 @@ class _Models:
         per_scale = max(1, self.opts.n_local // len(scales))
         for scale in scales:
             z = base[rng.integers(0, len(base), per_scale)].copy()
-            z[:, ~categorical] += scale * rng.standard_normal((per_scale, int((~categorical).sum())))
+            step = scale * rng.standard_normal((per_scale, int((~categorical).sum())))
+            # half the moves change a random subset of the numeric parameters only (fine moves
+            # along a few axes, and onto the bounds, which clipping reaches exactly)
+            subset = rng.random(step.shape) < 0.5
+            subset[: per_scale // 2] = True
+            z[:, ~categorical] += step * subset
             # each parameter re-drawn with probability 1/P: moves categories, and switches
             # conditional branches on and off
             redraw = rng.random(z.shape) < 1.0 / space.dimension
