@@ -419,11 +419,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--problems", help="comma-separated subset of the part's problems")
     parser.add_argument("--json", help="append finished runs here (JSON lines) and reuse them")
     parser.add_argument("--markdown", help="write the tables here")
-    parser.add_argument("--smoke", action="store_true", help="2 seeds, 8 evaluations, skytune and random only")
+    parser.add_argument("--smoke", action="store_true", help="2 seeds, 6 evaluations, skytune and random only")
     args = parser.parse_args(argv)
     parts = args.part or sorted(PARTS)
     if args.smoke:
-        args.seeds, args.budget = 2, 8
+        args.seeds, args.budget = 2, 6
     done: dict[tuple, dict] = {}
     if args.json and os.path.exists(args.json):
         with open(args.json) as f:
