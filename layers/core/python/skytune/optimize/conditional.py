@@ -181,16 +181,38 @@ def check_conditions(parameters: Sequence[Any], conditions: Mapping[str, tuple[C
 def active_names(space: "SearchSpace", config: Mapping[str, Any]) -> set[str]:
     """The parameters that exist in ``config``: unconditional ones, and conditional ones whose
     parents are active and satisfy every condition."""
-    memo: dict[str, bool] = {}
+    active: set[str] = set()
+    for name, conds in resolution_order(space):  # parents before children
+        if all(c.parameter in active and c.parameter in config and c.holds(config[c.parameter]) for c in conds):
+            active.add(name)
+    return active
 
-    def active(name: str) -> bool:
-        if name not in memo:
-            memo[name] = False  # guards against cycles (refused at parse time anyway)
-            memo[name] = all(active(c.parameter) and c.parameter in config and c.holds(config[c.parameter])
-                             for c in space.conditions.get(name, ()))
-        return memo[name]
 
-    return {p.name for p in space.parameters if active(p.name)}
+_ORDERS: dict[int, tuple] = {}
+
+
+def resolution_order(space: "SearchSpace") -> list[tuple[str, tuple[Condition, ...]]]:
+    """The parameters with their conditions, parents first (cached per space: a hot path)."""
+    cached = _ORDERS.get(id(space))
+    if cached is not None and cached[0] is space:
+        return cached[1]
+    order: list[tuple[str, tuple[Condition, ...]]] = []
+    placed: set[str] = set()
+
+    def place(name: str, depth: int = 0) -> None:
+        if name in placed or depth > len(space.parameters):
+            return
+        for cond in space.conditions.get(name, ()):
+            place(cond.parameter, depth + 1)
+        placed.add(name)
+        order.append((name, space.conditions.get(name, ())))
+
+    for p in space.parameters:
+        place(p.name)
+    if len(_ORDERS) > 64:
+        _ORDERS.clear()
+    _ORDERS[id(space)] = (space, order)
+    return order
 
 
 # ----- the GP's view: arc embedding ------------------------------------------------------------
@@ -218,19 +240,21 @@ def embed(space: "SearchSpace", configs: Sequence[Mapping[str, Any]]) -> np.ndar
     actives = [active_names(space, c) for c in configs]
     for p, width in zip(space.parameters, widths):
         conditional = p.name in space.conditions
-        for i, config in enumerate(configs):
-            if p.name not in actives[i] or p.name not in config:
-                continue
-            if isinstance(p, CategoricalParameter):
-                x[i, start + p.choices.index(config[p.name])] = ARC_RADIUS if conditional else 1.0
+        rows = np.array([i for i, config in enumerate(configs) if p.name in actives[i] and p.name in config], dtype=int)
+        if len(rows) == 0:
+            start += width
+            continue
+        if isinstance(p, CategoricalParameter):
+            index = np.array([p.choices.index(configs[i][p.name]) for i in rows], dtype=int)
+            x[rows, start + index] = ARC_RADIUS if conditional else 1.0
+        else:
+            u = p.to_unit(np.array([float(configs[i][p.name]) for i in rows]))
+            if conditional:
+                angle = math.pi * ARC_THETA * u
+                x[rows, start] = ARC_RADIUS * np.cos(angle)
+                x[rows, start + 1] = ARC_RADIUS * np.sin(angle)
             else:
-                u = float(p.to_unit(np.array([float(config[p.name])]))[0])
-                if conditional:
-                    angle = math.pi * ARC_THETA * u
-                    x[i, start] = ARC_RADIUS * math.cos(angle)
-                    x[i, start + 1] = ARC_RADIUS * math.sin(angle)
-                else:
-                    x[i, start] = u
+                x[rows, start] = u
         start += width
     return x
 

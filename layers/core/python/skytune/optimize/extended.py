@@ -305,13 +305,14 @@ class _Models:
         start = int(rng.integers(0, 2**20))
         configs = space.from_unit(sobol(start, self.opts.n_candidates, space.dimension, seed))
         configs += self._local(self._centres(), (0.2, 0.05, 0.01))
-        configs = _untaken(space, configs, taken)
+        seen = set(taken)
+        configs = _untaken(space, configs, seen)
         if not configs:
             return space.from_unit(rng.random((1, space.dimension)))[0]
         scores = self.score(embed(space, configs))
         for scales in ((0.05, 0.01, 0.002), (0.01, 0.002, 0.0005)):
             top = [configs[i] for i in np.argsort(-scores)[:8]]
-            more = _untaken(space, self._local(top, scales), taken | {space.key(c) for c in configs})
+            more = _untaken(space, self._local(top, scales), seen)
             if more:
                 configs, scores = configs + more, np.concatenate([scores, self.score(embed(space, more))])
         return configs[int(np.argmax(scores))]
@@ -351,8 +352,9 @@ class _Models:
         return out
 
 
-def _untaken(space: SearchSpace, configs: Sequence[dict[str, Any]], taken: set) -> list[dict[str, Any]]:
-    seen, out = set(taken), []
+def _untaken(space: SearchSpace, configs: Sequence[dict[str, Any]], seen: set) -> list[dict[str, Any]]:
+    """The configurations whose key is not in ``seen`` (which then holds them too)."""
+    out = []
     for config in configs:
         key = space.key(config)
         if key not in seen:
