@@ -145,7 +145,7 @@ def test_constrained_views_and_cli_show_feasibility():
 def test_cli_pareto_command(monkeypatch, capsys):
     mo = job(**{"objective": ..., "objectives": TWO, "trial.metric_definitions": DEFINITIONS})
     described = describe_job(mo, _mo_trials(), T0)
-    monkeypatch.setattr(cli.Client, "call", lambda self, method, path, body=None: described)
+    monkeypatch.setattr(cli._Calls, "call", lambda self, method, path, body=None, query=None: described)
     parser = __import__("argparse").ArgumentParser()
     cli.add_parser(parser.add_subparsers(dest="command"))
     assert cli.run(parser.parse_args(["tuning", "pareto", "digits"])) == 0
