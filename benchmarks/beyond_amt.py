@@ -42,6 +42,7 @@ from typing import Any, Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 from skytune.optimize import Observation, parse_space, suggest  # noqa: E402
+from skytune.optimize.conditional import resolution_order  # noqa: E402
 from skytune.optimize.constraints import OutcomeConstraint  # noqa: E402
 from skytune.optimize.extended import Goal, Outcome, suggest_extended  # noqa: E402
 from skytune.optimize.multiobjective import hypervolume  # noqa: E402
@@ -302,8 +303,9 @@ class OptunaMethod:
     def ask(self) -> dict:
         self.trial = self.study.ask()
         config = {}
-        for p in self.space.parameters:
-            conds = self.space.conditions.get(p.name, ())
+        by_name = {p.name: p for p in self.space.parameters}
+        for name, conds in resolution_order(self.space):  # parents first
+            p = by_name[name]
             if not all(c.parameter in config and c.holds(config[c.parameter]) for c in conds):
                 continue  # define-by-run: an inactive parameter is never sampled
             if hasattr(p, "choices"):

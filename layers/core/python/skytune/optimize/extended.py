@@ -54,6 +54,7 @@ from skytune.optimize.sobol import sobol
 from skytune.optimize.space import CategoricalParameter, SearchSpace
 
 ACQUISITIONS = ("ehvi", "parego")
+MAX_FIT_POINTS = 100  # hyperparameters are fitted on at most this many trials (each step is cubic)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,11 @@ def _fit(x: np.ndarray, y: np.ndarray, space: SearchSpace, rng: np.random.Genera
     mean, scale = float(np.mean(y)), float(max(np.std(y), 1e-12))
     structure = embedding_structure(space)
     z = (y - mean) / scale
-    theta = fit_hyperparameters(x, z, structure, rng, n_starts=starts)
+    if len(z) > MAX_FIT_POINTS:  # as the Bayesian strategy: fit on a subset, condition on all
+        rows = np.sort(rng.choice(len(z), MAX_FIT_POINTS, replace=False))
+        theta = fit_hyperparameters(x[rows], z[rows], structure, rng, n_starts=starts, climb_all_starts=False)
+    else:
+        theta = fit_hyperparameters(x, z, structure, rng, n_starts=starts)
     return GaussianProcess(x, z, theta, structure), mean, scale
 
 
@@ -190,7 +195,8 @@ class _Models:
         signs = np.array([sign_for(g.type) for g in objectives])
         names = [g.metric for g in objectives]
         x = embed(space, [o.params for o in history])
-        ok = np.array([o in successes for o in history])
+        succeeded = {id(o) for o in successes}
+        ok = np.array([id(o) in succeeded for o in history])
         raw = np.array([[signs[j] * o.metrics[m] if ok[i] else np.nan for j, m in enumerate(names)]
                         for i, o in enumerate(history)])
         worst = np.nanmax(raw[ok], axis=0)
