@@ -30,6 +30,7 @@ def _dominates(a, b):
 
 
 # ----- Pareto fronts and hypervolume ---------------------------------------------------------------
+@settings(deadline=None, derandomize=True)
 @given(points)
 def test_pareto_mask_keeps_exactly_the_non_dominated_points(y):
     mask = pareto_mask(y)
@@ -38,12 +39,14 @@ def test_pareto_mask_keeps_exactly_the_non_dominated_points(y):
         assert mask[i] == (not dominated)
 
 
+@settings(deadline=None, derandomize=True)
 @given(points, st.tuples(*[st.floats(0, 1, allow_nan=False)] * 3).map(np.array))
 def test_hypervolume_never_decreases_when_a_point_is_added(y, extra):
     ref = np.full(3, 1.1)
     assert hypervolume(np.vstack([y, extra]), ref) >= hypervolume(y, ref) - 1e-12
 
 
+@settings(deadline=None, derandomize=True)
 @given(points)
 def test_hypervolume_is_bounded_by_the_union_of_boxes_and_each_box(y):
     ref = np.full(3, 1.1)
@@ -52,6 +55,7 @@ def test_hypervolume_is_bounded_by_the_union_of_boxes_and_each_box(y):
     assert boxes.max() - 1e-12 <= volume <= boxes.sum() + 1e-12
 
 
+@settings(deadline=None, derandomize=True)
 @given(points2)
 def test_hypervolume_in_3d_with_a_flat_objective_equals_the_2d_one(y):
     flat = np.column_stack([y, np.zeros(len(y))])
@@ -69,7 +73,7 @@ def test_hypervolume_known_values():
     assert hypervolume(y, np.ones(3)) == pytest.approx(0.25 + 0.5 - 0.125)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(points, st.tuples(*[st.floats(0, 1, allow_nan=False)] * 3).map(np.array))
 def test_monte_carlo_improvement_matches_the_exact_one(front, candidate):
     ref, lower = np.full(3, 1.1), np.zeros(3)
@@ -102,6 +106,7 @@ def _valid(config):
             and ("units_2" in config) == (config["n_layers"] >= 2) and ("units_3" in config) == (config["n_layers"] >= 3))
 
 
+@settings(deadline=None, derandomize=True)
 @given(st.lists(st.lists(st.floats(0, 1), min_size=SPACE.dimension, max_size=SPACE.dimension), min_size=1, max_size=20))
 def test_decoded_points_carry_exactly_their_active_parameters(rows):
     for config in SPACE.from_unit(np.array(rows)):
@@ -158,6 +163,7 @@ def test_bad_conditions_are_refused_naming_the_field(ranges, field):
     assert error.value.field == field
 
 
+@settings(deadline=None, derandomize=True)
 @given(st.floats(0, 0.99), st.floats(0, 0.99), st.floats(0.0001, 0.1), st.sampled_from([8, 30, 64]))
 def test_arc_embedding_inactive_dimensions_are_a_constant_not_an_imputed_value(m1, m2, lr, units):
     adam = {"optimizer": "adam", "lr": lr, "n_layers": 1}
@@ -187,6 +193,7 @@ def test_feasibility_needs_every_constrained_metric():
     assert not is_feasible(constraints, {"latency": float("nan"), "accuracy": 1})
 
 
+@settings(deadline=None, derandomize=True)
 @given(st.floats(-10, 10), st.floats(0.01, 5))
 def test_probability_of_feasibility_is_monotone_in_the_mean(mean, sd):
     c = OutcomeConstraint("latency", "<=", 0.0)
