@@ -246,3 +246,43 @@ def test_any_interleaving_of_deliveries_and_folds_gives_the_reference_summaries(
         else:
             store.fold(run_id, close_all=a)
         assert store.summaries(run_id) == reference(delivered)
+
+
+# -- the search index reads the same exact summaries (through the DynamoDB Streams consumer) -------
+def test_search_shows_exact_summaries_before_during_and_after_folds(api, local_stack, bound_tables):
+    experiment = f"fold-search-{uuid.uuid4().hex[:6]}"
+    api.post("/v1/experiments", {"name": experiment})
+    runs = {name: api.post("/v1/runs", {"experiment": experiment, "name": name}).json()["run_id"] for name in ("a", "b")}
+    rnd = random.Random(4)
+    sent: dict[str, list[tuple[float, int, int]]] = {"a": [], "b": []}
+    folder = MetricStore(sleep=lambda s: None, seed=2)
+
+    def rows():
+        local_stack.streams.flush()
+        response = api.post("/v1/runs/search", {"experiments": [experiment], "order_by": "name", "columns":
+                                                "name, metrics.loss.count, metrics.loss.min, metrics.loss.max, metrics.loss.last, metrics.loss.max_step"})
+        assert response.status == 200, response.body
+        return {row["name"]: (row["metrics.loss.count"], row["metrics.loss.min"], row["metrics.loss.max"],
+                              row["metrics.loss.last"], row["metrics.loss.max_step"]) for row in response.json()["rows"]}
+
+    def truth():
+        out = {}
+        for name, pts in sent.items():
+            s = Summary.of(pts).public()
+            out[name] = (s["count"], s["min"], s["max"], s["last"], s["max_step"])
+        return out
+
+    step = 0
+    for round_ in range(6):
+        for name, run_id in runs.items():
+            batch = [{"name": "loss", "value": rnd.uniform(0, 9), "step": step + i, "timestamp": T0 + (step + i) * 10_000}
+                     for i in range(25)]
+            response = api.post(f"/v1/runs/{run_id}/log-batch", {"metrics": batch}, headers={"Idempotency-Key": f"{name}-{round_}"})
+            assert response.status == 200, response.body
+            # the same points again in another request: not counted twice
+            api.post(f"/v1/runs/{run_id}/log-batch", {"metrics": batch[10:]}, headers={"Idempotency-Key": f"{name}-{round_}-again"})
+            sent[name] += [(p["value"], p["step"], p["timestamp"]) for p in batch]
+        step += 25
+        if round_ % 2:
+            folder.fold(runs["a"], close_all=round_ == 5)  # "a" folded now and then, "b" only by its writers
+        assert rows() == truth()
