@@ -33,12 +33,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def load(side: SkytuneSide, n_runs: int, n_points: int) -> dict:
     started = time.monotonic()
-    try:  # a --data-dir that already holds the data (loaded by an earlier run with the same sizes)
-        held, _ = runs.list_runs(side.repo, "bench-curves", 100, None)
-        if len(held) == 20:
-            return {"curve_ids": [r.run_id for r in sorted(held, key=lambda r: r.name)], "load_s": 0.0}
-    except Exception:  # noqa: BLE001 - no such experiment yet: load it
-        pass
     for name, count in (("bench-runs", n_runs), ("bench-parallel", 1000)):
         side.create_experiment(name)
         side.load_bulk(name, [synthetic_run(i) for i in range(count)])
@@ -143,10 +137,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="keep DynamoDB Local's data here and reuse it on the next run (same sizes)")
     args = parser.parse_args()
-    side = SkytuneSide(ROOT, data_dir=args.data_dir)
+    side = SkytuneSide(ROOT)
     try:
         loaded = load(side, args.runs, args.points)
         port = free_port()

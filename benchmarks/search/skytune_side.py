@@ -53,11 +53,11 @@ def check_bulk_matches_domain(side: "SkytuneSide", data: list[SyntheticRun]) -> 
 
 
 class SkytuneSide:
-    def __init__(self, root: Path, data_dir: Path | None = None) -> None:
+    def __init__(self, root: Path) -> None:
         assembly = synthesised_assembly(root)
         # No stream polling: the bench builds each index once after its bulk load (`build_index`) and
         # measures the stream consumer's folds on its own (`fold_cost`).
-        self.stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=data_dir,
+        self.stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None,
                                 tuning_enabled=False, streams_enabled=False).start()
         from skytune import storage
         from skytune.metrics import MetricStore
