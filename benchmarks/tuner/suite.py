@@ -96,8 +96,9 @@ def paired_cells(results: list[dict], budgets: list[int], ours: str = OURS) -> l
     return rows
 
 
-def render(results: list[dict], budgets: list[int], command: str, elapsed: float, jobs: int) -> str:
-    rows = paired_cells(results, budgets)
+def render(results: list[dict], budgets: list[int], command: str, elapsed: float, jobs: int,
+           ours: str = OURS) -> str:
+    rows = paired_cells(results, budgets, ours)
     seeds = sorted({r["seed"] for r in results})
     lines = [
         "# Optimiser suite (paired, same run)", "",
@@ -106,7 +107,7 @@ def render(results: list[dict], budgets: list[int], command: str, elapsed: float
         f"{jobs} processes (Python {platform.python_version()}, single-threaded BLAS).  ",
         "Metric: log10 simple regret of the best value found after the budget (synthetic functions, "
         "shifted randomly per seed; floored at -12), or log10 of the best cross-validated error "
-        "(scikit-learn tasks). Lower is better. `Bayesian` is skytune's; `diff` = Bayesian - peer "
+        f"(scikit-learn tasks). Lower is better. `{ours}` is skytune's; `diff` = {ours} - peer "
         "per seed, mean +- standard error; win/loss = beyond 2 standard errors, else tie (inside the noise).", "",
     ]
     for workers in sorted({r["workers"] for r in rows}):
@@ -117,7 +118,7 @@ def render(results: list[dict], budgets: list[int], command: str, elapsed: float
                 continue
             peers = sorted({r["peer"] for r in cells})
             lines += [f"## {mode}, budget {budget}", "",
-                      "| problem | Bayesian | " + " | ".join(f"{p} | diff vs {p}" for p in peers) + " |",
+                      f"| problem | {ours} | " + " | ".join(f"{p} | diff vs {p}" for p in peers) + " |",
                       "|---" * (2 + 2 * len(peers)) + "|"]
             for problem in sorted({r["problem"] for r in cells}, key=lambda p: SUITE.index(p) if p in SUITE else 99):
                 mine = [r for r in cells if r["problem"] == problem]
@@ -151,6 +152,8 @@ def main(argv: list[str] | None = None) -> str:
                         help="2 seeds, budget 8, two small problems, skytune methods only (seconds)")
     parser.add_argument("--json", help="append raw results here (JSON lines); runs already there are reused")
     parser.add_argument("--markdown", help="write the tables here")
+    parser.add_argument("--ours", default=OURS,
+                        help="the method every other one is paired against (e.g. a candidate variant)")
     parser.add_argument("--report-only", action="store_true",
                         help="render what --json holds for these problems and methods; run nothing")
     args = parser.parse_args(argv)
@@ -191,7 +194,7 @@ def main(argv: list[str] | None = None) -> str:
             pool.close()
             pool.join()
     command = "python -m benchmarks.tuner.suite " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = render(results, budgets, command, time.perf_counter() - started, args.jobs)
+    text = render(results, budgets, command, time.perf_counter() - started, args.jobs, args.ours)
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:
