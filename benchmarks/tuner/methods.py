@@ -131,6 +131,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+fit5": {"n_fit_starts": 5},
     "Bayesian+portfolio": {"acquisition": "portfolio"},
     "Bayesian+tr": {"trust_region": "auto"},
+    "Bayesian+kuma": {"input_warp": "kumaraswamy"},
     "Bayesian+tr6": {"trust_region": "auto", "trust_region_min_dim": 6},
 }
 

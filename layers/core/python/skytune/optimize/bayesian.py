@@ -38,10 +38,20 @@ from skytune.optimize.acquisition import (
     negative_lower_confidence_bound,
     negative_lower_confidence_bound_and_gradient,
 )
-from skytune.optimize.gp import GaussianProcess, KernelStructure, Prior, fit_hyperparameters
+from skytune.optimize.gp import (
+    LOG_LENGTHSCALE_BOUNDS,
+    LOG_NOISE_BOUNDS,
+    LOG_SIGNAL_BOUNDS,
+    GaussianProcess,
+    KernelStructure,
+    Prior,
+    _neg_log_posterior,
+    fit_hyperparameters,
+)
 from skytune.optimize.observation import Objective, Observation, sign_for
 from skytune.optimize.sobol import sobol
 from skytune.optimize.space import CategoricalParameter, SearchSpace
+from skytune.optimize.warping import WarpedGP, fit_input_warp
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,10 @@ class BayesianOptions:
     # parameters
     trust_region: str = "off"
     trust_region_min_dim: int = 8
+    # "none", or "kumaraswamy": per-feature input warping (see skytune.optimize.warping), for
+    # spaces of at most input_warp_max_dim parameters (its grid fit costs ~9 factorisations each)
+    input_warp: str = "none"
+    input_warp_max_dim: int = 10
 
     def initial_count(self, space: SearchSpace) -> int:
         if self.n_initial is not None:
@@ -117,6 +131,8 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     theta = fit_hyperparameters(x[fit_idx], y[fit_idx], structure, rng, opts.prior,
                                 n_starts=opts.n_fit_starts, climb_all_starts=not long_history)
     gp = GaussianProcess(x, y, theta, structure)
+    if opts.input_warp == "kumaraswamy" and space.dimension <= opts.input_warp_max_dim:
+        gp = _warped(space, x, y, fit_idx, theta, structure, opts)
 
     fantasies = [space.to_features(picks + list(pending))] if picks or pending else []
     if fantasies:
@@ -135,6 +151,34 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
         picks.extend(space.from_features(x_next[None, :]))
         gp = gp.condition_on(x_next[None, :], gp.predict(x_next[None, :])[0])
     return picks
+
+
+def _warped(space: SearchSpace, x: np.ndarray, y: np.ndarray, fit_idx: np.ndarray,
+            theta: np.ndarray, structure: KernelStructure, opts: BayesianOptions):
+    """Fit the input warp at the MAP ``theta``, refit ``theta`` on the warped inputs (one climb
+    from the current one), and return the GP behind the warp."""
+    xf, yf = x[fit_idx], y[fit_idx]
+    columns = space.numeric_feature_columns()
+    owner = structure.groups[columns]
+
+    def objective(xw: np.ndarray, i: int, factor: float) -> float:
+        t = theta.copy()
+        t[owner[i]] += np.log(factor)
+        return _neg_log_posterior(t, xw, yf, structure, opts.prior)[0]
+
+    warp = fit_input_warp(xf, columns, objective)
+    if warp.is_identity:
+        return GaussianProcess(x, y, theta, structure)
+    xw = warp(xf)
+    bounds = np.array(_theta_bounds(structure))
+    lower, upper = bounds[:, 0], bounds[:, 1]
+    theta, _ = lbfgs.minimize(lambda t: _neg_log_posterior(t, xw, yf, structure, opts.prior),
+                              theta, lower, upper, max_iter=30)
+    return WarpedGP(GaussianProcess(warp(x), y, theta, structure), warp, x)
+
+
+def _theta_bounds(structure: KernelStructure) -> list[tuple[float, float]]:
+    return [LOG_LENGTHSCALE_BOUNDS] * structure.n_params + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS]
 
 
 INITIAL_DESIGN_LOOKAHEAD = 256
