@@ -125,6 +125,7 @@ ALL_METHODS = ("Bayesian", "OptunaGP", "OptunaTPE", "Random")
 # Candidate settings of skytune's Bayesian strategy, measured against the default on the suite's
 # development problems (``--methods Bayesian,<variant> --ours <variant>``; BENCHMARKS.md).
 VARIANTS: dict[str, dict[str, Any]] = {
+    "Bayesian+ei": {"acquisition": "ei"},  # round 2's default
     "Bayesian+power": {"output_transform": "power"},
     "Bayesian+init10": {"n_initial": 10},
     "Bayesian+refine20": {"n_refine": 20, "n_candidates": 2048},

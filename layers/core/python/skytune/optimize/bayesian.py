@@ -67,6 +67,7 @@ class BayesianOptions:
     output_transform: str = "none"  # or "power": Box-Cox, see warp_outputs
     # "ei" (log EI), or "portfolio": the job's picks cycle through log EI, the lower confidence
     # bound (kappa below) and log PI by their position in the job, HEBO's three acquisitions
+    # (log EI replaces log PI while other trials are in flight)
     acquisition: str = "ei"
     lcb_kappa: float = 2.0
     # Trust region (TuRBO, Eriksson et al. 2019), replayed from the history (see
@@ -147,6 +148,10 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
         kind = opts.acquisition
         if kind == "portfolio":
             kind = PORTFOLIO[(index + n_sobol + k) % len(PORTFOLIO)]
+            if kind == "pi" and (pending or picks):
+                # PI against a kriging-believer incumbent piles onto the fantasies (a batch's
+                # picks 0.01 apart in the unit square): with trials in flight, EI instead
+                kind = "ei"
         x_next = _maximise_acquisition(space, gp, rng, opts, seed, kind, box)
         picks.extend(space.from_features(x_next[None, :]))
         gp = gp.condition_on(x_next[None, :], gp.predict(x_next[None, :])[0])
