@@ -3,6 +3,8 @@
     python -m benchmarks.tuner.suite --seeds 20 --budget 50 --workers 1 --jobs 2 \\
         --json build/suite.jsonl --markdown benchmarks/tuner/suite.md
     python -m benchmarks.tuner.suite --smoke      # seconds; part of `make test` (tests/unit/bench)
+    python -m benchmarks.tuner.suite --methods Bayesian,Bayesian+portfolio --ours Bayesian+portfolio \
+        --problems hartmann3 --json build/dev.jsonl   # a candidate (methods.VARIANTS) vs the default
 
 Each (problem, method, workers, seed) run is one task on ``--jobs`` single-threaded processes; with
 ``--json`` finished runs are appended as they end and reused, so an interrupted run resumes. Seed
@@ -36,7 +38,7 @@ import numpy as np  # noqa: E402
 from benchmarks.tuner.loop import run_one  # noqa: E402
 from benchmarks.tuner.suite_problems import SKLEARN, SUITE, SYNTHETIC, make_problem  # noqa: E402
 
-PEERS = ("OptunaGP", "OptunaTPE", "Random")
+PEERS = ("OptunaGP", "OptunaTPE", "Ax", "Random")
 OURS = "Bayesian"
 
 
@@ -137,6 +139,19 @@ def render(results: list[dict], budgets: list[int], command: str, elapsed: float
                 tally.append(f"vs {peer}: {verdicts.count('win')} wins, {verdicts.count('tie')} ties, "
                              f"{verdicts.count('loss')} losses")
             lines += ["; ".join(tally) + ".", ""]
+    asks: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        if "ask_median" in r:
+            asks[r["method"]].append(r["ask_median"])
+    if asks:
+        lines += ["## Seconds per suggestion (wall time, median over runs of each run's median ask)", "",
+                  "| method | runs | median s/ask | vs " + ours + " |", "|---|---|---|---|"]
+        base = float(np.median(asks[ours])) if ours in asks else None
+        for method in sorted(asks, key=lambda m: (m != ours, m)):
+            med = float(np.median(asks[method]))
+            ratio = f"{med / base:.1f}x" if base else "-"
+            lines.append(f"| {method} | {len(asks[method])} | {med:.3f} | {ratio} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -154,6 +169,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--markdown", help="write the tables here")
     parser.add_argument("--ours", default=OURS,
                         help="the method every other one is paired against (e.g. a candidate variant)")
+    parser.add_argument("--rename", default="",
+                        help="old=new,... relabel methods in the loaded results (e.g. a variant that "
+                             "became the default); applied before --methods selects")
     parser.add_argument("--report-only", action="store_true",
                         help="render what --json holds for these problems and methods; run nothing")
     args = parser.parse_args(argv)
@@ -171,6 +189,9 @@ def main(argv: list[str] | None = None) -> str:
     tasks.sort(key=lambda t: (problems.index(t[0]), t[1] not in ("OptunaGP", OURS)))
     # a run to a larger budget serves a smaller one (its curve is read off at the smaller budget)
     results = [r for r in _load(args.json) if r.get("budget", 0) >= max(budgets)]
+    renames = dict(pair.split("=", 1) for pair in args.rename.split(",") if pair)
+    for r in results:
+        r["method"] = renames.get(r["method"], r["method"])
     done = {(r["problem"], r["method"], r["workers"], r["seed"]) for r in results}
     wanted = {t[:4] for t in tasks}
     results = [r for r in results if (r["problem"], r["method"], r["workers"], r["seed"]) in wanted]
