@@ -126,14 +126,10 @@ ALL_METHODS = ("Bayesian", "OptunaGP", "OptunaTPE", "Random")
 # development problems (``--methods Bayesian,<variant> --ours <variant>``; BENCHMARKS.md).
 VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+ei": {"acquisition": "ei"},  # round 2's default
-    "Bayesian+power": {"output_transform": "power"},
-    "Bayesian+init10": {"n_initial": 10},
-    "Bayesian+refine20": {"n_refine": 20, "n_candidates": 2048},
-    "Bayesian+fit5": {"n_fit_starts": 5},
+    "Bayesian+power": {"output_transform": "power", "acquisition": "ei"},
     "Bayesian+portfolio": {"acquisition": "portfolio"},
-    "Bayesian+tr": {"trust_region": "auto"},
-    "Bayesian+kuma": {"input_warp": "kumaraswamy"},
-    "Bayesian+tr6": {"trust_region": "auto", "trust_region_min_dim": 6},
+    "Bayesian+tr": {"trust_region": "auto", "acquisition": "ei"},
+    "Bayesian+kuma": {"input_warp": "kumaraswamy", "acquisition": "ei"},
 }
 
 
