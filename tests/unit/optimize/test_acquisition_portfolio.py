@@ -154,16 +154,3 @@ def test_an_unknown_acquisition_is_refused():
     with pytest.raises(ValueError, match="acquisition"):
         suggest("Bayesian", SPACE, history, [], 1, 0, acquisition="thompson", **FAST_BO)
 
-
-def test_auto_acquisition_is_the_portfolio_below_eight_parameters_and_ei_from_there_on():
-    small = parse_space({"ContinuousParameterRanges": [
-        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(3)]})
-    large = parse_space({"ContinuousParameterRanges": [
-        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(8)]})
-    for space, same_as in ((small, "portfolio"), (large, "ei")):
-        history = _history(space, 12)
-        # index 13 is the LCB member of the cycle (EI, LCB, PI by position)
-        auto = suggest("Bayesian", space, history, [], 1, 0, index=13, acquisition="auto", **FAST_BO)
-        other = "ei" if same_as == "portfolio" else "portfolio"
-        assert auto == suggest("Bayesian", space, history, [], 1, 0, index=13, acquisition=same_as, **FAST_BO)
-        assert auto != suggest("Bayesian", space, history, [], 1, 0, index=13, acquisition=other, **FAST_BO)

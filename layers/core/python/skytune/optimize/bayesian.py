@@ -68,10 +68,8 @@ class BayesianOptions:
     # "ei" (log EI), or "portfolio": the job's picks cycle through log EI, the lower confidence
     # bound (kappa below) and log PI by their position in the job, HEBO's three acquisitions
     # (log EI replaces log PI while other trials are in flight)
-    # "auto": the portfolio below portfolio_max_dim parameters, log EI from there on
     acquisition: str = "ei"
     lcb_kappa: float = 2.0
-    portfolio_max_dim: int = 8
     # Trust region (TuRBO, Eriksson et al. 2019), replayed from the history (see
     # trust_region_length): "off", or "auto" = on when the space has >= trust_region_min_dim
     # parameters
@@ -148,8 +146,6 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
         box = trust_region_box(space, gp, x[int(np.argmin(y))], length)
     for k in range(n - n_sobol):
         kind = opts.acquisition
-        if kind == "auto":
-            kind = "portfolio" if space.dimension < opts.portfolio_max_dim else "ei"
         if kind == "portfolio":
             kind = PORTFOLIO[(index + n_sobol + k) % len(PORTFOLIO)]
             if kind == "pi" and (pending or picks):
@@ -292,7 +288,7 @@ class _Acquisition:
 
     def __init__(self, kind: str, best: float, kappa: float) -> None:
         if kind not in ("ei", "pi", "lcb"):
-            raise ValueError(f"acquisition must be ei, pi, lcb, portfolio or auto, not {kind!r}")
+            raise ValueError(f"acquisition must be ei, pi, lcb or portfolio, not {kind!r}")
         self.kind, self.best, self.kappa = kind, best, kappa
 
     def __call__(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
