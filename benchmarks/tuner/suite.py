@@ -124,13 +124,16 @@ def render(results: list[dict], budgets: list[int], command: str, elapsed: float
                       "|---" * (2 + 2 * len(peers)) + "|"]
             for problem in sorted({r["problem"] for r in cells}, key=lambda p: SUITE.index(p) if p in SUITE else 99):
                 mine = [r for r in cells if r["problem"] == problem]
-                first = mine[0]
+                first = max(mine, key=lambda r: r["seeds"])  # our column over the most seeds paired
                 row = f"| {problem} | {first['ours']:.2f} +- {first['ours_se']:.2f} |"
                 for peer in peers:
                     r = next((r for r in mine if r["peer"] == peer), None)
-                    row += " - | - |" if r is None else (
-                        f" {r['peer_mean']:.2f} +- {r['peer_se']:.2f} | {r['diff']:+.2f} +- {r['diff_se']:.2f} "
-                        f"**{r['verdict']}** |")
+                    if r is None:
+                        row += " - | - |"
+                        continue
+                    note = "" if r["seeds"] == len(seeds) else f" ({r['seeds']} seeds)"
+                    row += (f" {r['peer_mean']:.2f} +- {r['peer_se']:.2f} | {r['diff']:+.2f} +- "
+                            f"{r['diff_se']:.2f} **{r['verdict']}**{note} |")
                 lines.append(row)
             lines.append("")
             tally = []
@@ -187,12 +190,14 @@ def main(argv: list[str] | None = None) -> str:
     # problem by problem (in the order given), so an interrupted run leaves whole problems with
     # every method; within one, the slow model-based methods first
     tasks.sort(key=lambda t: (problems.index(t[0]), t[1] not in ("OptunaGP", OURS)))
-    # a run to a larger budget serves a smaller one (its curve is read off at the smaller budget)
-    results = [r for r in _load(args.json) if r.get("budget", 0) >= max(budgets)]
+    # a run to a larger budget serves a smaller one (its curve is read off at the smaller budget);
+    # shorter runs are reported at the budgets they reach, and rerun when the budget asks for more
+    results = _load(args.json)
     renames = dict(pair.split("=", 1) for pair in args.rename.split(",") if pair)
     for r in results:
         r["method"] = renames.get(r["method"], r["method"])
-    done = {(r["problem"], r["method"], r["workers"], r["seed"]) for r in results}
+    done = {(r["problem"], r["method"], r["workers"], r["seed"]) for r in results
+            if r.get("budget", 0) >= max(budgets)}
     wanted = {t[:4] for t in tasks}
     results = [r for r in results if (r["problem"], r["method"], r["workers"], r["seed"]) in wanted]
     todo = [] if args.report_only else [t for t in tasks if t[:4] not in done]
