@@ -73,7 +73,7 @@ bench-tuner: .venv-bench/.installed
 	.venv-bench/bin/python -m benchmarks.tuner.run --seeds 20 --budgets 30,50,100 --jobs 2 --markdown benchmarks/tuner/comparison.md
 
 # The broad optimiser suite (issue 15): 14 shifted synthetic functions + 3 scikit-learn tasks, paired
-# against Optuna GP/TPE and random search in the same run; resumable through the JSON-lines file.
+# against Optuna GP/TPE, Ax and random search in the same run; resumable through the JSON-lines file.
 bench-suite: .venv-bench/.installed
 	mkdir -p build
 	nice .venv-bench/bin/python -m benchmarks.tuner.suite --seeds 20 --budget 30,50,100 --workers 1,4 --jobs 2 \
