@@ -74,12 +74,70 @@ class OptunaMethod:
         self.study.tell(self.trials.pop(handle), value)
 
 
+class AxMethod:
+    """Meta's Ax (``ax-platform``) through its ``Client`` with the default generation strategy
+    (nothing configured: Ax chooses it, i.e. a centre point and Sobol initialisation, then
+    BoTorch's modular BO). Trials still running stay RUNNING in the experiment, which Ax treats as
+    pending points. Seeded through ``Client(random_seed=seed)``."""
+
+    def __init__(self, problem: Problem, seed: int, parallel: bool) -> None:
+        import logging
+
+        from ax.api.client import Client
+        from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+
+        for name in ("ax", "botorch", "linear_operator", "gpytorch"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore")
+        ranges = problem.parameter_ranges
+        params: list[Any] = []
+        for r in ranges.get("ContinuousParameterRanges", []):
+            params.append(RangeParameterConfig(
+                name=r["Name"], bounds=(float(r["MinValue"]), float(r["MaxValue"])), parameter_type="float",
+                scaling="log" if r.get("ScalingType") == "Logarithmic" else "linear"))
+        for r in ranges.get("IntegerParameterRanges", []):
+            params.append(RangeParameterConfig(
+                name=r["Name"], bounds=(int(r["MinValue"]), int(r["MaxValue"])), parameter_type="int",
+                scaling="log" if r.get("ScalingType") == "Logarithmic" else "linear"))
+        for r in ranges.get("CategoricalParameterRanges", []):
+            params.append(ChoiceParameterConfig(name=r["Name"], values=list(r["Values"]),
+                                                parameter_type="str", is_ordered=False))
+        self.client = Client(random_seed=seed)
+        self.client.configure_experiment(parameters=params, name="suite")
+        self.client.configure_optimization(objective="-loss")  # minimise loss
+
+    def ask(self) -> tuple[int, dict]:
+        trials = self.client.get_next_trials(max_trials=1)
+        if not trials:  # Ax caps parallelism in some phases; never hit in the suite's runs
+            raise RuntimeError("Ax returned no trial")
+        handle, config = next(iter(trials.items()))
+        return handle, dict(config)
+
+    def tell(self, handle: int, value: float) -> None:
+        self.client.complete_trial(handle, raw_data={"loss": float(value)})
+
+
 SKYTUNE_METHODS = {"Bayesian": "Bayesian", "Random": "Random", "Sobol": "Sobol"}
 OPTUNA_METHODS = ("OptunaGP", "OptunaTPE")
 ALL_METHODS = ("Bayesian", "OptunaGP", "OptunaTPE", "Random")
 
 
+# Candidate settings of skytune's Bayesian strategy, measured against the default on the suite's
+# development problems (``--methods Bayesian,<variant> --ours <variant>``; BENCHMARKS.md).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "Bayesian+ei": {"acquisition": "ei"},  # round 2's default
+    "Bayesian+power": {"output_transform": "power", "acquisition": "ei"},
+    "Bayesian+portfolio": {"acquisition": "portfolio"},
+    "Bayesian+tr": {"trust_region": "auto", "acquisition": "ei"},
+    "Bayesian+kuma": {"input_warp": "kumaraswamy", "acquisition": "ei"},
+}
+
+
 def make_method(name: str, problem: Problem, seed: int, parallel: bool):
+    if name in VARIANTS:
+        return SkytuneMethod("Bayesian", problem, seed, **VARIANTS[name])
+    if name == "Ax":
+        return AxMethod(problem, seed, parallel)
     if name in OPTUNA_METHODS:
         return OptunaMethod(name, problem, seed, parallel)
     return SkytuneMethod(SKYTUNE_METHODS[name], problem, seed)

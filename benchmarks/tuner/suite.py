@@ -3,6 +3,8 @@
     python -m benchmarks.tuner.suite --seeds 20 --budget 50 --workers 1 --jobs 2 \\
         --json build/suite.jsonl --markdown benchmarks/tuner/suite.md
     python -m benchmarks.tuner.suite --smoke      # seconds; part of `make test` (tests/unit/bench)
+    python -m benchmarks.tuner.suite --methods Bayesian,Bayesian+portfolio --ours Bayesian+portfolio \
+        --problems hartmann3 --json build/dev.jsonl   # a candidate (methods.VARIANTS) vs the default
 
 Each (problem, method, workers, seed) run is one task on ``--jobs`` single-threaded processes; with
 ``--json`` finished runs are appended as they end and reused, so an interrupted run resumes. Seed
@@ -36,7 +38,7 @@ import numpy as np  # noqa: E402
 from benchmarks.tuner.loop import run_one  # noqa: E402
 from benchmarks.tuner.suite_problems import SKLEARN, SUITE, SYNTHETIC, make_problem  # noqa: E402
 
-PEERS = ("OptunaGP", "OptunaTPE", "Random")
+PEERS = ("OptunaGP", "OptunaTPE", "Ax", "Random")
 OURS = "Bayesian"
 
 
@@ -96,8 +98,9 @@ def paired_cells(results: list[dict], budgets: list[int], ours: str = OURS) -> l
     return rows
 
 
-def render(results: list[dict], budgets: list[int], command: str, elapsed: float, jobs: int) -> str:
-    rows = paired_cells(results, budgets)
+def render(results: list[dict], budgets: list[int], command: str, elapsed: float, jobs: int,
+           ours: str = OURS) -> str:
+    rows = paired_cells(results, budgets, ours)
     seeds = sorted({r["seed"] for r in results})
     lines = [
         "# Optimiser suite (paired, same run)", "",
@@ -106,7 +109,7 @@ def render(results: list[dict], budgets: list[int], command: str, elapsed: float
         f"{jobs} processes (Python {platform.python_version()}, single-threaded BLAS).  ",
         "Metric: log10 simple regret of the best value found after the budget (synthetic functions, "
         "shifted randomly per seed; floored at -12), or log10 of the best cross-validated error "
-        "(scikit-learn tasks). Lower is better. `Bayesian` is skytune's; `diff` = Bayesian - peer "
+        f"(scikit-learn tasks). Lower is better. `{ours}` is skytune's; `diff` = {ours} - peer "
         "per seed, mean +- standard error; win/loss = beyond 2 standard errors, else tie (inside the noise).", "",
     ]
     for workers in sorted({r["workers"] for r in rows}):
@@ -117,17 +120,20 @@ def render(results: list[dict], budgets: list[int], command: str, elapsed: float
                 continue
             peers = sorted({r["peer"] for r in cells})
             lines += [f"## {mode}, budget {budget}", "",
-                      "| problem | Bayesian | " + " | ".join(f"{p} | diff vs {p}" for p in peers) + " |",
+                      f"| problem | {ours} | " + " | ".join(f"{p} | diff vs {p}" for p in peers) + " |",
                       "|---" * (2 + 2 * len(peers)) + "|"]
             for problem in sorted({r["problem"] for r in cells}, key=lambda p: SUITE.index(p) if p in SUITE else 99):
                 mine = [r for r in cells if r["problem"] == problem]
-                first = mine[0]
+                first = max(mine, key=lambda r: r["seeds"])  # our column over the most seeds paired
                 row = f"| {problem} | {first['ours']:.2f} +- {first['ours_se']:.2f} |"
                 for peer in peers:
                     r = next((r for r in mine if r["peer"] == peer), None)
-                    row += " - | - |" if r is None else (
-                        f" {r['peer_mean']:.2f} +- {r['peer_se']:.2f} | {r['diff']:+.2f} +- {r['diff_se']:.2f} "
-                        f"**{r['verdict']}** |")
+                    if r is None:
+                        row += " - | - |"
+                        continue
+                    note = "" if r["seeds"] == len(seeds) else f" ({r['seeds']} seeds)"
+                    row += (f" {r['peer_mean']:.2f} +- {r['peer_se']:.2f} | {r['diff']:+.2f} +- "
+                            f"{r['diff_se']:.2f} **{r['verdict']}**{note} |")
                 lines.append(row)
             lines.append("")
             tally = []
@@ -136,6 +142,19 @@ def render(results: list[dict], budgets: list[int], command: str, elapsed: float
                 tally.append(f"vs {peer}: {verdicts.count('win')} wins, {verdicts.count('tie')} ties, "
                              f"{verdicts.count('loss')} losses")
             lines += ["; ".join(tally) + ".", ""]
+    asks: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        if "ask_median" in r:
+            asks[r["method"]].append(r["ask_median"])
+    if asks:
+        lines += ["## Seconds per suggestion (wall time, median over runs of each run's median ask)", "",
+                  "| method | runs | median s/ask | vs " + ours + " |", "|---|---|---|---|"]
+        base = float(np.median(asks[ours])) if ours in asks else None
+        for method in sorted(asks, key=lambda m: (m != ours, m)):
+            med = float(np.median(asks[method]))
+            ratio = f"{med / base:.1f}x" if base else "-"
+            lines.append(f"| {method} | {len(asks[method])} | {med:.3f} | {ratio} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -151,6 +170,11 @@ def main(argv: list[str] | None = None) -> str:
                         help="2 seeds, budget 8, two small problems, skytune methods only (seconds)")
     parser.add_argument("--json", help="append raw results here (JSON lines); runs already there are reused")
     parser.add_argument("--markdown", help="write the tables here")
+    parser.add_argument("--ours", default=OURS,
+                        help="the method every other one is paired against (e.g. a candidate variant)")
+    parser.add_argument("--rename", default="",
+                        help="old=new,... relabel methods in the loaded results (e.g. a variant that "
+                             "became the default); applied before --methods selects")
     parser.add_argument("--report-only", action="store_true",
                         help="render what --json holds for these problems and methods; run nothing")
     args = parser.parse_args(argv)
@@ -166,8 +190,14 @@ def main(argv: list[str] | None = None) -> str:
     # problem by problem (in the order given), so an interrupted run leaves whole problems with
     # every method; within one, the slow model-based methods first
     tasks.sort(key=lambda t: (problems.index(t[0]), t[1] not in ("OptunaGP", OURS)))
-    results = [r for r in _load(args.json) if r.get("budget") == max(budgets)]
-    done = {(r["problem"], r["method"], r["workers"], r["seed"]) for r in results}
+    # a run to a larger budget serves a smaller one (its curve is read off at the smaller budget);
+    # shorter runs are reported at the budgets they reach, and rerun when the budget asks for more
+    results = _load(args.json)
+    renames = dict(pair.split("=", 1) for pair in args.rename.split(",") if pair)
+    for r in results:
+        r["method"] = renames.get(r["method"], r["method"])
+    done = {(r["problem"], r["method"], r["workers"], r["seed"]) for r in results
+            if r.get("budget", 0) >= max(budgets)}
     wanted = {t[:4] for t in tasks}
     results = [r for r in results if (r["problem"], r["method"], r["workers"], r["seed"]) in wanted]
     todo = [] if args.report_only else [t for t in tasks if t[:4] not in done]
@@ -191,7 +221,7 @@ def main(argv: list[str] | None = None) -> str:
             pool.close()
             pool.join()
     command = "python -m benchmarks.tuner.suite " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = render(results, budgets, command, time.perf_counter() - started, args.jobs)
+    text = render(results, budgets, command, time.perf_counter() - started, args.jobs, args.ours)
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:

@@ -274,6 +274,9 @@ def test_charts_hold_the_series_of_the_runs(page, data):
 
 
 def test_selection_drives_the_charts_and_zoom_fetches_finer_points(page, data):
+    sent = []  # (method, path, JSON body) of every API request
+    page.on("request", lambda r: sent.append((r.method, urlsplit(r.url).path, r.post_data_json if r.post_data else None))
+            if "/v1/" in r.url else None)
     page.goto(f"{data['url']}/experiments/{data['experiment']}?m=loss")
     child = data["runs"]["child-eval"]
     page.check(f"#runs tr[data-run-id='{child}'] input.select-run")
@@ -290,6 +293,15 @@ def test_selection_drives_the_charts_and_zoom_fetches_finer_points(page, data):
     fine_inside = [p for p in zoomed["data"] if 1000 <= p[0] <= 1500]
     assert len(fine_inside) == 501 > len(coarse_inside)  # every point of the window, not the coarse sample
     assert [p[0] for p in fine_inside] == list(range(1000, 1501))
+    # every series came from the batch route, one request per drawing: none from the one-series route
+    assert not [path for _, path, _ in sent if "/metrics/" in path]
+    batches = [body for _, path, body in sent if path == "/v1/analytics/series"]
+    assert batches[-1] == {"runs": batches[-1]["runs"], "metrics": ["loss"], "max_points": 600, "min_step": 1000, "max_step": 1500}
+    assert set(batches[-1]["runs"]) == {child, data["runs"]["adam-0.01"]}
+    # the charts' search names its columns (answered from the index); full rows only for the table's first page
+    searches = [body for method, path, body in sent if path == "/v1/runs/search"]
+    chart_searches = [b for b in searches if b.get("limit") == 1000]
+    assert chart_searches and all("columns" in b and "metrics.loss.count" in b["columns"] for b in chart_searches)
 
 
 def test_brushing_the_parallel_axes_filters_the_table(page, data):
@@ -405,16 +417,20 @@ def test_the_browser_signs_api_requests_as_botocore_does(page, data):
 
     page.goto(data["url"] + "/tuning-jobs")
     expect(page.locator("#tuning-jobs")).to_be_visible()
-    url = "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/runs/search?limit=5&cursor=a%2Fb"
-    body = '{"filter": "params.lr < 0.1"}'
     creds = {"accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "sessionToken": "token/+="}
-    signed = page.evaluate("""async ([url, body, creds]) => {
-        const { sigv4 } = await import('/js/sigv4.js');
-        return (await sigv4({ method: 'POST', headers: { 'content-type': 'application/json' }, body }, url, creds,
-                            'eu-west-1', 'execute-api', new Date(Date.UTC(2026, 10, 28, 12, 0, 0)))).headers;
-    }""", [url, body, creds])
-    request = AWSRequest(method="POST", url=url, data=body.encode(), headers={"content-type": "application/json"})
-    with mock.patch("botocore.auth.get_current_datetime", return_value=datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)):
-        SigV4Auth(Credentials(creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"]), "execute-api", "eu-west-1").add_auth(request)
-    assert signed["x-amz-date"] == request.headers["X-Amz-Date"] == "20261128T120000Z"
-    assert signed["authorization"] == request.headers["Authorization"]
+    # a POST with a body and an encoded query; the batch series read; a GET whose path holds an encoded '/'
+    for method, url, body in [
+            ("POST", "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/runs/search?limit=5&cursor=a%2Fb", '{"filter": "params.lr < 0.1"}'),
+            ("POST", "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/analytics/series", '{"runs": ["01J"], "metrics": ["train/loss"], "max_points": 600}'),
+            ("GET", "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/runs/01J/metrics/train%2Floss%20x?max_points=600", None)]:
+        headers = {"content-type": "application/json"} if body else {}
+        signed = page.evaluate("""async ([method, url, body, headers, creds]) => {
+            const { sigv4 } = await import('/js/sigv4.js');
+            return (await sigv4({ method, headers, body: body || undefined }, url, creds,
+                                'eu-west-1', 'execute-api', new Date(Date.UTC(2026, 10, 28, 12, 0, 0)))).headers;
+        }""", [method, url, body, headers, creds])
+        request = AWSRequest(method=method, url=url, data=body.encode() if body else None, headers=headers)
+        with mock.patch("botocore.auth.get_current_datetime", return_value=datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)):
+            SigV4Auth(Credentials(creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"]), "execute-api", "eu-west-1").add_auth(request)
+        assert signed["x-amz-date"] == request.headers["X-Amz-Date"] == "20261128T120000Z"
+        assert signed["authorization"] == request.headers["Authorization"], (method, url)

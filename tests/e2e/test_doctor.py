@@ -26,6 +26,7 @@ def doctor(local, *args: str) -> tuple[int, str, list[dict]]:
     done = subprocess.run([sys.executable, "-m", "skytune.cli", "doctor", "--url", local.url, "--timeout", "240",
                            "--json", *args], capture_output=True, text=True, timeout=900, env=env)
     table, _, as_json = done.stdout.partition("\n[")
+    assert as_json, f"no outcomes printed (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}"
     return done.returncode, table, json.loads("[" + as_json)
 
 

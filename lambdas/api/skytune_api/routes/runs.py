@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from skytune import limits
 from skytune.tracking import limits as tracking_limits
 from skytune.tracking import runs
-from skytune.tracking.records import LogBatch, LogBatchResult, Run, RunInput, RunUpdate, Series, SeriesPoint
+from skytune.tracking.records import (LogBatch, LogBatchResult, Run, RunInput, RunUpdate, Series, SeriesBatch,
+                                      SeriesBatchRequest, SeriesPoint)
 from skytune_api.context import repository
 from skytune_api.routes._common import errors, metric_store
 from skytune_api.routes._params import ExperimentName, MetricName, RunId, metric_name
@@ -101,3 +102,17 @@ def read_series(
     metric = metric_name(metric)  # "train%2Floss" is how a client sends the metric "train/loss"
     points = runs.read_series(repository(), metric_store(), run_id, metric, min_step, max_step, max_points)
     return Series(run_id=run_id, metric=metric, points=[SeriesPoint(**point) for point in points])
+
+
+@router.post("/analytics/series",
+             summary=f"Read many metric series in one request (up to {tracking_limits.SERIES_BATCH_MAX} run x metric "
+                     f"pairs), each downsampled to max_points",
+             description="The batch form of `GET /v1/runs/{run_id}/metrics/{metric}` for charts of many runs: every "
+                         "metric of `metrics` for every run of `runs`, in the same step window, each series downsampled "
+                         "as that route does (M4: per step bucket the first, minimum, maximum and last point), as "
+                         "columns. Pairs the store does not hold (an unknown run, a metric the run has not logged) are "
+                         f"listed in `missing`, not an error. At most {tracking_limits.SERIES_BATCH_POINTS_MAX} points "
+                         "in one answer (series x max_points): 400 naming `max_points` past it.",
+             tags=["analytics"], responses=errors(400, 415))
+def read_series_batch(body: SeriesBatchRequest) -> SeriesBatch:
+    return runs.read_series_batch(metric_store(), body)

@@ -196,8 +196,8 @@ class Doctor:
         if self.run_id is not None:
             try:
                 self.client.request("DELETE", f"/v1/runs/{quote(self.run_id, safe='')}")
-            except ApiError:
-                pass
+            except (ApiError, OSError):
+                pass  # best effort: the outcomes are already known and must still be printed
 
     # -- running ---------------------------------------------------------------------------------
     def checks(self) -> list[tuple[str, Callable[[], str]]]:
@@ -228,6 +228,9 @@ def _outcome(name: str, check: Callable[[], str]) -> Outcome:
     except (OSError, urllib.error.URLError) as error:
         return Outcome(name, "FAIL", f"cannot reach the API: {error}",
                        "check the URL (the stack's ApiUrl output); locally, is `skytune local` running?")
+    except Exception as error:  # noqa: BLE001 - a doctor reports every check, even one it did not foresee
+        return Outcome(name, "FAIL", f"unexpected {type(error).__name__}: {error}",
+                       "this is a bug in the check or an answer it did not expect; please report it")
 
 
 def _hint_for(status: int) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # numpy is imported on the first array read: writers (ingestion) never pay for it
+    import numpy as np
 
 _HEADER = struct.Struct("<I")
 
@@ -61,3 +64,36 @@ def _points(raw: bytes) -> list[tuple[int, int, float]]:
         stamp = stamps[i] if i == 0 else stamp + stamps[i]
         points.append((step, stamp, values[i]))
     return points
+
+
+# -- reads as arrays ---------------------------------------------------------------------------------
+# The read path (series reads, downsampling) decodes with numpy: a 10,000-point segment becomes three
+# arrays in microseconds, where building 10,000 Python tuples takes milliseconds. Same bytes, same
+# values as `unpack` / `unpack_many` (tests/unit/metrics compare them).
+def unpack_arrays(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, timestamps_ms, values) of one metric's segment."""
+    return _arrays(zlib.decompress(blob), 0)
+
+
+def unpack_many_arrays(blob: bytes, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The arrays of one metric from a shared segment (None when it holds none of that metric)."""
+    raw = zlib.decompress(blob)
+    (count,), offset, wanted = struct.unpack_from("<I", raw), 4, metric.encode()
+    for _ in range(count):
+        name_length, raw_length = struct.unpack_from("<II", raw, offset)
+        offset += 8
+        if raw[offset:offset + name_length] == wanted:
+            return _arrays(raw, offset + name_length)
+        offset += name_length + raw_length
+    return None
+
+
+def _arrays(raw: bytes, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import numpy as np
+
+    (n,) = _HEADER.unpack_from(raw, offset)
+    start = offset + _HEADER.size
+    steps = np.frombuffer(raw, dtype="<i8", count=n, offset=start).cumsum()
+    stamps = np.frombuffer(raw, dtype="<i8", count=n, offset=start + 8 * n).cumsum()
+    values = np.frombuffer(raw, dtype="<f8", count=n, offset=start + 16 * n).astype(np.float64)
+    return steps, stamps, values

@@ -83,3 +83,40 @@ def log_expected_improvement_and_gradient(mean: np.ndarray, var: np.ndarray, d_m
     dz = -(d_mean + z[:, None] * d_sigma) / sigma[:, None]
     grad = d_sigma / sigma[:, None] + ratio[:, None] * dz
     return value + np.log(sigma), grad
+
+
+def log_normal_cdf(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log Phi(z) and d log Phi / dz = phi(z) / Phi(z), stable for z << 0 (Mills' ratio)."""
+    z = np.asarray(z, dtype=float)
+    far = z < _SWITCH
+    zn = np.where(far, 0.0, z)
+    cdf = np.maximum(normal_cdf(zn), 1e-300)
+    phi = np.exp(-0.5 * zn * zn - LOG_SQRT_2PI)
+    zf = np.where(far, z, _SWITCH - 1.0)
+    mills = _mills_ratio_negative(zf)  # Phi = phi R
+    far_log = -0.5 * zf * zf - LOG_SQRT_2PI + np.log(mills)
+    return np.where(far, far_log, np.log(cdf)), np.where(far, 1.0 / mills, phi / cdf)
+
+
+def log_probability_of_improvement(mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
+    return log_normal_cdf((best - mean) / np.sqrt(var))[0]
+
+
+def log_probability_of_improvement_and_gradient(mean, var, d_mean, d_var, best):
+    """log PI = log Phi(z) and its gradient: (phi/Phi)(z) dz."""
+    sigma = np.sqrt(var)
+    z = (best - mean) / sigma
+    value, ratio = log_normal_cdf(z)
+    d_sigma = d_var / (2.0 * sigma)[:, None]
+    dz = -(d_mean + z[:, None] * d_sigma) / sigma[:, None]
+    return value, ratio[:, None] * dz
+
+
+def negative_lower_confidence_bound(mean: np.ndarray, var: np.ndarray, kappa: float) -> np.ndarray:
+    """-(mu - kappa sigma): larger is better, as for the other acquisitions (minimisation)."""
+    return kappa * np.sqrt(var) - mean
+
+
+def negative_lower_confidence_bound_and_gradient(mean, var, d_mean, d_var, kappa: float):
+    sigma = np.sqrt(var)
+    return kappa * sigma - mean, kappa * d_var / (2.0 * sigma)[:, None] - d_mean

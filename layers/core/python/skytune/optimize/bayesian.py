@@ -33,11 +33,25 @@ from skytune.optimize import lbfgs
 from skytune.optimize.acquisition import (
     log_expected_improvement,
     log_expected_improvement_and_gradient,
+    log_probability_of_improvement,
+    log_probability_of_improvement_and_gradient,
+    negative_lower_confidence_bound,
+    negative_lower_confidence_bound_and_gradient,
 )
-from skytune.optimize.gp import GaussianProcess, KernelStructure, Prior, fit_hyperparameters
+from skytune.optimize.gp import (
+    LOG_LENGTHSCALE_BOUNDS,
+    LOG_NOISE_BOUNDS,
+    LOG_SIGNAL_BOUNDS,
+    GaussianProcess,
+    KernelStructure,
+    Prior,
+    _neg_log_posterior,
+    fit_hyperparameters,
+)
 from skytune.optimize.observation import Objective, Observation, sign_for
 from skytune.optimize.sobol import sobol
 from skytune.optimize.space import CategoricalParameter, SearchSpace
+from skytune.optimize.warping import WarpedGP, fit_input_warp
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,20 @@ class BayesianOptions:
     n_fit_starts: int = 3
     prior: Prior = Prior()
     output_transform: str = "none"  # or "power": Box-Cox, see warp_outputs
+    # "ei" (log EI), or "portfolio": the job's picks cycle through log EI, the lower confidence
+    # bound (kappa below) and log PI by their position in the job, HEBO's three acquisitions
+    # (log EI replaces log PI while other trials are in flight)
+    acquisition: str = "ei"
+    lcb_kappa: float = 2.0
+    # Trust region (TuRBO, Eriksson et al. 2019), replayed from the history (see
+    # trust_region_length): "off", or "auto" = on when the space has >= trust_region_min_dim
+    # parameters
+    trust_region: str = "off"
+    trust_region_min_dim: int = 8
+    # "none", or "kumaraswamy": per-feature input warping (see skytune.optimize.warping), for
+    # spaces of at most input_warp_max_dim parameters (its grid fit costs ~9 factorisations each)
+    input_warp: str = "none"
+    input_warp_max_dim: int = 10
 
     def initial_count(self, space: SearchSpace) -> int:
         if self.n_initial is not None:
@@ -104,16 +132,58 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     theta = fit_hyperparameters(x[fit_idx], y[fit_idx], structure, rng, opts.prior,
                                 n_starts=opts.n_fit_starts, climb_all_starts=not long_history)
     gp = GaussianProcess(x, y, theta, structure)
+    if opts.input_warp == "kumaraswamy" and space.dimension <= opts.input_warp_max_dim:
+        gp = _warped(space, x, y, fit_idx, theta, structure, opts)
 
     fantasies = [space.to_features(picks + list(pending))] if picks or pending else []
     if fantasies:
         gp = gp.condition_on(fantasies[0], gp.predict(fantasies[0])[0])
 
-    for _ in range(n - n_sobol):
-        x_next = _maximise_acquisition(space, gp, rng, opts, seed)
+    box = None
+    if opts.trust_region == "auto" and space.dimension >= opts.trust_region_min_dim:
+        signed = [sign * o.value for o in usable if o.is_success]
+        length = trust_region_length(signed, opts.initial_count(space), space.dimension)
+        box = trust_region_box(space, gp, x[int(np.argmin(y))], length)
+    for k in range(n - n_sobol):
+        kind = opts.acquisition
+        if kind == "portfolio":
+            kind = PORTFOLIO[(index + n_sobol + k) % len(PORTFOLIO)]
+            if kind == "pi" and (pending or picks):
+                # PI against a kriging-believer incumbent piles onto the fantasies (a batch's
+                # picks 0.01 apart in the unit square): with trials in flight, EI instead
+                kind = "ei"
+        x_next = _maximise_acquisition(space, gp, rng, opts, seed, kind, box)
         picks.extend(space.from_features(x_next[None, :]))
         gp = gp.condition_on(x_next[None, :], gp.predict(x_next[None, :])[0])
     return picks
+
+
+def _warped(space: SearchSpace, x: np.ndarray, y: np.ndarray, fit_idx: np.ndarray,
+            theta: np.ndarray, structure: KernelStructure, opts: BayesianOptions):
+    """Fit the input warp at the MAP ``theta``, refit ``theta`` on the warped inputs (one climb
+    from the current one), and return the GP behind the warp."""
+    xf, yf = x[fit_idx], y[fit_idx]
+    columns = space.numeric_feature_columns()
+    owner = structure.groups[columns]
+
+    def objective(xw: np.ndarray, i: int, factor: float) -> float:
+        t = theta.copy()
+        t[owner[i]] += np.log(factor)
+        return _neg_log_posterior(t, xw, yf, structure, opts.prior)[0]
+
+    warp = fit_input_warp(xf, columns, objective)
+    if warp.is_identity:
+        return GaussianProcess(x, y, theta, structure)
+    xw = warp(xf)
+    bounds = np.array(_theta_bounds(structure))
+    lower, upper = bounds[:, 0], bounds[:, 1]
+    theta, _ = lbfgs.minimize(lambda t: _neg_log_posterior(t, xw, yf, structure, opts.prior),
+                              theta, lower, upper, max_iter=30)
+    return WarpedGP(GaussianProcess(warp(x), y, theta, structure), warp, x)
+
+
+def _theta_bounds(structure: KernelStructure) -> list[tuple[float, float]]:
+    return [LOG_LENGTHSCALE_BOUNDS] * structure.n_params + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS]
 
 
 INITIAL_DESIGN_LOOKAHEAD = 256
@@ -166,11 +236,84 @@ def warp_outputs(y: np.ndarray) -> np.ndarray:
     return best
 
 
+PORTFOLIO = ("ei", "lcb", "pi")
+
+TR_INITIAL, TR_MIN, TR_MAX, TR_SUCCESSES = 0.8, 0.5**7, 1.6, 3
+
+
+def trust_region_length(values: Sequence[float], n_initial: int, dimension: int) -> float:
+    """TuRBO's side length (on the unit cube), replayed over the minimised ``values`` in the
+    order they completed, so a stateless call recovers it: after the initial design, an
+    improvement by more than 1e-3 |best| is a success, anything else a failure; 3 successes in a
+    row double the length (up to 1.6), ``max(4, dimension)`` failures in a row halve it, and below
+    0.5^7 it restarts at 0.8 (TuRBO restarts its whole design there; we keep the data)."""
+    if len(values) <= n_initial:
+        return TR_INITIAL
+    length, successes, failures = TR_INITIAL, 0, 0
+    tolerance = max(4, dimension)
+    best = min(values[:n_initial]) if n_initial else values[0]
+    for v in values[max(n_initial, 1):]:
+        if v < best - 1e-3 * abs(best):
+            successes, failures = successes + 1, 0
+        else:
+            successes, failures = 0, failures + 1
+        best = min(best, v)
+        if successes == TR_SUCCESSES:
+            length, successes = min(2.0 * length, TR_MAX), 0
+        elif failures == tolerance:
+            length, failures = length / 2.0, 0
+        if length < TR_MIN:
+            length = TR_INITIAL
+    return length
+
+
+def trust_region_box(space: SearchSpace, gp: GaussianProcess, centre: np.ndarray, length: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Feature bounds (lower, upper) of the trust region: numeric features within
+    ``length * l_f / geomean(l) / 2`` of the centre (TuRBO's lengthscale-shaped box), clipped to
+    the unit cube; categorical features unrestricted."""
+    lower, upper = np.zeros(space.feature_count), np.ones(space.feature_count)
+    numeric = space.numeric_feature_columns()
+    if len(numeric):
+        lengthscales = 1.0 / np.sqrt(gp.weights[numeric])
+        shape = lengthscales / np.exp(np.mean(np.log(lengthscales)))
+        half = 0.5 * length * shape
+        lower[numeric] = np.clip(centre[numeric] - half, 0.0, 1.0)
+        upper[numeric] = np.clip(centre[numeric] + half, 0.0, 1.0)
+    return lower, upper
+
+
+class _Acquisition:
+    """The acquisition being maximised: log EI, log PI (both against ``best``) or -LCB."""
+
+    def __init__(self, kind: str, best: float, kappa: float) -> None:
+        if kind not in ("ei", "pi", "lcb"):
+            raise ValueError(f"acquisition must be ei, pi, lcb or portfolio, not {kind!r}")
+        self.kind, self.best, self.kappa = kind, best, kappa
+
+    def __call__(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        if self.kind == "ei":
+            return log_expected_improvement(mean, var, self.best)
+        if self.kind == "pi":
+            return log_probability_of_improvement(mean, var, self.best)
+        return negative_lower_confidence_bound(mean, var, self.kappa)
+
+    def with_gradient(self, mean, var, d_mean, d_var) -> tuple[np.ndarray, np.ndarray]:
+        if self.kind == "ei":
+            return log_expected_improvement_and_gradient(mean, var, d_mean, d_var, self.best)
+        if self.kind == "pi":
+            return log_probability_of_improvement_and_gradient(mean, var, d_mean, d_var, self.best)
+        return negative_lower_confidence_bound_and_gradient(mean, var, d_mean, d_var, self.kappa)
+
+
 def _candidates(space: SearchSpace, gp: GaussianProcess, mean_at_data: np.ndarray,
-                rng: np.random.Generator, opts: BayesianOptions, seed: int) -> np.ndarray:
+                rng: np.random.Generator, opts: BayesianOptions, seed: int,
+                box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     start = int(rng.integers(0, 2**20))
     global_points = space.features_from_unit(
         sobol(start, opts.n_candidates, space.dimension, seed))
+    if box is not None:
+        global_points = space.snap_features(box[0] + global_points * (box[1] - box[0]))
     # Local candidates around the trials the model currently believes are best.
     centres = gp.x[np.argsort(mean_at_data)[: min(5, len(mean_at_data))]]
     numeric = space.numeric_feature_columns()
@@ -178,7 +321,10 @@ def _candidates(space: SearchSpace, gp: GaussianProcess, mean_at_data: np.ndarra
     for scale in (0.2, 0.05, 0.01, 0.002):
         base = centres[rng.integers(0, len(centres), opts.n_local_per_scale)].copy()
         base[:, numeric] += scale * rng.standard_normal((len(base), len(numeric)))
-        base[:, numeric] = np.clip(base[:, numeric], 0.0, 1.0)
+        if box is None:
+            base[:, numeric] = np.clip(base[:, numeric], 0.0, 1.0)
+        else:
+            base[:, numeric] = np.clip(base[:, numeric], box[0][numeric], box[1][numeric])
         _resample_some_categories(space, base, rng)
         local.append(space.snap_features(base))
     return np.vstack([global_points, *local])
@@ -195,12 +341,14 @@ def _resample_some_categories(space: SearchSpace, x: np.ndarray, rng: np.random.
 
 
 def _maximise_acquisition(space: SearchSpace, gp: GaussianProcess, rng: np.random.Generator,
-                          opts: BayesianOptions, seed: int) -> np.ndarray:
+                          opts: BayesianOptions, seed: int, kind: str = "ei",
+                          box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     # Incumbent: the best posterior mean over observed and fantasy points (robust to noise).
     mean_at_data = gp.predict(gp.x)[0]
     best = float(np.min(mean_at_data))
-    candidates = _candidates(space, gp, mean_at_data, rng, opts, seed)
-    scores = log_expected_improvement(*gp.predict(candidates), best)
+    acquisition = _Acquisition(kind, best, opts.lcb_kappa)
+    candidates = _candidates(space, gp, mean_at_data, rng, opts, seed, box)
+    scores = acquisition(*gp.predict(candidates))
     order = np.argsort(-scores)
     numeric = space.numeric_feature_columns()
 
@@ -209,12 +357,13 @@ def _maximise_acquisition(space: SearchSpace, gp: GaussianProcess, rng: np.rando
         starts = np.vstack([candidates[_refine_starts(scores, opts.n_refine - 1, rng)],
                             gp.x[np.argmin(mean_at_data)][None, :]])
         for start in starts:
-            refined.append(_refine_numeric(gp, start, numeric, best, opts.refine_iter)[None, :])
+            refined.append(_refine_numeric(gp, start, numeric, acquisition, opts.refine_iter,
+                                           box)[None, :])
     pool = space.snap_features(np.vstack(refined))
-    pool_scores = log_expected_improvement(*gp.predict(pool), best)
+    pool_scores = acquisition(*gp.predict(pool))
     top = pool[np.argsort(-pool_scores)[: 2 * opts.n_refine + 1]]
     pool = np.vstack([pool, _discrete_neighbours(space, top)])
-    pool_scores = log_expected_improvement(*gp.predict(pool), best)
+    pool_scores = acquisition(*gp.predict(pool))
 
     taken = gp.x
     for i in np.argsort(-pool_scores):
@@ -241,25 +390,31 @@ def _refine_starts(scores: np.ndarray, n_more: int, rng: np.random.Generator) ->
 
 
 def _refine_numeric(gp: GaussianProcess, start: np.ndarray, numeric: np.ndarray,
-                    best: float, max_iter: int) -> np.ndarray:
-    """Maximise log EI over the numeric features with the categorical ones fixed.
+                    acquisition: "_Acquisition | float", max_iter: int,
+                    box: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Maximise the acquisition (log EI against a float ``best``) over the numeric features with
+    the categorical ones fixed, inside ``box`` (default the unit cube).
 
     Preconditioned: L-BFGS works on v_f = x_f sqrt(w_f) = x_f / l_f, in which the kernel is
     isotropic, so one step length suits every direction however unequal the lengthscales.
     """
+    if not isinstance(acquisition, _Acquisition):
+        acquisition = _Acquisition("ei", float(acquisition), 0.0)
+    lower, upper = (np.zeros(len(numeric)), np.ones(len(numeric))) if box is None else (
+        box[0][numeric], box[1][numeric])
     point = start.copy()
     scale = 1.0 / np.sqrt(gp.weights[numeric])  # x = v * scale
 
     def negative(v: np.ndarray) -> tuple[float, np.ndarray]:
         point[numeric] = v * scale
         mean, var, d_mean, d_var = gp.predict_with_gradient(point[None, :])
-        value, grad = log_expected_improvement_and_gradient(mean, var, d_mean, d_var, best)
+        value, grad = acquisition.with_gradient(mean, var, d_mean, d_var)
         return -float(value[0]), -grad[0, numeric] * scale
 
-    v, _ = lbfgs.minimize(negative, start[numeric] / scale, np.zeros(len(numeric)),
-                          1.0 / scale, max_iter=max_iter)
+    x0 = np.clip(start[numeric], lower, upper)
+    v, _ = lbfgs.minimize(negative, x0 / scale, lower / scale, upper / scale, max_iter=max_iter)
     out = start.copy()
-    out[numeric] = np.clip(v * scale, 0.0, 1.0)
+    out[numeric] = np.clip(v * scale, lower, upper)
     return out
 
 

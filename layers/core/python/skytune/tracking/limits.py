@@ -46,6 +46,8 @@ RUN_ID_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
 
 # -- reads -----------------------------------------------------------------------------------
 SERIES_MAX_POINTS = 100_000  # max_points of a series read
+SERIES_BATCH_MAX = 100  # (run, metric) series in one batch read (POST /v1/analytics/series)
+SERIES_BATCH_POINTS_MAX = 50_000  # series x max_points of one batch read: the answer stays under Lambda's 6 MB
 SEARCH_EXPERIMENTS_MAX = 100  # experiments named in one search
 SEARCH_PAGE_MAX = 1000
 FILTER_MAX_LENGTH = 10_000

@@ -334,6 +334,53 @@ class Series(BaseModel):
     points: list[SeriesPoint]
 
 
+class SeriesBatchRequest(_Input):
+    """Several series in one read: every metric of `metrics` for every run of `runs`."""
+    runs: list[str] = Field(min_length=1, max_length=tracking_limits.SERIES_BATCH_MAX,
+                            description="Run ids (repeats are read once)", examples=[["01J0Z3K4M5N6P7Q8R9S0T1V2W3"]])
+    metrics: list[str] = Field(min_length=1, max_length=tracking_limits.SERIES_BATCH_MAX,
+                               description="Metric names as logged (not percent-encoded)", examples=[["train/loss"]])
+    min_step: int | None = Field(default=None, ge=0, lt=2**53, strict=True)
+    max_step: int | None = Field(default=None, ge=0, lt=2**53, strict=True)
+    max_points: int = Field(default=1000, ge=2, le=tracking_limits.SERIES_MAX_POINTS, strict=True,
+                            description="Per series: downsampled (M4: first, min, max and last point of each step "
+                                        "bucket) past this many points")
+
+    @field_validator("runs")
+    @classmethod
+    def _run_ids(cls, value: list[str]) -> list[str]:
+        for run_id in value:
+            if not tracking_limits.RUN_ID_PATTERN.match(run_id):
+                raise ValueError(f"{run_id[:80]!r} is not a run id")
+        return list(dict.fromkeys(value))
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(validate_key(m, "metric name", tracking_limits.METRIC_NAME_MAX_LENGTH) for m in value))
+
+
+class SeriesColumns(BaseModel):
+    """One series as columns: point i is (steps[i], timestamps_ms[i], values[i]), ordered by step."""
+    run_id: str
+    metric: str
+    steps: list[int]
+    timestamps_ms: list[int]
+    values: list[float]
+
+
+class SeriesRef(BaseModel):
+    run_id: str
+    metric: str
+
+
+class SeriesBatch(BaseModel):
+    series: list[SeriesColumns] = Field(description="One per (run, metric) pair the store holds, runs in request "
+                                                    "order, each run's metrics in request order")
+    missing: list[SeriesRef] = Field(description="Pairs without a series: an unknown run, or a metric the run has "
+                                                 "not logged")
+
+
 # -- search and analytics ------------------------------------------------------------------------
 StrOrList = Union[str, list[str]]
 

@@ -21,7 +21,8 @@ from skytune.tracking import limits
 from skytune.tracking._checks import checked
 from skytune.tracking.experiments import get_experiment
 from skytune.tracking.ids import new_ulid
-from skytune.tracking.records import LogBatch, LogBatchResult, Run, RunInput, RunStatus, RunUpdate, validate_keyed_tags
+from skytune.tracking.records import (LogBatch, LogBatchResult, Run, RunInput, RunStatus, RunUpdate, SeriesBatch,
+                                      SeriesBatchRequest, validate_keyed_tags)
 
 _checked_run_tags = checked(validate_keyed_tags, "tags")
 _TERMINAL = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.STOPPED}
@@ -146,3 +147,41 @@ def read_series(repo, store, run_id: str, metric: str, min_step: int | None, max
     if min_step is not None and max_step is not None and min_step > max_step:
         raise InvalidInput("min_step must not exceed max_step", field="min_step")
     return store.series(run_id, metric, min_step=min_step, max_step=max_step, max_points=max_points)
+
+
+SERIES_READ_THREADS = 8  # concurrent series reads of one batch read (DynamoDB queries in flight)
+
+
+def read_series_batch(store, request: SeriesBatchRequest) -> SeriesBatch:
+    """Every (run, metric) series of `request` in one call: which pairs exist from one batched read of
+    the summaries (a run has a summary per logged metric; a deleted run has none), then the series
+    read concurrently (each is one or two DynamoDB queries: I/O the threads overlap), or cut from the
+    container's decoded copy when the summary's point count says it is current (metrics.series_cache)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skytune.tracking.records import SeriesColumns, SeriesRef
+
+    pairs = [(run_id, metric) for run_id in request.runs for metric in request.metrics]
+    if len(pairs) > limits.SERIES_BATCH_MAX:
+        raise InvalidInput(f"{len(request.runs)} runs x {len(request.metrics)} metrics is {len(pairs)} series; "
+                           f"one read takes at most {limits.SERIES_BATCH_MAX}", field="runs",
+                           details={"limit": "SERIES_BATCH_MAX", "max": limits.SERIES_BATCH_MAX})
+    if len(pairs) * request.max_points > limits.SERIES_BATCH_POINTS_MAX:
+        raise InvalidInput(f"{len(pairs)} series x max_points {request.max_points} exceeds "
+                           f"{limits.SERIES_BATCH_POINTS_MAX} points in one read", field="max_points",
+                           details={"limit": "SERIES_BATCH_POINTS_MAX", "max": limits.SERIES_BATCH_POINTS_MAX})
+    if request.min_step is not None and request.max_step is not None and request.min_step > request.max_step:
+        raise InvalidInput("min_step must not exceed max_step", field="min_step")
+    held = store.read_summaries(request.runs, request.metrics)
+    present = [(r, m) for r, m in pairs if m in held.get(r, {})]
+
+    def read(pair: tuple[str, str]) -> SeriesColumns:
+        # the summary's point count lets the store keep the decoded series for the next look (a zoom)
+        steps, stamps, values = store.series_columns(pair[0], pair[1], min_step=request.min_step, max_step=request.max_step,
+                                                     max_points=request.max_points, count=held[pair[0]][pair[1]].get("count"))
+        return SeriesColumns(run_id=pair[0], metric=pair[1], steps=steps, timestamps_ms=stamps, values=values)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(SERIES_READ_THREADS, len(present)))) as pool:
+        series = list(pool.map(read, present))
+    absent = set(pairs) - set(present)
+    return SeriesBatch(series=series, missing=[SeriesRef(run_id=r, metric=m) for r, m in pairs if (r, m) in absent])

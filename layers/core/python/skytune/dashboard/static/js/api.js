@@ -31,7 +31,8 @@ function busy(delta) {
 }
 
 export async function request(method, path, body, { raw = false } = {}) {
-  const cfg = await loadConfig();
+  // no await once the config is known: the request leaves before the caller's next drawing work
+  const cfg = config || await loadConfig();
   const url = (cfg.apiUrl || "") + path;
   const headers = {};
   if (body !== undefined) headers["content-type"] = "application/json";

@@ -16,6 +16,11 @@ export function chart(el) {
   return instance;
 }
 
+export function dispose(el) {
+  const instance = echarts.getInstanceByDom(el);
+  if (instance) { instances.delete(instance); instance.dispose(); }
+}
+
 export function disposeAll() {
   instances.forEach((c) => c.dispose());
   instances.clear();

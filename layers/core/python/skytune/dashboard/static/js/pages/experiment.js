@@ -3,7 +3,7 @@
 import { get, post, request, enc } from "../api.js";
 import { h, fmt, errorBox } from "../dom.js";
 import { state, setState } from "../app.js";
-import { chart, chartBox, disposeAll, smooth, lineOption, barOption, scatterOption, parallelOption } from "../charts.js";
+import { chart, chartBox, dispose, disposeAll, smooth, lineOption, barOption, scatterOption, parallelOption } from "../charts.js";
 import { queryBuilder, quoteName } from "../querybuilder.js";
 
 const PAGE = 50;
@@ -32,7 +32,10 @@ export function clickSort(keys, field, shift) {
 }
 
 export async function experimentPage(app, experiment) {
-  let allColumns = [];          // every column the runs have (from the chart query's full rows)
+  // every column the runs have: the keys of full rows (a search without `columns`), which cost the
+  // server a read of each run, so only the table's first page asks for them; the charts' search
+  // names its columns and is answered from the experiment index alone (see chartColumns)
+  let allColumns = [];
   let tableRows = [], chartRows = [];
   let cursors = [null], pageIndex = 0, nextCursor = null;
   const st = () => state();
@@ -83,14 +86,31 @@ export async function experimentPage(app, experiment) {
 
   // ---- table ----
   let tableTicket = 0, chartTicket = 0;  // answers to superseded requests are dropped
+  const learnColumns = (rows) => {
+    const seen = new Set(allColumns);
+    for (const row of rows) for (const key of Object.keys(row)) if (!seen.has(key)) { seen.add(key); allColumns.push(key); }
+  };
+  let discovered = null;  // the first full-row page, once
+  function discover(tableAnswer) {
+    if (!discovered) {
+      discovered = (list(st().c).length || !tableAnswer
+        ? post("/v1/runs/search", { experiments: [experiment], limit: PAGE, filter: st().f || undefined, order_by: st().o || undefined })
+        : tableAnswer).then((page) => learnColumns(page.rows)).catch(() => { discovered = null; });
+    }
+    return discovered;
+  }
+
   async function loadTable() {
     const ticket = ++tableTicket;
     const body = { experiments: [experiment], limit: PAGE, filter: filterOf() || undefined,
       order_by: st().o || undefined, cursor: cursors[pageIndex] || undefined };
     if (list(st().c).length) body.columns = ["run_id", ...list(st().c).filter((c) => c !== "run_id")];
     try {
-      const page = await post("/v1/runs/search", body);
+      const answer = post("/v1/runs/search", body);
+      if (!discovered && !body.columns) discover(answer);
+      const page = await answer;
       if (ticket !== tableTicket) return;
+      if (!body.columns) learnColumns(page.rows);
       showError(null);
       tableRows = page.rows; nextCursor = page.next_cursor || null;
     } catch (error) { if (ticket !== tableTicket) return; showError(error); tableRows = []; nextCursor = null; }
@@ -140,31 +160,54 @@ export async function experimentPage(app, experiment) {
   const numericFields = () => allColumns.filter((c) => c.startsWith("params.") && chartRows.some((r) => typeof r[c] === "number"));
   const paramFields = () => allColumns.filter((c) => c.startsWith("params."));
   const summaryFields = () => allColumns.filter((c) => c.startsWith("metrics."));
-  const select = (id, options, value, key) => h("select", { id, onchange: (e) => { setState({ [key]: e.target.value }); drawCharts(); } },
+  // a setting naming a column the chart rows lack re-runs the charts' search
+  const select = (id, options, value, key) => h("select", { id, onchange: (e) => { setState({ [key]: e.target.value });
+    if (chartColumns().every((c) => fetched.has(c))) drawCharts(); else loadCharts(); } },
     ...options.map((o) => h("option", { value: o, selected: o === value }, o)));
 
+  // What each chart shows, from the URL state and the known columns (drawCharts draws these).
+  function chartSettings() {
+    const s = st();
+    const metrics = metricNames();
+    const summaries = summaryFields();
+    const params = paramFields();
+    const metric = s.m && metrics.includes(s.m) ? s.m : metrics[0];
+    const barField = s.bar && summaries.includes(s.bar) ? s.bar : summaries.find((c) => c.endsWith(".max")) || summaries[0];
+    return { s, metrics, summaries, params, metric, barField,
+      pm: s.pm && summaries.includes(s.pm) ? s.pm : barField,
+      dims: (list(s.pd).length ? list(s.pd) : params.slice(0, 8)).filter((d) => allColumns.includes(d)),
+      sy: s.sy && summaries.includes(s.sy) ? s.sy : barField };
+  }
+  // The columns the charts read: names, every param (parallel axes, scatter, numeric detection), the
+  // line metric's count (which runs logged it) and the summaries on show.
+  function chartColumns() {
+    const c = chartSettings();
+    const wanted = ["run_id", "name", ...c.params, ...c.dims, c.barField, c.pm, c.sy];
+    if (c.metric) wanted.push(`metrics.${quoteName(c.metric)}.count`);
+    return [...new Set(wanted.filter(Boolean))];
+  }
+  let fetched = new Set();
   async function loadCharts() {
     const ticket = ++chartTicket;
+    await discover();
+    if (ticket !== chartTicket) return;
     const sel = [...selected()];
     const filter = sel.length ? `run_id IN (${sel.map((id) => `'${id}'`).join(", ")})` : (st().f || undefined);
+    const columns = chartColumns();
     try {
-      const page = await post("/v1/runs/search", { experiments: [experiment], limit: CHART_RUNS, filter, order_by: st().o || undefined });
+      const page = await post("/v1/runs/search", { experiments: [experiment], limit: CHART_RUNS, filter, order_by: st().o || undefined, columns });
       if (ticket !== chartTicket) return;
-      chartRows = page.rows;
-      const seen = new Set(allColumns);
-      for (const row of chartRows) for (const key of Object.keys(row)) if (!seen.has(key)) { seen.add(key); allColumns.push(key); }
-    } catch (error) { if (ticket !== chartTicket) return; chartRows = []; }
+      chartRows = page.rows; fetched = new Set(columns); lineHeld = null;
+    } catch (error) { if (ticket !== chartTicket) return; chartRows = []; fetched = new Set(); }
     drawCharts();
   }
 
   let lineRequest = 0;
+  let lineHeld = null;  // { metric, ids, coarse }: the line chart's last series, reused by display toggles
+  let redrawLine = () => {};
   function drawCharts() {
     disposeAll();
-    const s = st();
-    const metrics = metricNames();
-    const metric = s.m && metrics.includes(s.m) ? s.m : metrics[0];
-    const summaries = summaryFields();
-    const params = paramFields();
+    const { s, metrics, metric, summaries, params, barField, pm, dims, sy } = chartSettings();
     const numeric = numericFields();
     const boxes = [];
     if (!chartRows.length || !metric) { chartsBox.replaceChildren(h("div.muted", {}, "no runs with metrics to chart")); return; }
@@ -174,26 +217,24 @@ export async function experimentPage(app, experiment) {
     const line = chartBox("line-chart", "Metric over step",
       select("line-metric", metrics, metric, "m"),
       h("label", {}, "smoothing ", h("input", { type: "range", id: "line-smoothing", min: 0, max: 0.99, step: 0.01, value: smoothing,
-        onchange: (e) => { setState({ s: e.target.value === "0" ? null : e.target.value }); drawCharts(); } })),
-      h("label", {}, h("input", { type: "checkbox", id: "line-log", checked: s.log === "1", onchange: (e) => { setState({ log: e.target.checked }); drawCharts(); } }), " log scale"),
-      h("label", {}, h("input", { type: "checkbox", id: "line-time", checked: s.x === "time", onchange: (e) => { setState({ x: e.target.checked ? "time" : null }); drawCharts(); } }), " wall time"));
+        onchange: (e) => { setState({ s: e.target.value === "0" ? null : e.target.value }); redrawLine(); } })),
+      h("label", {}, h("input", { type: "checkbox", id: "line-log", checked: s.log === "1", onchange: (e) => { setState({ log: e.target.checked }); redrawLine(); } }), " log scale"),
+      h("label", {}, h("input", { type: "checkbox", id: "line-time", checked: s.x === "time", onchange: (e) => { setState({ x: e.target.checked ? "time" : null }); redrawLine(); } }), " wall time"));
+    // smoothing, log scale and wall time redraw the line chart alone, from the series already fetched
+    redrawLine = () => { const now = st(); dispose(line.el); drawLine(line.el, metric, Number(now.s || 0), now.log === "1", now.x === "time"); };
     boxes.push(line.panel);
 
     // bar chart of a summary
-    const barField = s.bar && summaries.includes(s.bar) ? s.bar : summaries.find((c) => c.endsWith(".max")) || summaries[0];
     const bar = chartBox("bar-chart", "Summary per run", select("bar-field", summaries, barField, "bar"),
       select("bar-order", ["desc", "asc"], s.bo || "desc", "bo"));
     boxes.push(bar.panel);
 
     // parallel coordinates
-    const pm = s.pm && summaries.includes(s.pm) ? s.pm : barField;
-    const dims = (list(s.pd).length ? list(s.pd) : params.slice(0, 8)).filter((d) => allColumns.includes(d));
     const par = chartBox("parallel-chart", "Parallel coordinates (brush an axis to filter the table)", select("parallel-metric", summaries, pm, "pm"));
     boxes.push(par.panel);
 
     // scatter param vs metric
     const sx = s.sx && params.includes(s.sx) ? s.sx : numeric[0] || params[0];
-    const sy = s.sy && summaries.includes(s.sy) ? s.sy : barField;
     const sc = chartBox("scatter-chart", "Param vs metric", select("scatter-x", params, sx, "sx"), select("scatter-y", summaries, sy, "sy"));
     boxes.push(sc.panel);
 
@@ -223,29 +264,43 @@ export async function experimentPage(app, experiment) {
     const ticket = ++lineRequest;
     const has = `metrics.${quoteName(metric)}.count`;  // only runs that logged the metric
     const runs = chartRows.filter((r) => r[has]).slice(0, LINE_RUNS);
-    const fetchSeries = (run, range) => get(`/v1/runs/${enc(run.run_id)}/metrics/${enc(metric)}?max_points=${SERIES_POINTS}` +
-      (range ? `&min_step=${Math.max(0, Math.floor(range[0]))}&max_step=${Math.max(0, Math.ceil(range[1]))}` : ""));
+    // one request for every run's series (POST /v1/analytics/series), downsampled server-side
+    const fetchSeries = async (range) => {
+      if (!runs.length) return [];
+      const body = { runs: runs.map((r) => r.run_id), metrics: [metric], max_points: SERIES_POINTS };
+      if (range) { body.min_step = Math.max(0, Math.floor(range[0])); body.max_step = Math.max(body.min_step, Math.ceil(range[1])); }
+      const answer = await post("/v1/analytics/series", body);
+      const byRun = new Map(answer.series.map((s) => [s.run_id, s]));
+      return runs.map((run) => { const s = byRun.get(run.run_id);
+        return { points: s ? s.steps.map((step, i) => ({ step, timestamp_ms: s.timestamps_ms[i], value: s.values[i] })) : [] }; });
+    };
     const toData = (points) => smooth(points.map((p) => [wallTime ? p.timestamp_ms : p.step, p.value]), smoothing)
       .map((p, i) => (logScale && p[1] <= 0 ? [p[0], null] : [...p, points[i].step]));
+    const ids = runs.map((r) => r.run_id).join(",");
     let coarse;
-    try { coarse = await Promise.all(runs.map((run) => fetchSeries(run).catch(() => ({ points: [] })))); } catch { return; }
+    if (lineHeld && lineHeld.metric === metric && lineHeld.ids === ids) coarse = lineHeld.coarse;
+    else {
+      try { coarse = await fetchSeries(); lineHeld = { metric, ids, coarse }; } catch { coarse = runs.map(() => ({ points: [] })); }
+    }
     if (ticket !== lineRequest) return;
     const instance = chart(el);
     instance.setOption(lineOption({ xName: wallTime ? "time" : "step", yName: metric, logScale,
       series: runs.map((run, i) => ({ id: run.run_id, name: run.name, data: toData(coarse[i].points) })) }));
     if (wallTime) return;
-    let zoomTimer = null;
+    let zoomTimer = null, zoomTicket = 0;
     instance.on("datazoom", () => {
       clearTimeout(zoomTimer);
-      zoomTimer = setTimeout(async () => {
+      zoomTimer = setTimeout(async () => {  // a short debounce: a wheel or a slider drag sends bursts
+        const zoom = ++zoomTicket;
         const [lo, hi] = instance.getModel().getComponent("xAxis", 0).axis.scale.getExtent();
-        const fine = await Promise.all(runs.map((run) => fetchSeries(run, [lo, hi]).catch(() => ({ points: [] }))));
-        if (ticket !== lineRequest || instance.isDisposed()) return;
+        let fine;
+        try { fine = await fetchSeries([lo, hi]); } catch { fine = runs.map(() => ({ points: [] })); }
+        if (ticket !== lineRequest || zoom !== zoomTicket || instance.isDisposed()) return;
         // finer points inside the view, the coarse ones outside it: the axis extent stays put
         instance.setOption({ series: runs.map((run, i) => ({ id: run.run_id, data: toData([
           ...coarse[i].points.filter((p) => p.step < lo), ...fine[i].points, ...coarse[i].points.filter((p) => p.step > hi)]) })) });
         el.dataset.zoomed = `${Math.floor(lo)}-${Math.ceil(hi)}`;
-      }, 120);
+      }, 50);
     });
   }
 

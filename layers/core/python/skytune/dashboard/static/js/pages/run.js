@@ -1,8 +1,9 @@
-import { get, enc } from "../api.js";
+import { get, post, enc } from "../api.js";
 import { h, fmt, when, errorBox } from "../dom.js";
 import { chart, chartBox, disposeAll, lineOption } from "../charts.js";
 
 const kv = (id, entries) => h("table.kv", { id }, h("tbody", {}, entries.length ? entries.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v))) : [h("tr", {}, h("td.muted", {}, "none"))]));
+const SERIES_PER_REQUEST = 50;  // x max_points 1000: the batch read's 50,000-point limit
 const runLink = (r) => h("a", { href: `/runs/${enc(r.run_id)}` }, r.name || r.run_id);
 
 export async function runPage(app, runId) {
@@ -40,13 +41,21 @@ export async function runPage(app, runId) {
     h("h2", {}, "Metrics"));
   const grid = h("div.charts", { id: "run-charts" });
   app.append(grid);
-  for (const metric of metrics) {
+  const boxes = new Map(metrics.map((metric) => {
     const box = chartBox(`metric-${metric.replace(/[^\w-]/g, "_")}`, metric);
     box.el.dataset.metric = metric;
     grid.append(box.panel);
-    get(`/v1/runs/${enc(runId)}/metrics/${enc(metric)}?max_points=1000`).then((series) => {
-      chart(box.el).setOption(lineOption({ yName: metric, series: [{ id: runId, name: metric, data: series.points.map((p) => [p.step, p.value]) }] }));
-    }).catch((error) => box.panel.append(errorBox(error)));
+    return [metric, box];
+  }));
+  // every chart's series in a few requests (POST /v1/analytics/series: at most 50,000 points each)
+  for (let i = 0; i < metrics.length; i += SERIES_PER_REQUEST) {
+    const chunk = metrics.slice(i, i + SERIES_PER_REQUEST);
+    post("/v1/analytics/series", { runs: [runId], metrics: chunk, max_points: 1000 }).then((answer) => {
+      for (const s of answer.series) {
+        chart(boxes.get(s.metric).el).setOption(lineOption({ yName: s.metric,
+          series: [{ id: runId, name: s.metric, data: s.steps.map((step, k) => [step, s.values[k]]) }] }));
+      }
+    }).catch((error) => chunk.forEach((metric) => boxes.get(metric).panel.append(errorBox(error))));
   }
   return () => disposeAll();
 }
