@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="300 and 1,000 runs, 3 repeats: a smoke run")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument("--mlflow-dir", type=Path, help="keep MLflow's SQLite databases here and reuse them in later runs "
+                        "(its load of 10,000 runs takes minutes; the query is what is compared)")
     parser.add_argument("--json", type=Path, help="also write the first page's cost at the largest size here (for benchmarks.cost)")
     args = parser.parse_args()
     if args.quick:
@@ -141,7 +143,10 @@ def main() -> None:
     # DynamoDB Local runs -inMemory; SQLite on tmpfs (when the machine has one) is its in-memory
     # counterpart, and keeps MLflow's per-commit fsyncs from dominating its load time.
     shm = Path("/dev/shm")
-    mlflow = MlflowSide(Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None)))
+    kept = args.mlflow_dir is not None
+    if kept:
+        args.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow = MlflowSide(args.mlflow_dir if kept else Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None)))
     skytune = SkytuneSide(ROOT)
     loads, results, matches = {}, {}, {}
     try:
@@ -164,7 +169,8 @@ def main() -> None:
             print(f"{size:,} runs measured: {results[size]}", file=sys.stderr, flush=True)
     finally:
         skytune.stop()
-        shutil.rmtree(mlflow.folder, ignore_errors=True)  # tmpfs is memory
+        if not kept:
+            shutil.rmtree(mlflow.folder, ignore_errors=True)  # tmpfs is memory
     text = markdown(sizes, loads, results, matches, check_runs, or_refusal)
     print(text)
     if args.markdown:
