@@ -62,7 +62,10 @@ def test_a_chunk_with_only_the_named_groups_answers_as_the_scan():
 def test_a_chunk_of_another_format_is_refused_as_corrupt():
     with pytest.raises(fmt.ChunkCorrupt):
         fmt.Chunk({"f": 1, "ids": [], "a": {}})
-    chunk = fmt.Chunk({"f": fmt.FORMAT, "ids": ["r1", "r2"]})
+    with pytest.raises(fmt.ChunkCorrupt):
+        fmt.Chunk({"f": fmt.FORMAT, "ids": ["r1", "r2"]})  # the stored "a" group lists its groups
+    chunk = fmt.Chunk(fmt.decode_group(fmt.encode_ids(["r1", "r2"], {"a": 3, "p:lr": 2})))
+    assert chunk.present == {"a": 3, "p:lr": 2}
     with pytest.raises(fmt.ChunkCorrupt):
         chunk.add("p:lr", [1])  # ragged
     with pytest.raises(fmt.ChunkCorrupt):
@@ -85,13 +88,27 @@ class CountingRepo(Repo):
 
 
 def test_a_full_page_is_read_in_slices_on_threads_in_the_page_order():
-    records = [record(i) for i in range(60)]
+    records = [record(i) for i in range(600)]
     repo = CountingRepo(records)
     request = SearchRequest(experiments=["e1"], order_by="metrics.loss.min DESC", limit=45)
-    rows = run_search.search(repo, Series({}), request, Index(records))[0]
+    rows = run_search.search(repo, Series({}), request, Index(records, buckets=2))[0]
     assert rows == run_search.search(Repo(records), Series({}), request)[0]
     assert sorted(len(call) for call in repo.calls) == [5, 10, 10, 10, 10]  # PAGE_SLICE
     assert len(repo.threads) > 1
+
+
+def test_a_page_of_a_tenth_of_the_runs_or_more_is_read_from_the_index():
+    """A full scan's pages: decoding the chunks in full is cheaper than reading every run item; and
+    once decoded, any page of those chunks comes from the index."""
+    records = [record(i) for i in range(600)]
+    repo, index = CountingRepo(records), Index(records, buckets=2)
+    request = SearchRequest(experiments=["e1"], order_by="metrics.loss.min DESC", limit=60)
+    rows, runs, cursor = run_search.search(repo, Series({}), request, index)
+    assert rows == run_search.search(Repo(records), Series({}), request)[0]
+    assert repo.calls == [] and all(chunk.loaded == set(chunk.present) for chunk in index.decoded["e1"].chunks)
+    small = request.model_copy(update={"limit": 5, "cursor": cursor})
+    assert run_search.search(repo, Series({}), small, index)[0] == run_search.search(Repo(records), Series({}), small)[0]
+    assert repo.calls == []  # decoded already: no run read
 
 
 def test_step_predicates_over_many_runs_are_evaluated_on_threads_with_the_same_answers():

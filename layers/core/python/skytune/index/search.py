@@ -142,6 +142,28 @@ def page(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortK
     return items, next_cursor
 
 
+#: A page shown with every column is read from the index when its runs' chunks are decoded in full
+#: already, or when decoding them costs less than reading the runs (a run item plus a Query of its
+#: summaries, ~1 RCU and two round trips a run, vs ~0.1 RCU a run of index): pages of at least a
+#: tenth of the runs of the chunks they touch (a full scan's pages of 1,000 at 10,000 runs).
+FULL_ROWS_SHARE = 10
+
+
+def full_runs(index, loaded: Sequence[ExperimentSnapshot], runs: Sequence) -> list | None:
+    """The page's runs with every column group loaded, from the index; None: read them from the
+    tables instead (cheaper, or the index moved while we read)."""
+    touched = {id(run.chunk): run.chunk for run in runs}
+    missing = [chunk for chunk in touched.values() if set(chunk.present) - chunk.loaded]
+    if missing:
+        if len(runs) * FULL_ROWS_SHARE < sum(len(chunk.ids) for chunk in touched.values()):
+            return None
+        for snapshot in loaded:
+            mine = [chunk for chunk in snapshot.chunks if any(chunk is other for other in missing)]
+            if mine and not index.complete(snapshot, mine):
+                return None
+    return list(runs)
+
+
 def project(runs, columns: Sequence[Column]):
     from skytune.tracking.query import projector
 

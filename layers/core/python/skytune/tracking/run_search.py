@@ -119,6 +119,10 @@ def search(repo, store, request: SearchRequest, index=None) -> tuple[list[dict],
                                                   _context(request.experiments))
             result = query.SearchResult(indexed.project(page_runs, columns or [query.Column(query.Attribute("run_id"), "run_id")]),
                                         page_runs, next_cursor)
+            if not columns:
+                full = indexed.full_runs(index, loaded, page_runs)
+                if full is not None:
+                    return query.runs_table(full), full, next_cursor
         else:
             result = query.search_runs(
                 candidates(repo, store, request.experiments, needs), filter=expr, order_by=order,
