@@ -64,7 +64,7 @@ def _transaction_wcu(client, original, api_params: dict) -> float:
 @contextlib.contextmanager
 def capacity_meter():
     """Yields {"wcu": float, "rcu": float, "requests": Counter} filled while the block runs."""
-    totals = {"wcu": 0.0, "rcu": 0.0, "requests": Counter()}
+    totals = {"wcu": 0.0, "rcu": 0.0, "requests": Counter(), "wcu_by_table": Counter()}
     lock = threading.Lock()
     original = BaseClient._make_api_call
 
@@ -79,9 +79,12 @@ def capacity_meter():
             totals["requests"][operation_name] += 1
             if transaction_wcu is not None:
                 totals["wcu"] += transaction_wcu
+                totals["wcu_by_table"]["(transactions)"] += transaction_wcu
                 return response
             for entry in consumed:  # with TOTAL, DynamoDB reports CapacityUnits: WCU for writes, RCU for reads
                 totals["wcu" if operation_name in _WRITES else "rcu"] += entry.get("CapacityUnits", 0.0)
+                if operation_name in _WRITES:
+                    totals["wcu_by_table"][entry.get("TableName", "?")] += entry.get("CapacityUnits", 0.0)
         return response
 
     BaseClient._make_api_call = call

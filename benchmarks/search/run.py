@@ -183,7 +183,10 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     parser.add_argument("--steps", type=int, default=0, help="also measure a .at(k) filter and sort over this many runs "
                         "with real series (every page)")
+    parser.add_argument("--steps-repeats", type=int, default=2)
     parser.add_argument("--scan-max", type=int, default=30_000, help="measure the full scan up to this size")
+    parser.add_argument("--data-dir", type=Path, help="DynamoDB Local's data folder (default: in memory). 100,000 runs "
+                        "outgrow its in-memory heap: give a fresh folder on tmpfs")
     parser.add_argument("--mlflow-dir", type=Path, help="keep MLflow's SQLite databases here and reuse them in later runs "
                         "(its load of 10,000 runs takes minutes; the query is what is compared)")
     parser.add_argument("--json", type=Path, help="also write the first page's cost at the largest size here (for benchmarks.cost)")
@@ -199,7 +202,7 @@ def main() -> None:
     if kept:
         args.mlflow_dir.mkdir(parents=True, exist_ok=True)
     mlflow = MlflowSide(args.mlflow_dir if kept else Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None)))
-    skytune = SkytuneSide(ROOT)
+    skytune = SkytuneSide(ROOT, args.data_dir)
     loads, results, matches = {}, {}, {}
     try:
         check_runs = check_bulk_matches_domain(skytune, synthetic_runs(20, seed=1))
@@ -221,7 +224,7 @@ def main() -> None:
                                          scan=size <= args.scan_max)
             print(f"{size:,} runs measured: {results[size]}", file=sys.stderr, flush=True)
         if args.steps:
-            steps = measure_steps(skytune, args.steps, max(1, min(args.repeats, 3)))
+            steps = measure_steps(skytune, args.steps, args.steps_repeats)
     finally:
         skytune.stop()
         if not kept:

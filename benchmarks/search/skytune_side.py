@@ -6,6 +6,7 @@ import importlib.util
 import random
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -93,6 +94,7 @@ class SkytuneSide:
         segments and the summaries). About 0.1-0.6 s a run on DynamoDB Local here: too slow for
         10,000 runs, so it loads a sample that `load_bulk` is checked against."""
         run_ids = self.run_ids(experiment, len(data))
+        local = threading.local()  # a MetricStore per thread: each one opens its own client
 
         def load_one(index: int) -> None:
             run = data[index]
@@ -101,7 +103,9 @@ class SkytuneSide:
                                       now=NOW, new_id=lambda: run_ids[index])
             points = [{"name": metric, "step": step, "timestamp": ts, "value": value}
                       for metric, series in run.series.items() for step, ts, value in series]
-            runs.log_batch(self.repo, self.store_factory(seed=index), created.run_id, LogBatch(metrics=points), now=NOW)
+            if not hasattr(local, "store"):
+                local.store = self.store_factory(seed=index)
+            runs.log_batch(self.repo, local.store, created.run_id, LogBatch(metrics=points), now=NOW)
 
         with capacity_meter() as meter:
             with ThreadPoolExecutor(threads) as pool:
@@ -131,11 +135,15 @@ class SkytuneSide:
         run_ids = self.run_ids(experiment, len(data))
         slices = [(data[start:start + 500], run_ids[start:start + 500]) for start in range(0, len(data), 500)]
 
+        local = threading.local()  # a MetricStore per thread: each one opens its own client
+
         def log(index: int) -> None:
             run = data[index]
             points = [{"name": metric, "step": step, "timestamp": ts, "value": value}
                       for metric, series in run.series.items() for step, ts, value in series]
-            runs.log_batch(self.repo, MetricStore(seed=index), run_ids[index], LogBatch(metrics=points), now=NOW)
+            if not hasattr(local, "store"):
+                local.store = MetricStore(seed=index)
+            runs.log_batch(self.repo, local.store, run_ids[index], LogBatch(metrics=points), now=NOW)
 
         with capacity_meter() as meter:
             with ThreadPoolExecutor(threads) as pool:

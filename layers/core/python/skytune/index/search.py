@@ -101,7 +101,7 @@ def matches_in_order(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Se
 #: evaluated in slices on threads so those round trips overlap. Same evaluator, same reads, same
 #: answers; only their latency overlaps (the GIL is released while a request waits).
 SERIES_THREADS = 16
-_SERIES_SLICE = 64
+_SERIES_SLICE = 16
 
 
 def reads_series(expr: Expr, order: Sequence[SortKey]) -> bool:
