@@ -4,7 +4,6 @@ their ECharts instances. Any console error or failed request fails the test."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import math
 import os
@@ -31,10 +30,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 expect.set_options(timeout=60_000)  # a loaded 2-core CI machine: the local API serves one request at a time per function
 
-_spec = importlib.util.spec_from_file_location("local_runtime_e2e_dash", Path(__file__).with_name("test_local_runtime.py"))
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-LocalProcess = _module.LocalProcess
+from tests.support.local_process import LocalProcess  # noqa: E402
 
 pytestmark = pytest.mark.timeout(900)  # the data fixture starts a stack and runs a tuning job
 

@@ -1,7 +1,6 @@
 """`skytune doctor` against `skytune local` as a user runs both: two subprocesses, real HTTP."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -11,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("local_runtime_e2e", Path(__file__).with_name("test_local_runtime.py"))
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-LocalProcess = _module.LocalProcess
+from tests.support.local_process import LocalProcess  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.e2e.test_local_runtime import LocalProcess
+from tests.support.local_process import LocalProcess
 
 TRAINING_SCRIPT = """
 import sys

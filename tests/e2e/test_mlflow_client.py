@@ -3,7 +3,6 @@ autologging, the fluent and client APIs, search, metric history, MLflow's error 
 skytune's own search finds what MLflow logged."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -15,10 +14,7 @@ import pytest
 
 import skytune
 
-_spec = importlib.util.spec_from_file_location("local_runtime_e2e_mlflow", Path(__file__).with_name("test_local_runtime.py"))
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-LocalProcess = _module.LocalProcess
+from tests.support.local_process import LocalProcess  # noqa: E402
 
 
 def eventually(read, done, timeout: float = 20.0):

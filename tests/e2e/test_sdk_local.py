@@ -1,7 +1,6 @@
 """The SDK against `skytune local` as a user runs it: a subprocess, real HTTP."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import time
@@ -12,10 +11,7 @@ import pytest
 
 import skytune
 
-_spec = importlib.util.spec_from_file_location("local_runtime_e2e", Path(__file__).with_name("test_local_runtime.py"))
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-LocalProcess = _module.LocalProcess
+from tests.support.local_process import LocalProcess  # noqa: E402
 
 
 @pytest.fixture(scope="module")

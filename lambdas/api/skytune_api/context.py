@@ -1,32 +1,9 @@
 """What every route needs from the outside world, created once per container (cold start)."""
 from __future__ import annotations
 
-from functools import cache
+from skytune.handlers import FunctionResources
 
-from skytune import storage
-from skytune.settings import Settings
-from skytune.storage.repository import DynamoRepository
-
-
-@cache
-def settings() -> Settings:
-    loaded = Settings.from_environment()
-    storage.bind(loaded)
-    return loaded
-
-
-@cache
-def repository() -> DynamoRepository:
-    settings()
-    return DynamoRepository()
-
-
-@cache
-def index():
-    """The experiment index (skytune.index), or None where the function has no index table
-    (search then scans run items)."""
-    if settings().index_table is None:
-        return None
-    from skytune.index import IndexStore
-
-    return IndexStore(repository())
+_resources = FunctionResources()
+settings = _resources.settings
+repository = _resources.repository
+index = _resources.index

@@ -2,30 +2,18 @@
 from __future__ import annotations
 
 import os
-from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from skytune import storage
-from skytune.metrics import MetricStore
-from skytune.settings import Settings
+from skytune.handlers import FunctionResources
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-
-@cache
-def settings() -> Settings:
-    loaded = Settings.from_environment()
-    storage.bind(loaded)
-    return loaded
-
-
-@cache
-def metric_store() -> MetricStore:
-    settings()
-    return MetricStore()
+_resources = FunctionResources()
+settings = _resources.settings
+metric_store = _resources.metric_store
 
 
 def metric_stream_format() -> str:

@@ -4,18 +4,13 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from skytune import storage
-from skytune.settings import Settings
-from skytune.tuning.repository import TuningRepository
+from skytune.handlers import FunctionResources
 from skytune.tuning.names import ENV_TRIAL_QUEUE
+from skytune.tuning.repository import TuningRepository
 from skytune.tuning.tracked_runs import TrackingRuns
 
-
-@cache
-def settings() -> Settings:
-    loaded = Settings.from_environment()
-    storage.bind(loaded)
-    return loaded
+_resources = FunctionResources()
+settings = _resources.settings
 
 
 @cache
@@ -26,11 +21,7 @@ def repository() -> TuningRepository:
 
 @cache
 def tracker() -> TrackingRuns:
-    from skytune.metrics import MetricStore
-    from skytune.storage.repository import DynamoRepository
-
-    settings()
-    return TrackingRuns(DynamoRepository(), MetricStore())
+    return TrackingRuns(_resources.repository(), _resources.metric_store())
 
 
 @cache

@@ -261,9 +261,7 @@ def render(outcomes: list[Outcome]) -> str:
 
 
 def main(args) -> int:
-    client = Client(args.url, auth=args.auth, max_attempts=3)
-    if args.jwt:
-        client = _with_bearer(client, args.jwt)
+    client = Client(args.url, auth=args.auth, max_attempts=3, bearer=args.jwt)
     doctor = Doctor(client, log_group=args.log_group, trial_function=args.trial_function,
                     dashboard_url=args.dashboard_url, timeout_s=args.timeout)
     outcomes = doctor.run()
@@ -273,23 +271,12 @@ def main(args) -> int:
     return 1 if any(o.status == "FAIL" for o in outcomes) else 0
 
 
-def _with_bearer(client: Client, token: str) -> Client:
-    """JWT auth (`auth=jwt` stacks): the client sends the pool's token as a bearer token."""
-    transport = client.transport
-
-    def bearer(method, url, headers, body, timeout):
-        return transport(method, url, {**headers, "authorization": f"Bearer {token}"}, body, timeout)
-
-    client.auth = "none"
-    client.transport = bearer
-    return client
-
-
 def add_parser(commands) -> None:
     doctor = commands.add_parser("doctor", help="check a deployed (or local) stack end to end")
     doctor.add_argument("--url", help="the stack's ApiUrl output (default: SKYTUNE_URL, else the local stack)")
-    doctor.add_argument("--auth", choices=["iam", "none"], help="default: iam for a deployed URL")
-    doctor.add_argument("--jwt", help="a token of the stack's user pool (auth=jwt stacks)")
+    doctor.add_argument("--auth", choices=["iam", "jwt", "none"], help="default: iam for a deployed URL "
+                        "(jwt: the token from --jwt, SKYTUNE_JWT or the SKYTUNE_OAUTH_* client credentials)")
+    doctor.add_argument("--jwt", help="a token of the stack's user pool (auth=jwt stacks; implies --auth jwt)")
     doctor.add_argument("--log-group", help="a log group the stack subscribes (subscribedLogGroups context)")
     doctor.add_argument("--trial-function", help="run the tuning check's trial as this Lambda function "
                                                   "(default: the doctor acts as an external worker)")

@@ -2,9 +2,11 @@
 
 - URL: the `url` argument, else `SKYTUNE_URL`, else http://127.0.0.1:8080 (`skytune local`).
 - Auth: `auth="iam"` signs every request with the caller's AWS credentials (botocore's chain:
-  env, profile, instance/container role) for API Gateway's IAM authoriser; `auth="none"` sends
-  plain requests. Default: `SKYTUNE_AUTH` if set, else "none" for localhost and plain `http://`
-  URLs (API Gateway only speaks HTTPS) and "iam" elsewhere.
+  env, profile, instance/container role) for API Gateway's IAM authoriser; `auth="jwt"` sends
+  `Authorization: Bearer <token>` for stacks deployed with `-c auth=jwt` (see `skytune.client.jwt`
+  for where the token comes from); `auth="none"` sends plain requests. Default: `SKYTUNE_AUTH` if
+  set, else "none" for localhost and plain `http://` URLs (API Gateway only speaks HTTPS) and
+  "iam" elsewhere.
 - Token (local mode): `skytune local` requires its token on every request. It is sent as
   `X-Skytune-Token` from the `token` argument, else `SKYTUNE_TOKEN`, else (for a loopback URL only)
   the token file of the data directory: `$SKYTUNE_DATA_DIR/token`, default `.skytune/token`.
@@ -28,6 +30,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
+
+from skytune.client.jwt import BearerTokens
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TOKEN_ENV = "SKYTUNE_TOKEN"
@@ -108,12 +112,16 @@ class Client:
     def __init__(self, url: str | None = None, *, auth: str | None = None, timeout: float = 30.0,
                  max_attempts: int = 8, backoff_base: float = 0.2, backoff_cap: float = 20.0,
                  transport: Transport | None = None, sleep: Callable[[float], None] = time.sleep,
-                 seed: int | None = None, token: str | None = None, connect_retry_seconds: float = 3.0) -> None:
+                 seed: int | None = None, token: str | None = None, connect_retry_seconds: float = 3.0,
+                 bearer: "str | BearerTokens | None" = None) -> None:
         self.url = (url or os.environ.get("SKYTUNE_URL") or DEFAULT_URL).rstrip("/")
         self._token = token
-        self.auth = (auth or _default_auth(self.url)).lower()
-        if self.auth not in ("iam", "none"):
-            raise ValueError("auth must be 'iam' or 'none'")
+        self.auth = (auth or ("jwt" if bearer is not None else _default_auth(self.url))).lower()
+        if self.auth not in ("iam", "jwt", "none"):
+            raise ValueError("auth must be 'iam', 'jwt' or 'none'")
+        self._bearer: BearerTokens | None = None
+        if self.auth == "jwt":
+            self._bearer = bearer if isinstance(bearer, BearerTokens) else BearerTokens.configured(bearer)
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.connect_retry_seconds = connect_retry_seconds
@@ -134,11 +142,15 @@ class Client:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         payload = data if data is not None else None if body is None else json.dumps(body, allow_nan=False).encode()
         started = time.monotonic()
+        refused = refetch_token = False
         for attempt in range(self.max_attempts):
             headers = {"content-type": "application/octet-stream" if data is not None else "application/json",
                        "accept": "*/*" if raw else "application/json"}
             if self.auth == "iam":
                 headers = self._sign(method, url, headers, payload)
+            elif self.auth == "jwt":
+                headers["authorization"] = f"Bearer {self._bearer.token(refresh=refetch_token)}"
+                refetch_token = False
             else:
                 token = self._token or local_token(self.url)  # read each time: a restart may create it
                 if token:
@@ -152,6 +164,10 @@ class Client:
                 if last or spent >= self.connect_retry_seconds or self._past(deadline):
                     raise ServerUnreachable(url, error, _is_local(self.url)) from error
                 self._back_off(attempt, None, error, limit=self.connect_retry_seconds - spent)
+                continue
+            if (status == 401 and self._bearer is not None and self._bearer.refreshable and not refused
+                    and not last):
+                refused = refetch_token = True  # expired between fetch and use: fetch anew, once
                 continue
             if status in RETRYABLE_STATUSES and not last and not self._past(deadline):
                 self._back_off(attempt, response_headers.get("retry-after"), None,

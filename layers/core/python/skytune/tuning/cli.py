@@ -1,8 +1,9 @@
 """`skytune tuning create|describe|trials|stop`: a thin HTTP client of the tuning API.
 
-Talks to ``--api`` (default ``$SKYTUNE_API_URL``, else the local ``skytune local`` address). For a
-deployed stack with IAM authorisation, requests are signed with SigV4 (botocore, the client's only
-dependency) when ``--sigv4`` is given. Imports no PynamoDB.
+Talks to ``--api`` (default ``$SKYTUNE_API_URL``, else ``$SKYTUNE_URL``, else the local ``skytune local``
+address) through the SDK's HTTP client, so it retries, authenticates and reports an unreachable server
+as the SDK does: ``--auth iam`` signs with SigV4 (``--sigv4`` is the older spelling), ``--auth jwt``
+sends a bearer token (``SKYTUNE_JWT`` or client credentials, see skytune.client.jwt). Imports no PynamoDB.
 """
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
-DEFAULT_API = "http://127.0.0.1:8080"
+from skytune.client.http import DEFAULT_URL, ApiError, Client, ServerUnreachable
+from skytune.client.jwt import TokenUnavailable
+
 TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 def add_parser(commands) -> None:
     tuning = commands.add_parser("tuning", help="create, watch and stop tuning jobs")
-    tuning.add_argument("--api", default=os.environ.get("SKYTUNE_API_URL", DEFAULT_API), help="API base URL")
-    tuning.add_argument("--sigv4", action="store_true", help="sign requests (deployed API with IAM auth)")
+    tuning.add_argument("--api", default=os.environ.get("SKYTUNE_API_URL") or os.environ.get("SKYTUNE_URL") or DEFAULT_URL,
+                        help="API base URL (default $SKYTUNE_API_URL, else $SKYTUNE_URL, else the local stack)")
+    tuning.add_argument("--auth", choices=["iam", "jwt", "none"],
+                        help="iam: SigV4 (default for a deployed URL); jwt: bearer token (SKYTUNE_JWT or SKYTUNE_OAUTH_*)")
+    tuning.add_argument("--sigv4", action="store_true", help="same as --auth iam")
     actions = tuning.add_subparsers(dest="tuning_command", required=True)
     create = actions.add_parser("create", help="create a job from a JSON file (skytune or SageMaker body)")
     create.add_argument("spec", type=Path)
@@ -43,8 +48,8 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    client = Client(args.api, sign=args.sigv4)
     try:
+        client = _Calls(Client(args.api, auth="iam" if args.sigv4 else args.auth, max_attempts=4))
         if args.tuning_command == "create":
             body = json.loads(args.spec.read_text())
             if args.name:
@@ -57,26 +62,30 @@ def run(args) -> int:
         if args.tuning_command == "describe":
             if args.watch:
                 return watch(client, args.name, args.interval)
-            print(json.dumps(client.call("GET", f"/v1/tuning-jobs/{args.name}"), indent=2))
+            print(json.dumps(client.call("GET", f"/v1/tuning-jobs/{_segment(args.name)}"), indent=2))
             return 0
         if args.tuning_command == "trials":
             order = "Ascending" if args.ascending else "Descending"
-            query = f"sort_by={args.sort_by}&sort_order={order}&limit={args.limit}" + (f"&status={args.status}" if args.status else "")
-            page = client.call("GET", f"/v1/tuning-jobs/{args.name}/trials?{query}")
+            query = {"sort_by": args.sort_by, "sort_order": order, "limit": args.limit, "status": args.status}
+            page = client.call("GET", f"/v1/tuning-jobs/{_segment(args.name)}/trials", query=query)
             print(trial_table(page["TrainingJobSummaries"]))
             return 0
         if args.tuning_command == "stop":
-            print(summary(client.call("POST", f"/v1/tuning-jobs/{args.name}/stop")))
+            print(summary(client.call("POST", f"/v1/tuning-jobs/{_segment(args.name)}/stop")))
             return 0
-    except ApiError as error:
+    except (ApiError, ServerUnreachable, TokenUnavailable) as error:
         print(f"skytune tuning: {error}", file=sys.stderr)
         return 1
     return 2
 
 
-def watch(client: "Client", name: str, interval: float) -> int:
+def _segment(name: str) -> str:
+    return quote(name, safe="")
+
+
+def watch(client: "_Calls", name: str, interval: float) -> int:
     while True:
-        job = client.call("GET", f"/v1/tuning-jobs/{name}")
+        job = client.call("GET", f"/v1/tuning-jobs/{_segment(name)}")
         print("\r" + summary(job), end="", flush=True)
         if job["HyperParameterTuningJobStatus"] in TERMINAL:
             print()
@@ -106,43 +115,11 @@ def trial_table(trials: list[dict]) -> str:
     return "\n".join(lines)
 
 
-class ApiError(Exception):
-    pass
+class _Calls:
+    """The SDK client, spoken to as this CLI does (method, path, body)."""
 
+    def __init__(self, client: Client) -> None:
+        self.client = client
 
-class Client:
-    def __init__(self, base: str, sign: bool = False) -> None:
-        self.base = base.rstrip("/")
-        self.sign = sign
-
-    def call(self, method: str, path: str, body: dict | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"content-type": "application/json"}
-        if self.sign:
-            headers = self._signed(method, self.base + path, data, headers)
-        else:
-            from skytune.client.http import TOKEN_HEADER, local_token
-
-            token = local_token(self.base)  # `skytune local`'s token (env or its data directory)
-            if token:
-                headers[TOKEN_HEADER] = token
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            detail = json.loads(error.read() or b"{}").get("error", {})
-            raise ApiError(f"{error.code} {detail.get('message', error.reason)}") from None
-        except urllib.error.URLError as error:
-            raise ApiError(f"cannot reach {self.base}: {error.reason} (is `skytune local` running? --api)") from None
-
-    @staticmethod
-    def _signed(method: str, url: str, data: bytes | None, headers: dict) -> dict:
-        import botocore.session
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        session = botocore.session.get_session()
-        request = AWSRequest(method=method, url=url, data=data, headers=headers)
-        SigV4Auth(session.get_credentials(), "execute-api", session.get_config_variable("region")).add_auth(request)
-        return dict(request.headers)
+    def call(self, method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
+        return self.client.request(method, path, body, query=query)
