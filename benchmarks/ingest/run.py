@@ -135,6 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=100_000, help="points per path")
     parser.add_argument("--json", type=Path, help="also write the large-delivery rows here (for benchmarks.cost)")
+    parser.add_argument("--only", choices=["logs", "stream", "http"], help="measure this path only (and the naive one)")
     args = parser.parse_args()
     assembly = synthesise(ROOT, Path(tempfile.mkdtemp()) / "cdk.out", "bench")
     stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None, tuning_enabled=False).start()
@@ -143,18 +144,19 @@ def main() -> None:
     try:
         emulator = stack.http_api()
         api(emulator, "POST", "/v1/experiments", {"name": "bench"})
-        rows = [
-            bench_logs(stack, emulator, args.points, 1000),
-            bench_logs(stack, emulator, args.points // 10, 50),
-            bench_logs(stack, emulator, args.points // 10, 25),
-            bench_stream(stack, emulator, args.points, 100),
-            bench_stream(stack, emulator, args.points // 10, 10),
-            bench_stream(stack, emulator, args.points // 10, 1),
-            bench_api(stack, emulator, args.points, 1000),
-            bench_api(stack, emulator, args.points // 10, 100),
-            bench_api(stack, emulator, args.points // 10, 50),
-            bench_naive(stack, args.points // 10),
+        paths = [
+            ("logs", lambda: bench_logs(stack, emulator, args.points, 1000)),
+            ("logs", lambda: bench_logs(stack, emulator, args.points // 10, 50)),
+            ("logs", lambda: bench_logs(stack, emulator, args.points // 10, 25)),
+            ("stream", lambda: bench_stream(stack, emulator, args.points, 100)),
+            ("stream", lambda: bench_stream(stack, emulator, args.points // 10, 10)),
+            ("stream", lambda: bench_stream(stack, emulator, args.points // 10, 1)),
+            ("http", lambda: bench_api(stack, emulator, args.points, 1000)),
+            ("http", lambda: bench_api(stack, emulator, args.points // 10, 100)),
+            ("http", lambda: bench_api(stack, emulator, args.points // 10, 50)),
+            ("naive", lambda: bench_naive(stack, args.points // 10)),
         ]
+        rows = [run() for kind, run in paths if args.only is None or kind in (args.only, "naive")]
     finally:
         stack.stop()
     naive = rows[-1]["wcu_per_point"]

@@ -174,6 +174,19 @@ def markdown(sizes, loads, results, matches, check_runs, or_refusal) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _reproducible(argv: list[str]) -> list[str]:
+    """The arguments that shape the figures (not where files are kept)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--mlflow-dir", "--data-dir", "--markdown"):
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000, help="size compared with MLflow")
@@ -246,7 +259,7 @@ def main() -> None:
         first_page = results[largest]["first page, cold"]
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "command": f"python -m benchmarks.search.run {' '.join(sys.argv[1:])}",
+            "command": f"python -m benchmarks.search.run {' '.join(_reproducible(sys.argv[1:]))}",
             "runs": largest, "query": f"{SKYTUNE_FILTER} ORDER BY {SKYTUNE_ORDER}",
             "rcu_first_page": first_page["rcu"], "seconds_first_page": first_page["skytune_ms"][0] / 1000,
         }, indent=2) + "\n")
