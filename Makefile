@@ -80,6 +80,15 @@ bench-suite: .venv-bench/.installed
 	  --problems $$(.venv-bench/bin/python -c "from benchmarks.tuner.suite_problems import SUITE; print(','.join(SUITE))") \
 	  --json build/suite.jsonl --markdown benchmarks/tuner/suite.md
 
+# Beyond AMT (issue 15 section 3): multi-objective, conditional and constrained tuning vs Optuna
+.PHONY: bench-beyond-amt
+bench-beyond-amt: .venv-bench/.installed
+	@mkdir -p build
+	nice .venv-bench/bin/python -m benchmarks.beyond_amt --part conditional --part constrained \
+	  --problems conditional-net,gardner,gramacy --seeds 20 --budget 30 --jobs 1 --json build/beyond_cc.jsonl --markdown build/beyond_cc.md
+	nice .venv-bench/bin/python -m benchmarks.beyond_amt --part multiobjective \
+	  --problems zdt1-6d,dtlz2-6d-3obj,branin-currin --seeds 20 --budget 30 --jobs 2 --json build/beyond_mo.jsonl --markdown build/beyond_mo.md
+
 bench-latency: install
 	$(BIN)/python -m benchmarks.tuner.latency
 

@@ -61,15 +61,30 @@ def _transaction_wcu(client, original, api_params: dict) -> float:
     return total
 
 
+def _folding() -> bool:
+    try:
+        from skytune.metrics.store import FOLDING
+    except ImportError:  # pragma: no cover - the core layer is not on the path
+        return False
+    return FOLDING.get()
+
+
 @contextlib.contextmanager
-def capacity_meter():
-    """Yields {"wcu": float, "rcu": float, "requests": Counter} filled while the block runs."""
-    totals = {"wcu": 0.0, "rcu": 0.0, "requests": Counter(), "wcu_by_table": Counter()}
+def capacity_meter(current_thread_only: bool = False):
+    """Yields {"wcu": float, "rcu": float, "requests": Counter} filled while the block runs, and the
+    part of "wcu" spent by metric-store folds ("fold_wcu", whatever thread ran them) and by other
+    threads than the caller's, such as the local stack's stream consumer ("background_wcu").
+    `current_thread_only`: count only the calls of the thread that entered the block."""
+    totals = {"wcu": 0.0, "rcu": 0.0, "requests": Counter(), "fold_wcu": 0.0, "background_wcu": 0.0}
     lock = threading.Lock()
     original = BaseClient._make_api_call
+    owner = threading.get_ident()
 
     def call(self, operation_name, api_params):
         if self.meta.service_model.service_name != "dynamodb" or operation_name not in _OPERATIONS:
+            return original(self, operation_name, api_params)
+        folding, background = _folding(), threading.get_ident() != owner
+        if current_thread_only and background:
             return original(self, operation_name, api_params)
         response = original(self, operation_name, {**api_params, "ReturnConsumedCapacity": "TOTAL"})
         consumed = response.get("ConsumedCapacity") or []
@@ -78,13 +93,16 @@ def capacity_meter():
         with lock:
             totals["requests"][operation_name] += 1
             if transaction_wcu is not None:
-                totals["wcu"] += transaction_wcu
-                totals["wcu_by_table"]["(transactions)"] += transaction_wcu
-                return response
-            for entry in consumed:  # with TOTAL, DynamoDB reports CapacityUnits: WCU for writes, RCU for reads
-                totals["wcu" if operation_name in _WRITES else "rcu"] += entry.get("CapacityUnits", 0.0)
-                if operation_name in _WRITES:
-                    totals["wcu_by_table"][entry.get("TableName", "?")] += entry.get("CapacityUnits", 0.0)
+                wcu = transaction_wcu
+            else:  # with TOTAL, DynamoDB reports CapacityUnits: WCU for writes, RCU for reads
+                wcu = sum(entry.get("CapacityUnits", 0.0) for entry in consumed) if operation_name in _WRITES else 0.0
+                if operation_name not in _WRITES:
+                    totals["rcu"] += sum(entry.get("CapacityUnits", 0.0) for entry in consumed)
+            totals["wcu"] += wcu
+            if folding:
+                totals["fold_wcu"] += wcu
+            elif background:
+                totals["background_wcu"] += wcu
         return response
 
     BaseClient._make_api_call = call

@@ -23,7 +23,7 @@ from benchmarks.capacity import capacity_meter  # noqa: E402
 from skytune.local.runtime import LocalStack  # noqa: E402
 from skytune.local.synth import synthesise  # noqa: E402
 from skytune.local.template import stack_name  # noqa: E402
-from skytune.metrics import Summary  # noqa: E402
+from skytune.metrics import MetricStore, Summary  # noqa: E402
 from tests.support import aws_events  # noqa: E402
 
 T0 = 1_800_000_000_000
@@ -45,26 +45,24 @@ def new_run(emulator, experiment) -> str:
     return api(emulator, "POST", "/v1/runs", {"experiment": experiment, "name": uuid.uuid4().hex[:12]})["run_id"]
 
 
-STACK = None  # set by main: its stream consumer (the experiment index) is flushed into each row
-
-
-def measure(label, n_points, work):
-    """Ingestion's WCU excludes the index table: the stream consumer's writes (issue 11), flushed
-    into the row and reported apart (`index_wcu`); they are not on the write path."""
+def measure(label, n_points, work, run_id=None):
+    """WCU of the deliveries, and separately of the metric store's folds (those the writers ran, plus
+    a final fold that closes the run, as at its end), all billed to the path. The local stack's
+    stream consumer (the search index) runs in other threads: its writes are reported apart."""
     with capacity_meter() as meter:
         started = time.perf_counter()
         work()
         elapsed = time.perf_counter() - started
-        if STACK is not None and STACK.streams is not None:
-            STACK.streams.flush()
-    index_table = None if STACK is None else next((f.environment["INDEX_TABLE"] for f in STACK.functions.specs.values()
-                                                   if "INDEX_TABLE" in f.environment), None)
-    index_wcu = meter["wcu_by_table"].get(index_table, 0.0)
-    wcu = meter["wcu"] - index_wcu
+        if run_id is not None and hasattr(MetricStore, "fold"):
+            MetricStore().fold(run_id, close_all=True)
+    ingest_wcu = meter["wcu"] - meter["background_wcu"]  # deliveries + folds
+    fold_wcu = meter["fold_wcu"]
     return {"path": label, "points": n_points, "seconds": round(elapsed, 2), "points_per_s": round(n_points / elapsed),
-            "index_wcu": round(index_wcu, 1),
-            "wcu": round(wcu, 1), "wcu_per_point": round(wcu / n_points, 4),
-            "wcu_per_million": round(wcu / n_points * MILLION), "write_requests": sum(
+            "wcu": round(ingest_wcu, 1), "wcu_per_point": round(ingest_wcu / n_points, 4),
+            "delivery_wcu_per_point": round((ingest_wcu - fold_wcu) / n_points, 4),
+            "fold_wcu_per_point": round(fold_wcu / n_points, 4),
+            "index_consumer_wcu": round(meter["background_wcu"], 1),
+            "wcu_per_million": round(ingest_wcu / n_points * MILLION), "write_requests": sum(
                 v for k, v in meter["requests"].items() if k in ("PutItem", "UpdateItem", "BatchWriteItem", "TransactWriteItems"))}
 
 
@@ -77,7 +75,7 @@ def bench_logs(stack, emulator, total, lines_per_delivery):
     events = [aws_events.cloudwatch_logs_event("/bench", "s", lines[i:i + lines_per_delivery], seed=i) for i in range(0, len(lines), lines_per_delivery)]
     fn = handler_id(stack, "skytune_ingest.logs.lambda_handler")
     row = measure(f"CloudWatch Logs subscription ({lines_per_delivery} lines x 2 metrics per delivery)", len(lines) * 2,
-                  lambda: [stack.functions.invoke(fn, e) for e in events])
+                  lambda: [stack.functions.invoke(fn, e) for e in events], run_id)
     return {**row, "kind": "logs", "handler": "skytune_ingest.logs", "invocations": len(events),
             "log_bytes": sum(len(text) + 26 for text, _ in lines)}  # + CloudWatch's per-event overhead
 
@@ -95,7 +93,7 @@ def bench_stream(stack, emulator, total, records_per_invocation):
               for i in range(0, len(minutes), records_per_invocation)]
     fn = handler_id(stack, "skytune_ingest.metric_stream.lambda_handler")
     row = measure(f"Metric stream via Firehose ({records_per_invocation} one-minute records of 10 metrics x 5 statistics per invocation)", len(datapoints) * 5,
-                  lambda: [stack.functions.invoke(fn, e) for e in events])
+                  lambda: [stack.functions.invoke(fn, e) for e in events], run_id)
     records = [record for event in events for record in event["records"]]
     record_bytes = sum(len(base64.b64decode(record["data"])) for record in records) / len(records)
     return {**row, "kind": "metric_stream", "handler": "skytune_ingest.metric_stream", "invocations": len(events),
@@ -108,7 +106,7 @@ def bench_api(stack, emulator, total, points_per_request):
     batches = [{"metrics": [{"name": f"m{j % 5}", "value": rnd.random(), "step": (i + j) // 5, "timestamp": T0 + i + j}
                             for j in range(points_per_request)]} for i in range(0, total, points_per_request)]
     row = measure(f"HTTP log-batch ({points_per_request} points, 5 metrics per request)", total,
-                  lambda: [api(emulator, "POST", f"/v1/runs/{run_id}/log-batch", b) for b in batches])
+                  lambda: [api(emulator, "POST", f"/v1/runs/{run_id}/log-batch", b) for b in batches], run_id)
     return {**row, "kind": "http", "handler": "skytune_api", "invocations": len(batches)}
 
 
@@ -135,36 +133,33 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=100_000, help="points per path")
     parser.add_argument("--json", type=Path, help="also write the large-delivery rows here (for benchmarks.cost)")
-    parser.add_argument("--only", choices=["logs", "stream", "http"], help="measure this path only (and the naive one)")
     args = parser.parse_args()
     assembly = synthesise(ROOT, Path(tempfile.mkdtemp()) / "cdk.out", "bench")
     stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None, tuning_enabled=False).start()
-    global STACK
-    STACK = stack
     try:
         emulator = stack.http_api()
         api(emulator, "POST", "/v1/experiments", {"name": "bench"})
-        paths = [
-            ("logs", lambda: bench_logs(stack, emulator, args.points, 1000)),
-            ("logs", lambda: bench_logs(stack, emulator, args.points // 10, 50)),
-            ("logs", lambda: bench_logs(stack, emulator, args.points // 10, 25)),
-            ("stream", lambda: bench_stream(stack, emulator, args.points, 100)),
-            ("stream", lambda: bench_stream(stack, emulator, args.points // 10, 10)),
-            ("stream", lambda: bench_stream(stack, emulator, args.points // 10, 1)),
-            ("http", lambda: bench_api(stack, emulator, args.points, 1000)),
-            ("http", lambda: bench_api(stack, emulator, args.points // 10, 100)),
-            ("http", lambda: bench_api(stack, emulator, args.points // 10, 50)),
-            ("naive", lambda: bench_naive(stack, args.points // 10)),
+        rows = [
+            bench_logs(stack, emulator, args.points, 1000),
+            bench_logs(stack, emulator, args.points // 10, 50),
+            bench_logs(stack, emulator, args.points // 10, 25),
+            bench_stream(stack, emulator, args.points, 100),
+            bench_stream(stack, emulator, args.points // 10, 10),
+            bench_stream(stack, emulator, args.points // 10, 1),
+            bench_api(stack, emulator, args.points, 1000),
+            bench_api(stack, emulator, args.points // 10, 100),
+            bench_api(stack, emulator, args.points // 10, 50),
+            bench_naive(stack, args.points // 10),
         ]
-        rows = [run() for kind, run in paths if args.only is None or kind in (args.only, "naive")]
     finally:
         stack.stop()
     naive = rows[-1]["wcu_per_point"]
-    print(f"| path | points | points/s | WCU per point | WCU per 1M points | vs one item per point | index consumer WCU (apart) |")
-    print(f"|---|---:|---:|---:|---:|---:|---:|")
+    print(f"| path | points | points/s | WCU per point (deliveries + folds) | of which deliveries | of which folds | WCU per 1M points | vs one item per point | index consumer WCU (apart) |")
+    print(f"|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(f"| {row['path']} | {row['points']:,} | {row['points_per_s']:,} | {row['wcu_per_point']} | "
-              f"{row['wcu_per_million']:,} | {naive / row['wcu_per_point']:.0f}x cheaper | {row['index_wcu']:,} |")
+              f"{row['delivery_wcu_per_point']} | {row['fold_wcu_per_point']} | "
+              f"{row['wcu_per_million']:,} | {naive / row['wcu_per_point']:.0f}x cheaper | {row['index_consumer_wcu']} |")
     print(f"| SageMaker BatchPutMetrics (10 points per request) | - | - | - | {MILLION // SAGEMAKER_POINTS_PER_REQUEST:,} requests per 1M points | - |")
     if args.json:
         # the first (large-delivery) row of each path: what a training job's deliveries look like in practice

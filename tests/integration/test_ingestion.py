@@ -8,7 +8,7 @@ import pytest
 
 from skytune.ingestion.sources import sagemaker_run_id
 from skytune.ingestion.pipeline import RunNotReady
-from skytune.metrics import Summary
+from skytune.metrics import MetricStore, Summary
 from tests.support import aws_events
 from tests.support.faults import throttle_dynamodb_writes
 
@@ -263,8 +263,16 @@ def test_overlapping_rebatched_deliveries_on_every_path_store_exactly_the_ground
     queue = [d for d in deliveries for _ in range(rnd.choice((1, 2)))]
     rnd.shuffle(queue)
     handler = {"logs": LOGS, "stream": STREAM}
+    folder = MetricStore(sleep=lambda s: None, seed=3)
+    folds = 0
     with throttle_dynamodb_writes(rate=0.10, seed=12) as faults:
         while queue:
+            if rnd.random() < 0.15:  # folds interleaved with the deliveries (besides the writers' own)
+                for run in (log_run, stream_run, batch_run):
+                    try:
+                        folds += not folder.fold(run, close_all=rnd.random() < 0.3).aborted
+                    except Exception:  # noqa: BLE001 - a throttled fold: the next one finishes it
+                        pass
             kind, event = queue.pop(0)
             if kind == "batch":
                 response = api.post(f"/v1/runs/{batch_run}/log-batch", {"metrics": event["metrics"]},
@@ -282,18 +290,24 @@ def test_overlapping_rebatched_deliveries_on_every_path_store_exactly_the_ground
                 failed = {r["recordId"] for r in response["records"] if r["result"] == "ProcessingFailed"}
                 if failed and event["records"][0]["recordId"] != aws_events.firehose_record_ids(1, seed=999)[0]:
                     queue.append((kind, {**event, "records": [r for r in event["records"] if r["recordId"] in failed]}))
-    assert faults["throttled"] > 5
+    assert faults["throttled"] > 5 and folds > 3
 
-    assert series(api, log_run, "loss") == [(s, v) for s, _, v in log_truth]
-    assert summaries(api, log_run)["loss"] == truth(log_truth)
-    stream_stats = summaries(api, stream_run)
-    for gpu in ("GPU0", "GPU1"):
-        for suffix, value in {"": lambda d: d.sum / d.count, ":max": lambda d: d.max, ":min": lambda d: d.min,
-                              ":sum": lambda d: d.sum, ":count": lambda d: d.count}.items():
-            expected = [(d.timestamp_ms // 1000, d.timestamp_ms, value(d)) for d in datapoints if d.metric_name == gpu]
-            assert stream_stats[gpu + suffix] == truth(expected), gpu + suffix
-    assert series(api, batch_run, "acc") == [(s, v) for s, _, v in batch_truth]
-    assert summaries(api, batch_run)["acc"] == truth(batch_truth)
+    def check():
+        assert series(api, log_run, "loss") == [(s, v) for s, _, v in log_truth]
+        assert summaries(api, log_run)["loss"] == truth(log_truth)
+        stream_stats = summaries(api, stream_run)
+        for gpu in ("GPU0", "GPU1"):
+            for suffix, value in {"": lambda d: d.sum / d.count, ":max": lambda d: d.max, ":min": lambda d: d.min,
+                                  ":sum": lambda d: d.sum, ":count": lambda d: d.count}.items():
+                expected = [(d.timestamp_ms // 1000, d.timestamp_ms, value(d)) for d in datapoints if d.metric_name == gpu]
+                assert stream_stats[gpu + suffix] == truth(expected), gpu + suffix
+        assert series(api, batch_run, "acc") == [(s, v) for s, _, v in batch_truth]
+        assert summaries(api, batch_run)["acc"] == truth(batch_truth)
+
+    check()
+    for run in (log_run, stream_run, batch_run):  # everything folded: the summary items alone are exact
+        assert not folder.fold(run, close_all=True).aborted
+    check()
 
 
 def test_a_metric_stream_record_with_a_malformed_line_keeps_its_valid_datapoints(api, functions):

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from skytune.optimize.conditional import Condition, active_names, check_conditions, parse_conditions
+
 # AMT allows 30 tunable parameters and 30 values per categorical; we allow more (the Sobol
 # direction-number table embedded here covers 64 dimensions).
 MAX_TUNABLE_PARAMETERS = 64
@@ -41,10 +43,11 @@ _RANGE_KINDS = (
     "IntegerParameterRanges",
     "CategoricalParameterRanges",
 )
-# The keys a range may carry (AMT's, plus Step/NumberOfValues for Grid); anything else is a typo
-# (``ScalingTyp``) or a feature we do not have (``Condition``) and is refused, not ignored.
-_NUMERIC_KEYS = ("Name", "MinValue", "MaxValue", "ScalingType", "Step", "NumberOfValues")
-_CATEGORICAL_KEYS = ("Name", "Values")
+# The keys a range may carry (AMT's, plus Step/NumberOfValues for Grid and Conditions for
+# conditional spaces, see skytune.optimize.conditional); anything else is a typo (``ScalingTyp``,
+# ``Condition``) and is refused, not ignored.
+_NUMERIC_KEYS = ("Name", "MinValue", "MaxValue", "ScalingType", "Step", "NumberOfValues", "Conditions")
+_CATEGORICAL_KEYS = ("Name", "Values", "Conditions")
 
 
 class SearchSpaceError(ValueError):
@@ -185,6 +188,8 @@ class SearchSpace:
 
     parameters: tuple[Parameter, ...]
     static: Mapping[str, Any] = field(default_factory=dict)
+    # Conditional parameters: name -> conditions that must all hold (skytune.optimize.conditional).
+    conditions: Mapping[str, tuple[Condition, ...]] = field(default_factory=dict)
 
     # ----- shape ---------------------------------------------------------------------------
     @property
@@ -211,15 +216,27 @@ class SearchSpace:
     # ----- membership ----------------------------------------------------------------------
     def key(self, config: Mapping[str, Any]) -> tuple:
         """The identity of a configuration in this space: numbers as rounded floats, so that 3, 3.0,
-        "3" and a value that went through JSON are the same point; static values do not count."""
+        "3" and a value that went through JSON are the same point; static values do not count.
+        An inactive conditional parameter counts as None, whatever value it carries."""
+        active = self.active(config)
         return tuple(
+            None if p.name not in active else
             round(float(config[p.name]), 12) if isinstance(p, NumericParameter) else config[p.name]
             for p in self.parameters
         )
 
+    def active(self, config: Mapping[str, Any]) -> set[str]:
+        """The parameters that exist in ``config`` (all of them unless the space has conditions)."""
+        if not self.conditions:
+            return set(self.names)
+        return active_names(self, config)
+
     def contains(self, config: Mapping[str, Any]) -> bool:
-        """True when every tunable parameter is present with an in-range value of the right type."""
-        return all(p.name in config and p.contains(config[p.name]) for p in self.parameters)
+        """True when every active tunable parameter is present with an in-range value of the right
+        type (and no inactive one is)."""
+        active = self.active(config)
+        return all((p.name in config and p.contains(config[p.name])) if p.name in active
+                   else p.name not in config for p in self.parameters)
 
     def coerce(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """``config`` with every tunable value parsed to its range's type (see the parameters'
@@ -228,12 +245,18 @@ class SearchSpace:
         tunable = {}
         for p in self.parameters:
             if p.name not in config or config[p.name] is None:
+                if self.conditions and p.name not in self.active({**config, **tunable}):
+                    continue  # an inactive conditional parameter is absent
                 raise ValueError(f"{p.name} is missing")
             tunable[p.name] = p.coerce(config[p.name])
         return self.with_static(tunable)
 
     def with_static(self, tunable: Mapping[str, Any]) -> dict[str, Any]:
-        """The full hyperparameter dict a trial receives: static values, then the tunable ones."""
+        """The full hyperparameter dict a trial receives: static values, then the tunable ones
+        (inactive conditional parameters left out)."""
+        if self.conditions:
+            active = self.active(tunable)
+            tunable = {k: v for k, v in tunable.items() if k in active or k not in self.conditions}
         return {**self.static, **tunable}
 
     # ----- unit encoding -------------------------------------------------------------------
@@ -255,9 +278,10 @@ class SearchSpace:
         z = np.empty((len(configs), self.dimension))
         for j, p in enumerate(self.parameters):
             if isinstance(p, CategoricalParameter):
-                z[:, j] = [(p.choices.index(c[p.name]) + 0.5) / len(p.choices) for c in configs]
-            else:
-                z[:, j] = p.to_unit(np.array([float(c[p.name]) for c in configs]))
+                z[:, j] = [(p.choices.index(c[p.name]) + 0.5) / len(p.choices) if p.name in c else 0.5
+                           for c in configs]
+            else:  # an absent (inactive) parameter sits mid-range here; the GP never uses this
+                z[:, j] = [p.to_unit(np.array([float(c[p.name])]))[0] if p.name in c else 0.5 for c in configs]
         return z
 
     # ----- feature encoding (the GP's inputs) ----------------------------------------------
@@ -318,7 +342,7 @@ class SearchSpace:
 
 # ----- parsing ---------------------------------------------------------------------------------
 def parse_space(parameter_ranges: Mapping[str, Any], static: Mapping[str, Any] | None = None
-                ) -> SearchSpace:
+                ) -> SearchSpace:  # noqa: C901
     """Build a :class:`SearchSpace` from AMT's ``ParameterRanges`` JSON.
 
     Numeric bounds arrive as strings (``"MinValue": "0.001"``) as AMT sends them; numbers are
@@ -334,6 +358,7 @@ def parse_space(parameter_ranges: Mapping[str, Any], static: Mapping[str, Any] |
 
     parameters: list[Parameter] = []
     seen: dict[str, str] = {}
+    conditions: dict[str, tuple[Condition, ...]] = {}
     for kind in _RANGE_KINDS:
         ranges = parameter_ranges.get(kind, [])
         if not isinstance(ranges, list):
@@ -348,6 +373,8 @@ def parse_space(parameter_ranges: Mapping[str, Any], static: Mapping[str, Any] |
             if name in seen:
                 raise SearchSpaceError(f"{where}.Name", f"duplicate parameter name (also {seen[name]})")
             seen[name] = where
+            if "Conditions" in spec:
+                conditions[name] = parse_conditions(spec["Conditions"], f"{where}.Conditions")
             if kind == "CategoricalParameterRanges":
                 parameters.append(_parse_categorical(spec, where, name))
             else:
@@ -359,11 +386,12 @@ def parse_space(parameter_ranges: Mapping[str, Any], static: Mapping[str, Any] |
         raise SearchSpaceError(
             root, f"{len(parameters)} tunable parameters; at most {MAX_TUNABLE_PARAMETERS} are allowed"
         )
+    check_conditions(parameters, conditions, seen)
     static = dict(static or {})
     for name in static:
         if name in seen:
             raise SearchSpaceError(f"StaticHyperParameters.{name}", "also declared as a tunable range")
-    return SearchSpace(tuple(parameters), static)
+    return SearchSpace(tuple(parameters), static, conditions)
 
 
 def _check_keys(spec: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:

@@ -43,6 +43,8 @@ def add_parser(commands) -> None:
                         choices=["Name", "CreationTime", "Status", "FinalObjectiveMetricValue"])
     trials.add_argument("--ascending", action="store_true")
     trials.add_argument("--limit", type=int, default=20)
+    pareto = actions.add_parser("pareto", help="the Pareto set of a job with several objectives")
+    pareto.add_argument("name")
     stop = actions.add_parser("stop", help="stop a job (running trials stop, none start)")
     stop.add_argument("name")
 
@@ -70,6 +72,14 @@ def run(args) -> int:
             page = client.call("GET", f"/v1/tuning-jobs/{_segment(args.name)}/trials", query=query)
             print(trial_table(page["TrainingJobSummaries"]))
             return 0
+        if args.tuning_command == "pareto":
+            job = client.call("GET", f"/v1/tuning-jobs/{_segment(args.name)}")
+            if job.get("ParetoFrontTrainingJobs") is None:
+                print(f"skytune tuning: {args.name} has one objective; its best trial: "
+                      f"{(job.get('BestTrainingJob') or {}).get('TrainingJobName', '-')}", file=sys.stderr)
+                return 1
+            print(pareto_table(job["ParetoFrontTrainingJobs"]))
+            return 0
         if args.tuning_command == "stop":
             print(summary(client.call("POST", f"/v1/tuning-jobs/{_segment(args.name)}/stop")))
             return 0
@@ -90,7 +100,9 @@ def watch(client: "_Calls", name: str, interval: float) -> int:
         if job["HyperParameterTuningJobStatus"] in TERMINAL:
             print()
             best = job.get("BestTrainingJob")
-            if best:
+            if job.get("ParetoFrontTrainingJobs") is not None:
+                print(pareto_table(job["ParetoFrontTrainingJobs"]))
+            elif best:
                 print(f"best: {best['TrainingJobName']} "
                       f"{best['FinalHyperParameterTuningJobObjectiveMetric']['Value']} {json.dumps(best['TunedHyperParameters'])}")
             return 0 if job["HyperParameterTuningJobStatus"] == "Completed" else 1
@@ -100,19 +112,37 @@ def watch(client: "_Calls", name: str, interval: float) -> int:
 def summary(job: dict) -> str:
     counters = job["TrainingJobStatusCounters"]
     best = job.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
+    pareto = job.get("ParetoFrontTrainingJobs")
+    feasible = job.get("OutcomeConstraintCounters")
     return (f"{job['HyperParameterTuningJobName']}: {job['HyperParameterTuningJobStatus']} "
             f"completed={counters['Completed']} running={counters['InProgress']} failed={counters['NonRetryableError']} "
-            f"stopped={counters['Stopped']} best={best if best is not None else '-'}"
+            f"stopped={counters['Stopped']} "
+            + (f"pareto={len(pareto)}" if pareto is not None else f"best={best if best is not None else '-'}")
+            + (f" feasible={feasible['Feasible']} infeasible={feasible['Infeasible']}" if feasible else "")
             + (f" ignored-history={job['IgnoredHistory']['Count']}" if job.get("IgnoredHistory") else ""))
 
 
 def trial_table(trials: list[dict]) -> str:
-    lines = [f"{'trial':<40} {'status':<10} {'objective':>10}  hyperparameters"]
+    """One line per trial; with several objectives every objective's value, with outcome
+    constraints a feasibility column (beyond AMT)."""
+    several = any("FinalObjectiveMetrics" in t for t in trials)
+    constrained = any("Feasible" in t for t in trials)
+    header = f"{'trial':<40} {'status':<10} {'objective' if not several else 'objectives':>10}"
+    lines = [header + (f" {'feasible':<8}" if constrained else "") + "  hyperparameters"]
     for trial in trials:
         value = trial.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value", "-")
-        lines.append(f"{trial['TrainingJobName']:<40} {trial['TrainingJobStatus']:<10} {value!s:>10}  "
-                     f"{json.dumps(trial['TunedHyperParameters'])}")
+        if several:
+            value = ",".join(f"{m['MetricName']}={m['Value']:.6g}" for m in trial.get("FinalObjectiveMetrics", [])) or "-"
+        line = f"{trial['TrainingJobName']:<40} {trial['TrainingJobStatus']:<10} {value!s:>10}"
+        if constrained:
+            line += f" {('yes' if trial['Feasible'] else 'no') if 'Feasible' in trial else '-':<8}"
+        lines.append(f"{line}  {json.dumps(trial['TunedHyperParameters'])}")
     return "\n".join(lines)
+
+
+def pareto_table(trials: list[dict]) -> str:
+    """The Pareto set of a multi-objective job (describe's ParetoFrontTrainingJobs)."""
+    return f"Pareto set ({len(trials)} trials):\n" + trial_table(trials)
 
 
 class _Calls:

@@ -26,6 +26,8 @@ from skytune.optimize import (
     usable_history,
     warm_start_report,
 )
+from skytune.optimize.constraints import OutcomeConstraint, is_feasible
+from skytune.optimize.extended import Goal, Outcome, suggest_extended
 from skytune.tuning import limits
 from skytune.tuning.names import execution_name
 from skytune.tuning.records import (
@@ -184,8 +186,8 @@ def _suggest_once(repo, job: TuningJob, number: int,
     spec = job.spec
     space = spec.search_space()
     trials = [t for t in repo.list_trials(job.name) if t.hyperparameters is not None and t.number != number]
-    completed = [_observation(t) for t in sorted(trials, key=lambda t: t.ended_at or t.created_at)
-                 if t.status in TERMINAL_TRIAL]
+    finished = [t for t in sorted(trials, key=lambda t: t.ended_at or t.created_at) if t.status in TERMINAL_TRIAL]
+    completed = [_observation(t) for t in finished]
     pending = [t.hyperparameters for t in trials if t.status not in TERMINAL_TRIAL] + list(extra_pending or [])
     completed, dropped = usable_history(space, completed)
     ignored = [{"source": f"trial {d.trial_id}", "reason": d.reason} for d in dropped]
@@ -206,6 +208,11 @@ def _suggest_once(repo, job: TuningJob, number: int,
         points = suggest("Grid", space, inherited, [], number, seed, objective=spec.objective.type)
         return points[number - 1] if len(points) >= number else None
     completed = inherited + completed
+    if spec.strategy == "Bayesian" and spec.uses_extended_optimizer:
+        picks = suggest_extended(space, [_outcome(job, t) for t in finished], pending, 1, seed, index=number - 1,
+                                 objectives=[Goal(o.metric_name, o.type) for o in spec.all_objectives],
+                                 constraints=outcome_constraints(spec))
+        return picks[0] if picks else None
     options: dict[str, Any] = {}
     if spec.strategy == "Hyperband":
         options["base"] = "Random"
@@ -243,6 +250,19 @@ def _observation(trial: Trial, source: Any = None) -> Observation:
     value = trial.objective_value if trial.status in (TrialStatus.COMPLETED, TrialStatus.STOPPED) else None
     return Observation(trial.hyperparameters, value, tuple(trial.curve),
                        trial.number if source is None else source)
+
+
+def outcome_constraints(spec: TuningJobSpec) -> list[OutcomeConstraint]:
+    return [OutcomeConstraint(c.metric_name, c.operator, c.value) for c in spec.outcome_constraints]
+
+
+def _outcome(job: TuningJob, trial: Trial) -> Outcome:
+    """A finished trial for the extended optimiser: its final metrics (objectives, constrained
+    metrics); without an objective value it counts as failed."""
+    metrics = dict(trial.final_metrics or {})
+    if trial.objective_value is not None:
+        metrics.setdefault(job.spec.objective.metric_name, trial.objective_value)
+    return Outcome(trial.hyperparameters, metrics, trial.objective_value is None, trial.number)
 
 
 def runner_request(spec: TuningJobSpec, trial: Trial, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -316,6 +336,12 @@ def record_trial(repo, name: str, number: int, runner: str, run_output: Any, now
     status = outcome.status
     if trial.status == TrialStatus.STOPPING and status == TrialStatus.COMPLETED:
         status = TrialStatus.STOPPED  # it finished while the stop was on its way: stopped early all the same
+    extra = job.spec.reported_metrics
+    returned = [(m, 0, outcome.final_metrics[m]) for m in extra if m in outcome.final_metrics
+                and not trial.metric_points.get(m)]
+    if returned:  # further objectives / constrained metrics the runner returned as final values
+        repo.add_metric_points(name, number, returned)
+        trial = repo.get_trial(name, number)
     objective = final_objective(trial.curve) if status != TrialStatus.FAILED else None
     reason = outcome.failure_reason
     if status == TrialStatus.COMPLETED and objective is None:
@@ -323,11 +349,42 @@ def record_trial(repo, name: str, number: int, runner: str, run_output: Any, now
             reason = reason or (f"the objective metric {metric!r} is not a number: "
                                 f"metrics.{metric} = {outcome.rejected_metrics[metric]}")
         reason = reason or f"the trial never reported the objective metric {metric!r}"
-    ended = repo.finish_trial(job, number, status, objective, reason, now)
+    extended: dict[str, Any] = {}
+    if extra or job.spec.outcome_constraints:
+        objective, reason, extended = _final_metrics(job.spec, trial, status, objective, reason, outcome)
+    ended = repo.finish_trial(job, number, status, objective, reason, now, **extended)
     if ended and trial.run_id:
         _quietly(lambda: tracker.finish(trial.run_id, status.value, now))
     _check_completion(repo, name, now)
     return {"action": "next", "status": status.value, "objective": objective}
+
+
+def _final_metrics(spec: TuningJobSpec, trial: Trial, status: TrialStatus, objective: float | None,
+                   reason: str | None, outcome) -> tuple[float | None, str | None, dict[str, Any]]:
+    """Beyond AMT: every job metric's final value (its value at the largest step), whether the
+    trial satisfies the outcome constraints, and whether it may be the best trial. A trial that
+    misses one of several objectives has no objective (as one missing its only objective)."""
+    finals: dict[str, float] = {}
+    if objective is not None:
+        finals[spec.objective.metric_name] = objective
+        for metric in spec.reported_metrics:
+            value = final_objective(trial.metric_points.get(metric, []))
+            if value is not None:
+                finals[metric] = value
+        for extra in spec.all_objectives[1:]:
+            if extra.metric_name not in finals:
+                objective, finals = None, {}
+                if status == TrialStatus.COMPLETED:
+                    rejected = outcome.rejected_metrics.get(extra.metric_name)
+                    reason = reason or (f"the objective metric {extra.metric_name!r} is not a number: "
+                                        f"metrics.{extra.metric_name} = {rejected}" if rejected else
+                                        f"the trial never reported the objective metric {extra.metric_name!r}")
+                break
+    feasible = None
+    if spec.outcome_constraints and objective is not None:
+        feasible = is_feasible(outcome_constraints(spec), finals)
+    return objective, reason, {"final_metrics": finals if objective is not None else None, "feasible": feasible,
+                               "best_candidate": not spec.is_multi_objective and feasible is not False}
 
 
 def _check_completion(repo, name: str, now: datetime) -> None:
@@ -400,21 +457,37 @@ def _trial_of(repo, name: str, trial_name: str) -> Trial:
 
 def objective_points(spec: TuningJobSpec, metrics: list[Mapping[str, Any]]) -> list[tuple[int, float]]:
     """The objective's (step, value) among reported metric points; points need a step."""
+    points = [(step, value) for _, step, value in
+              _job_metric_points(metrics, {spec.objective.metric_name}, "objective metric")]
+    return points[-limits.MAX_CURVE_POINTS:]
+
+
+def reported_points(spec: TuningJobSpec, metrics: list[Mapping[str, Any]]) -> list[tuple[str, int, float]]:
+    """Beyond AMT: the (metric, step, value) points of further objectives and constrained metrics
+    (the last ``MAX_CURVE_POINTS`` of each); they need a step, as the objective's do."""
+    wanted = set(spec.reported_metrics)
+    points = _job_metric_points(metrics, wanted, "metric") if wanted else []
+    return [p for m in wanted for p in [q for q in points if q[0] == m][-limits.MAX_CURVE_POINTS:]]
+
+
+def _job_metric_points(metrics: list[Mapping[str, Any]], names: set[str], what: str
+                       ) -> list[tuple[str, int, float]]:
     points = []
     for index, point in enumerate(metrics or []):
-        if point.get("name") != spec.objective.metric_name:
+        name = point.get("name")
+        if name not in names:
             continue
         if point.get("step") is None:
-            raise InvalidInput("objective metric points need a step", field=f"metrics[{index}].step")
+            raise InvalidInput(f"{what} points need a step", field=f"metrics[{index}].step")
         step, value = point["step"], point.get("value")
         if isinstance(step, bool) or not isinstance(step, int) and not (isinstance(step, float) and step.is_integer()):
-            raise InvalidInput(f"the step of the objective metric must be an integer, not {step!r}",
+            raise InvalidInput(f"the step of the {what} must be an integer, not {step!r}",
                                field=f"metrics[{index}].step")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidInput(f"the objective metric {spec.objective.metric_name!r} must be a number, not {value!r}",
+            raise InvalidInput(f"the {what} {name!r} must be a number, not {value!r}",
                                field=f"metrics[{index}].value")
-        points.append((int(step), float(value)))
-    return points[-limits.MAX_CURVE_POINTS:]
+        points.append((name, int(step), float(value)))
+    return points
 
 
 def report_metrics(repo, name: str, trial_name: str, metrics: list[Mapping[str, Any]],
@@ -423,8 +496,11 @@ def report_metrics(repo, name: str, trial_name: str, metrics: list[Mapping[str, 
     job = get_job(repo, name)
     trial = _trial_of(repo, name, trial_name)
     points = objective_points(job.spec, metrics)
+    extra = reported_points(job.spec, metrics)
     if points and trial.status not in TERMINAL_TRIAL:
         repo.add_curve_points(name, trial.number, points)
+    if extra and trial.status not in TERMINAL_TRIAL:
+        repo.add_metric_points(name, trial.number, extra)
     if trial.run_id and metrics:
         _quietly(lambda: (tracker or NoTracking()).log_metrics(trial.run_id, list(metrics), now))
     return repo.get_trial(name, trial.number)

@@ -91,6 +91,11 @@ class TrialItem(Model):
     objective_status = UnicodeAttribute()
     # objective curve: step (as a string key) -> value; SET curve.#step = :v is idempotent
     curve = MapAttribute(default=dict)
+    # beyond AMT: further objectives' and constrained metrics' points, "<metric>@<step>" -> value
+    # (SET is idempotent like the curve's); at the end, each one's final value and feasibility
+    metric_points = MapAttribute(default=dict)
+    final_metrics = JSONAttribute(null=True)
+    feasible = BooleanAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
     stop_reason = UnicodeAttribute(null=True)
     stop_requested = BooleanAttribute(default=False)

@@ -24,3 +24,6 @@ TRIALS_PER_EXECUTION = 500
 # and a Grid small enough to enumerate (its points are counted from the ranges, never listed first).
 INTEGER_RANGE_MAX_ABS = 2**53 - 1
 GRID_MAX_POINTS = 100_000
+# Beyond AMT (issue 15): objectives per job (hypervolume cost grows with them) and outcome constraints.
+MAX_OBJECTIVES = 4
+MAX_OUTCOME_CONSTRAINTS = 8

@@ -82,6 +82,11 @@ class Trial(BaseModel):
     objective_value: float | None = None
     objective_status: ObjectiveStatus = ObjectiveStatus.PENDING
     curve: list[tuple[int, float]] = Field(default_factory=list)  # objective (step, value) as reported
+    # Beyond AMT: further objectives' and constrained metrics' (step, value) points by metric, and
+    # once the trial ended, every job metric's final value (the objective's too) and feasibility.
+    metric_points: dict[str, list[tuple[int, float]]] = Field(default_factory=dict)
+    final_metrics: dict[str, float] | None = None
+    feasible: bool | None = None
     failure_reason: str | None = None
     stop_reason: str | None = None
     worker: int | None = None

@@ -169,7 +169,7 @@ class TuningRepository:
             trial = TrialItem(
                 pk, trial_sk(number), job_name=job.name, number=number, name=trial_name(job.name, number),
                 status=TrialStatus.IN_PROGRESS.value, objective_status=ObjectiveStatus.PENDING.value,
-                curve={}, created_at=now,
+                curve={}, metric_points={}, created_at=now,
             )
             try:
                 with TransactWrite(connection=self._connection()) as transaction:
@@ -266,6 +266,12 @@ class TuningRepository:
         for start in range(0, len(actions), 50):  # an update expression has a size limit
             TrialItem(job_pk(job_name), trial_sk(number)).update(actions=actions[start:start + 50])
 
+    def add_metric_points(self, job_name: str, number: int, points: list[tuple[str, int, float]]) -> None:
+        """Further objectives' and constrained metrics' values by step (idempotent like the curve)."""
+        actions = [Path(["metric_points", f"{metric}@{int(step)}"]).set(float(value)) for metric, step, value in points]
+        for start in range(0, len(actions), 50):
+            TrialItem(job_pk(job_name), trial_sk(number)).update(actions=actions[start:start + 50])
+
     def request_trial_stop(self, job_name: str, number: int, reason: str) -> bool:
         """Mark a running trial Stopping (its runner is told on the next heartbeat)."""
         try:
@@ -280,7 +286,8 @@ class TuningRepository:
         return True
 
     def finish_trial(self, job: TuningJob, number: int, status: TrialStatus, objective_value: float | None,
-                     failure_reason: str | None, now: datetime) -> bool:
+                     failure_reason: str | None, now: datetime, *, final_metrics: dict[str, float] | None = None,
+                     feasible: bool | None = None, best_candidate: bool = True) -> bool:
         """End a trial and move the job's counters with it, in one transaction. Only the first call
         for a trial changes anything (condition: the trial is still running), so a retried record
         step cannot count twice. Returns whether this call ended the trial."""
@@ -296,6 +303,10 @@ class TuningRepository:
             trial_actions.append(TrialItem.objective_value.set(objective_value))
         if failure_reason:
             trial_actions.append(TrialItem.failure_reason.set(failure_reason[:1000]))
+        if final_metrics is not None:
+            trial_actions.append(TrialItem.final_metrics.set(final_metrics))
+        if feasible is not None:
+            trial_actions.append(TrialItem.feasible.set(feasible))
         try:
             with TransactWrite(connection=self._connection()) as transaction:
                 transaction.update(
@@ -309,7 +320,7 @@ class TuningRepository:
             if "ConditionalCheckFailed" in _cancelled_reasons(error):
                 return False
             raise
-        if objective_value is not None:
+        if objective_value is not None and best_candidate:
             self._offer_best(job, trial_name(job.name, number), objective_value)
         return True
 
@@ -354,6 +365,11 @@ def _job(item: TuningJobItem) -> TuningJob:
 
 def _trial(item: TrialItem) -> Trial:
     raw_curve = item.curve.as_dict() if hasattr(item.curve, "as_dict") else dict(item.curve or {})
+    raw_points = item.metric_points.as_dict() if hasattr(item.metric_points, "as_dict") else dict(item.metric_points or {})
+    metric_points: dict[str, list[tuple[int, float]]] = {}
+    for key, value in raw_points.items():
+        metric, _, step = key.rpartition("@")
+        metric_points.setdefault(metric, []).append((int(step), float(value)))
     return Trial(
         job_name=item.job_name,
         number=int(item.number),
@@ -363,6 +379,9 @@ def _trial(item: TrialItem) -> Trial:
         objective_value=item.objective_value,
         objective_status=ObjectiveStatus(item.objective_status),
         curve=sorted((int(step), float(value)) for step, value in raw_curve.items()),
+        metric_points={metric: sorted(points) for metric, points in metric_points.items()},
+        final_metrics=item.final_metrics,
+        feasible=item.feasible,
         failure_reason=item.failure_reason,
         stop_reason=item.stop_reason,
         worker=int(item.worker) if item.worker is not None else None,

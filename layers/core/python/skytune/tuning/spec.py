@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from skytune.errors import InvalidInput
 from skytune.ingestion.errors import MetricDefinitionError
@@ -40,6 +40,14 @@ class _Strict(BaseModel):
 class ObjectiveSpec(_Strict):
     metric_name: str = Field(min_length=1, max_length=255)
     type: Literal["Maximize", "Minimize"]
+
+
+class OutcomeConstraintSpec(_Strict):
+    """Beyond AMT: a bound on a metric the trial reports (``latency_ms <= 50``)."""
+
+    metric_name: str = Field(min_length=1, max_length=255)
+    operator: Literal["<=", ">="]
+    value: float = Field(allow_inf_nan=False)
 
 
 class ResourceLimits(_Strict):
@@ -93,7 +101,13 @@ class TrialDefinition(_Strict):
 class TuningJobSpec(_Strict):
     name: str
     strategy: Strategy = "Bayesian"
+    # Beyond AMT (see docs/tuning.md): several objectives (the first is ``objective``), outcome
+    # constraints; conditional parameters live in parameter_ranges ("Conditions"). Declared
+    # before ``objective`` so that a bad list is the error named, not the objective it implies.
+    objectives: list[ObjectiveSpec] | None = Field(default=None, min_length=1, max_length=limits.MAX_OBJECTIVES)
     objective: ObjectiveSpec
+    outcome_constraints: list[OutcomeConstraintSpec] = Field(default_factory=list,
+                                                             max_length=limits.MAX_OUTCOME_CONSTRAINTS)
     parameter_ranges: dict[str, Any]
     resource_limits: ResourceLimits
     early_stopping: Literal["Off", "Auto"] = "Off"
@@ -107,6 +121,39 @@ class TuningJobSpec(_Strict):
 
     _name = field_validator("name")(validate_name)
     _tags = field_validator("tags")(validate_tags)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _objective_from_objectives(cls, data: Any) -> Any:
+        """A body giving only ``objectives`` has the first of them as its ``objective``."""
+        if isinstance(data, Mapping) and data.get("objective") is None and isinstance(data.get("objectives"), list) \
+                and data["objectives"]:
+            data = {**data, "objective": data["objectives"][0]}
+        return data
+
+    # -- beyond AMT -----------------------------------------------------------------------------
+    @property
+    def all_objectives(self) -> list[ObjectiveSpec]:
+        return list(self.objectives) if self.objectives else [self.objective]
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.all_objectives) > 1
+
+    @property
+    def reported_metrics(self) -> list[str]:
+        """Metrics besides the objective that the job keeps per trial (further objectives and
+        constrained metrics), in spec order, each once."""
+        names = [o.metric_name for o in self.all_objectives[1:]] + [c.metric_name for c in self.outcome_constraints]
+        return [m for i, m in enumerate(names) if m != self.objective.metric_name and m not in names[:i]]
+
+    @property
+    def uses_extended_optimizer(self) -> bool:
+        """Several objectives, constraints or a conditional space: the Bayesian strategy runs
+        skytune.optimize.extended instead of the single-objective one."""
+        return self.is_multi_objective or bool(self.outcome_constraints) or \
+            any("Conditions" in r for rs in self.parameter_ranges.values() if isinstance(rs, list)
+                for r in rs if isinstance(r, Mapping))
 
     # -- derived ------------------------------------------------------------------------------
     def search_space(self) -> SearchSpace:
@@ -124,7 +171,11 @@ class TuningJobSpec(_Strict):
 
     def fingerprint(self) -> str:
         """Identity of the request, to tell a retried create (same body) from a conflicting one."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        body = self.model_dump(mode="json")
+        for key in ("objectives", "outcome_constraints"):  # absent as before they existed: same identity
+            if not body.get(key):
+                body.pop(key, None)
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -138,6 +189,8 @@ _SAGEMAKER_FIELDS = {
     "objective.metric_name": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName",
     "objective.type": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.Type",
     "objective": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective",
+    "objectives": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjectives",
+    "outcome_constraints": "HyperParameterTuningJobConfig.OutcomeConstraints",
     "parameter_ranges": "HyperParameterTuningJobConfig.ParameterRanges",
     "resource_limits.max_number_of_training_jobs": "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs",
     "resource_limits.max_parallel_training_jobs": "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs",
@@ -180,7 +233,8 @@ def _validated(raw: Mapping[str, Any]) -> TuningJobSpec:
         spec = TuningJobSpec.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
+        field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".") \
+            or "body"
         raise InvalidInput(f"{field}: {first['msg']}", field=field) from None
     _check_rules(spec)
     return spec
@@ -208,6 +262,7 @@ def _check_rules(spec: TuningJobSpec) -> None:
         raise InvalidInput(
             f"objective metric {spec.objective.metric_name!r} is not among the metric definitions "
             f"({', '.join(sorted(names))})", field="objective.metric_name")
+    _check_beyond_amt(spec, space, names)
 
     _check_runner(trial)
     policy.check_trial(trial)  # the deployment's allow-lists and caps (skytune.tuning.policy)
@@ -228,6 +283,49 @@ def _check_rules(spec: TuningJobSpec) -> None:
     for index, parent in enumerate(spec.warm_start.parent_jobs if spec.warm_start else []):
         if parent == spec.name:
             raise InvalidInput("a job cannot warm start from itself", field=f"warm_start.parent_jobs[{index}]")
+
+
+def _check_beyond_amt(spec: TuningJobSpec, space: SearchSpace, defined: set[str]) -> None:
+    """Several objectives, outcome constraints and conditional ranges: what combines with what."""
+    if spec.objectives:
+        if spec.objectives[0] != spec.objective:
+            raise InvalidInput("objective must be the first of objectives (or leave objective out)",
+                               field="objectives[0]")
+        seen: set[str] = set()
+        for index, objective in enumerate(spec.objectives):
+            if objective.metric_name in seen:
+                raise InvalidInput(f"metric {objective.metric_name!r} is already an objective",
+                                   field=f"objectives[{index}].metric_name")
+            seen.add(objective.metric_name)
+            if defined and objective.metric_name not in defined:
+                raise InvalidInput(f"objective metric {objective.metric_name!r} is not among the metric "
+                                   f"definitions ({', '.join(sorted(defined))})",
+                                   field=f"objectives[{index}].metric_name")
+    for index, constraint in enumerate(spec.outcome_constraints):
+        if defined and constraint.metric_name not in defined:
+            raise InvalidInput(f"constrained metric {constraint.metric_name!r} is not among the metric "
+                               f"definitions ({', '.join(sorted(defined))})",
+                               field=f"outcome_constraints[{index}].metric_name")
+    criteria = spec.completion_criteria
+    uses_criteria = criteria.target_objective_metric_value is not None or \
+        criteria.max_number_of_training_jobs_not_improving is not None or criteria.complete_on_convergence
+    if spec.is_multi_objective:
+        if spec.strategy == "Hyperband":
+            raise InvalidInput("Hyperband stops trials on one objective: not with several objectives",
+                               field="strategy")
+        if spec.early_stopping != "Off":
+            raise InvalidInput("early stopping compares one objective: must be Off with several objectives",
+                               field="early_stopping")
+    if uses_criteria and (spec.is_multi_objective or spec.outcome_constraints):
+        raise InvalidInput("completion criteria judge one unconstrained objective: not with several "
+                           "objectives or outcome constraints", field="completion_criteria")
+    if spec.warm_start is not None and (spec.is_multi_objective or spec.outcome_constraints or space.conditions):
+        raise InvalidInput("warm start is not supported with several objectives, outcome constraints or "
+                           "conditional ranges", field="warm_start")
+    if space.conditions and spec.strategy == "Grid":
+        name = next(iter(space.conditions))
+        raise InvalidInput("the Grid strategy does not take conditional ranges (use Random, Sobol or Bayesian)",
+                           field=f"{_range_field(spec, name)}.Conditions")
 
 
 def _check_runner(trial: TrialDefinition) -> None:
@@ -305,12 +403,24 @@ def _range_field(spec: TuningJobSpec, parameter_name: str) -> str:
     return "parameter_ranges"
 
 
+def _camel_path(rest: str) -> str:
+    """``.1.metric_name`` or ``[1].metric_name`` -> ``[1].MetricName``."""
+    parts = [p for p in rest.replace("[", ".").replace("]", "").split(".") if p]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if part.isdigit() else "." + "".join(w.capitalize() for w in part.split("_"))
+    return out
+
+
 def _renamed(error: InvalidInput) -> InvalidInput:
     """The same error with the field as a SageMaker body names it."""
     field = error.field or "body"
     for prefix in sorted(_SAGEMAKER_FIELDS, key=len, reverse=True):
         if field == prefix or field.startswith(prefix + ".") or field.startswith(prefix + "["):
             renamed = _SAGEMAKER_FIELDS[prefix] + field[len(prefix):]
+            if prefix in ("objectives", "outcome_constraints"):  # objectives.1.type -> ...Objectives[1].Type
+                head, _, rest = renamed.partition(_SAGEMAKER_FIELDS[prefix])
+                renamed = _SAGEMAKER_FIELDS[prefix] + _camel_path(rest)
             return InvalidInput(error.message.replace(field, renamed, 1), field=renamed, details=error.details)
     return error
 
@@ -330,7 +440,9 @@ def _from_sagemaker(body: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"{what} is not supported; give one TrainingJobDefinition", field=key)
     config = _object(body, "HyperParameterTuningJobConfig")
     definition = _object(body, "TrainingJobDefinition")
-    objective = _object(config, "HyperParameterTuningJobObjective", "HyperParameterTuningJobConfig.")
+    several = config.get("HyperParameterTuningJobObjectives")
+    objective = config.get("HyperParameterTuningJobObjective") if several is not None else \
+        _object(config, "HyperParameterTuningJobObjective", "HyperParameterTuningJobConfig.")
     limits_ = _object(config, "ResourceLimits", "HyperParameterTuningJobConfig.")
     criteria = config.get("TuningJobCompletionCriteria") or {}
     algorithm = definition.get("AlgorithmSpecification") or {}
@@ -344,7 +456,8 @@ def _from_sagemaker(body: Mapping[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": body.get("HyperParameterTuningJobName"),
         "strategy": config.get("Strategy", "Bayesian"),
-        "objective": {"metric_name": objective.get("MetricName"), "type": objective.get("Type")},
+        "objective": {"metric_name": objective.get("MetricName"), "type": objective.get("Type")}
+        if isinstance(objective, Mapping) else None,
         "parameter_ranges": config.get("ParameterRanges") or {},
         "resource_limits": _drop_none({
             "max_number_of_training_jobs": limits_.get("MaxNumberOfTrainingJobs"),
@@ -369,6 +482,14 @@ def _from_sagemaker(body: Mapping[str, Any]) -> dict[str, Any]:
         }),
         "tags": {t.get("Key"): t.get("Value") for t in body.get("Tags") or [] if isinstance(t, Mapping)},
     }
+    if several is not None:
+        spec["objectives"] = [{"metric_name": o.get("MetricName"), "type": o.get("Type")} if isinstance(o, Mapping) else o
+                              for o in several] if isinstance(several, list) else several
+    constraints = config.get("OutcomeConstraints")
+    if constraints is not None:
+        spec["outcome_constraints"] = [
+            {"metric_name": c.get("MetricName"), "operator": c.get("Operator"), "value": c.get("Value")}
+            if isinstance(c, Mapping) else c for c in constraints] if isinstance(constraints, list) else constraints
     if hyperband:
         spec["hyperband"] = {"min_resource": hyperband.get("MinResource"), "max_resource": hyperband.get("MaxResource")}
     if warm:
@@ -404,6 +525,12 @@ def to_sagemaker_config(spec: TuningJobSpec) -> dict[str, Any]:
         "TrainingJobEarlyStoppingType": spec.early_stopping,
         "RandomSeed": spec.random_seed,
     }
+    if spec.objectives:
+        config["HyperParameterTuningJobObjectives"] = [{"Type": o.type, "MetricName": o.metric_name}
+                                                       for o in spec.objectives]
+    if spec.outcome_constraints:
+        config["OutcomeConstraints"] = [{"MetricName": c.metric_name, "Operator": c.operator, "Value": c.value}
+                                        for c in spec.outcome_constraints]
     criteria = spec.completion_criteria
     completion: dict[str, Any] = {}
     if criteria.target_objective_metric_value is not None:

@@ -9,7 +9,11 @@ import json
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from skytune.errors import InvalidInput
+from skytune.optimize.constraints import OutcomeConstraint
+from skytune.optimize.multiobjective import pareto_mask
 from skytune.tuning.records import TrialStatus, Trial, TuningJob, format_hyperparameters
 from skytune.tuning.spec import to_sagemaker_config
 
@@ -49,8 +53,15 @@ def describe_job(job: TuningJob, trials: list[Trial], now: datetime) -> dict[str
         "Runner": job.spec.trial.runner,
         "Spec": job.spec.model_dump(mode="json"),
     }
-    if best is not None:
+    if best is not None and not job.spec.is_multi_objective:
         view["BestTrainingJob"] = trial_summary(job, best)
+    if job.spec.is_multi_objective:
+        # skytune extension: the Pareto set (of the feasible trials, with outcome constraints)
+        view["ParetoFrontTrainingJobs"] = [trial_summary(job, t) for t in pareto_trials(job, trials)]
+    if job.spec.outcome_constraints:
+        finished = [t for t in trials if t.feasible is not None]
+        view["OutcomeConstraintCounters"] = {"Feasible": sum(1 for t in finished if t.feasible),
+                                             "Infeasible": sum(1 for t in finished if not t.feasible)}
     if job.completion_reason:
         view["TuningJobCompletionDetails"] = _completion_details(job, trials)
     if job.failure_reason:
@@ -98,11 +109,37 @@ def trial_summary(job: TuningJob, trial: Trial) -> dict[str, Any]:
         summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
             "Type": job.spec.objective.type, "MetricName": job.spec.objective.metric_name,
             "Value": trial.objective_value}
+    spec = job.spec
+    if spec.is_multi_objective and trial.final_metrics:
+        summary["FinalObjectiveMetrics"] = [
+            {"Type": o.type, "MetricName": o.metric_name, "Value": trial.final_metrics.get(o.metric_name)}
+            for o in spec.all_objectives]
+    if spec.outcome_constraints and trial.feasible is not None:
+        summary["Feasible"] = trial.feasible
+        summary["OutcomeConstraintValues"] = [
+            {"MetricName": c.metric_name, "Operator": c.operator, "Value": c.value,
+             "Observed": (trial.final_metrics or {}).get(c.metric_name),
+             "Satisfied": OutcomeConstraint(c.metric_name, c.operator, c.value).satisfied(
+                 (trial.final_metrics or {}).get(c.metric_name))}
+            for c in spec.outcome_constraints]
     if trial.failure_reason:
         summary["FailureReason"] = trial.failure_reason
     if trial.stop_reason:
         summary["StopReason"] = trial.stop_reason
     return summary
+
+
+def pareto_trials(job: TuningJob, trials: list[Trial]) -> list[Trial]:
+    """The trials no other trial dominates on every objective (feasible ones only when the job
+    has outcome constraints), in trial order."""
+    objectives = job.spec.all_objectives
+    scored = [t for t in trials if t.final_metrics and all(o.metric_name in t.final_metrics for o in objectives)
+              and (not job.spec.outcome_constraints or t.feasible)]
+    if not scored:
+        return []
+    signs = [-1.0 if o.type == "Maximize" else 1.0 for o in objectives]
+    values = np.array([[s * t.final_metrics[o.metric_name] for s, o in zip(signs, objectives)] for t in scored])
+    return sorted((t for t, keep in zip(scored, pareto_mask(values)) if keep), key=lambda t: t.number)
 
 
 def _tuned(job: TuningJob, trial: Trial) -> dict[str, Any]:
