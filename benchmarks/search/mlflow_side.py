@@ -40,6 +40,13 @@ class MlflowSide:
         from mlflow.entities import Metric, Param, RunStatus
 
         client = self._client(experiment)
+        existing = client.get_experiment_by_name(experiment)
+        if existing is not None:  # a kept database (--mlflow-dir): loaded by an earlier run, same data
+            self.experiment_ids[experiment] = existing.experiment_id
+            loaded = client.search_runs([existing.experiment_id], max_results=1, order_by=["attributes.start_time DESC"])
+            if loaded and loaded[0].info.run_name == data[-1].name:
+                return
+            raise RuntimeError(f"the kept MLflow database of {experiment!r} is incomplete: delete it")
         experiment_id = client.create_experiment(experiment, artifact_location=(self.folder / "artifacts").as_uri())
         self.experiment_ids[experiment] = experiment_id
         for run in data:

@@ -57,12 +57,12 @@ def same_answer(skytune_rows: list[dict], mlflow_runs: list) -> None:
 
 
 def measure_size(skytune: SkytuneSide, mlflow: MlflowSide | None, experiment: str, repeats: int,
-                 scan_repeats: int) -> dict:
+                 scan_repeats: int, scan: bool = True) -> dict:
     result: dict = {"index": skytune.build_index(experiment)}
     print(f"  index built: {result['index']}", file=sys.stderr, flush=True)
     cases = (("first page, cold", FIRST_PAGE, False, repeats, True), ("first page, warm", FIRST_PAGE, False, repeats, False),
              ("full scan, warm", SCAN_PAGE, True, scan_repeats, False))
-    for label, limit, all_pages, reps, cold in cases:
+    for label, limit, all_pages, reps, cold in cases if scan else cases[:2]:
         # The metered run is the first latency sample too (ReturnConsumedCapacity costs nothing to notice).
         started = time.perf_counter()
         ours_rows, capacity = skytune.metered_query(experiment, SKYTUNE_FILTER, SKYTUNE_ORDER, limit, all_pages, cold)
@@ -88,6 +88,53 @@ def measure_size(skytune: SkytuneSide, mlflow: MlflowSide | None, experiment: st
     return result
 
 
+AT_FILTER = "metrics.val_loss.at(3) < 0.5"
+AT_ORDER = "metrics.val_loss.at(3)"
+AT_PAGE = 100
+
+
+def measure_steps(skytune: SkytuneSide, size: int, repeats: int) -> dict:
+    """A `.at(k)` filter and sort key over `size` runs with real series, every page of 100: the
+    first page (a new container: every run's series is read) and the later pages (the same
+    container: the first page's matches are kept, no series read again). MLflow has no
+    step-indexed filter (its `metrics.x` is the latest value): skytune only."""
+    from benchmarks.capacity import capacity_meter
+    from skytune.index import search as indexed
+    from skytune.tracking import run_search
+    from skytune.tracking.records import SearchRequest
+
+    experiment = f"steps-{size}"
+    skytune.create_experiment(experiment)
+    started = time.perf_counter()
+    loaded = skytune.load_with_series(experiment, synthetic_runs(size, seed=2))
+    result: dict = {"runs": size, "load_s": time.perf_counter() - started, "load_wcu": loaded["wcu"],
+                    "index": skytune.build_index(experiment), "first": [], "later": [], "pages": 0}
+    print(f"  steps: loaded and indexed: {result}", file=sys.stderr, flush=True)
+    for repeat in range(repeats):
+        from skytune.index import IndexStore
+
+        index = IndexStore(skytune.repo)  # a new container each repeat
+        indexed._results = indexed._Results()
+        cursor, page = None, 0
+        while True:
+            request = SearchRequest(experiments=[experiment], filter=AT_FILTER, order_by=AT_ORDER, limit=AT_PAGE,
+                                    cursor=cursor)
+            with capacity_meter() as meter:
+                began = time.perf_counter()
+                _rows, _runs, cursor = run_search.search(skytune.repo, skytune.store_factory(), request, index)
+                elapsed = time.perf_counter() - began
+            (result["first"] if page == 0 else result["later"]).append(elapsed)
+            if repeat == 0:
+                result.setdefault("rcu", []).append(meter["rcu"])
+            page += 1
+            if cursor is None:
+                break
+        result["pages"] = page
+    print(f"  steps: {result['pages']} pages, first {percentiles(result['first'])}, later {percentiles(result['later'])}",
+          file=sys.stderr, flush=True)
+    return result
+
+
 def markdown(sizes, loads, results, matches, check_runs, or_refusal) -> str:
     lines = [f"Command: `.venv-bench/bin/python -m benchmarks.search.run {' '.join(sys.argv[1:])}`".rstrip(), ""]
     lines.append(f"Query: skytune `{SKYTUNE_FILTER}` ordered by `{SKYTUNE_ORDER}`; MLflow "
@@ -108,7 +155,9 @@ def markdown(sizes, loads, results, matches, check_runs, or_refusal) -> str:
     lines.append("|---:|---|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         for label in ("first page, cold", "first page, warm", "full scan, warm"):
-            entry = results[size][label]
+            entry = results[size].get(label)
+            if entry is None:
+                continue
             ours = "{:,.0f} / {:,.0f}".format(*entry["skytune_ms"])
             theirs = "{:,.0f} / {:,.0f}".format(*entry["mlflow_ms"]) if entry["mlflow_ms"] else "-"
             ratio = f"{entry['skytune_ms'][0] / entry['mlflow_ms'][0]:.2f}x" if entry["mlflow_ms"] else "-"
@@ -125,6 +174,19 @@ def markdown(sizes, loads, results, matches, check_runs, or_refusal) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _reproducible(argv: list[str]) -> list[str]:
+    """The arguments that shape the figures (not where files are kept)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--mlflow-dir", "--data-dir", "--markdown"):
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000, help="size compared with MLflow")
@@ -132,6 +194,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="300 and 1,000 runs, 3 repeats: a smoke run")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument("--steps", type=int, default=0, help="also measure a .at(k) filter and sort over this many runs "
+                        "with real series (every page)")
+    parser.add_argument("--steps-repeats", type=int, default=2)
+    parser.add_argument("--scan-max", type=int, default=30_000, help="measure the full scan up to this size")
+    parser.add_argument("--data-dir", type=Path, help="DynamoDB Local's data folder (default: in memory). 100,000 runs "
+                        "outgrow its in-memory heap: give a fresh folder on tmpfs")
+    parser.add_argument("--mlflow-dir", type=Path, help="keep MLflow's SQLite databases here and reuse them in later runs "
+                        "(its load of 10,000 runs takes minutes; the query is what is compared)")
     parser.add_argument("--json", type=Path, help="also write the first page's cost at the largest size here (for benchmarks.cost)")
     args = parser.parse_args()
     if args.quick:
@@ -141,8 +211,11 @@ def main() -> None:
     # DynamoDB Local runs -inMemory; SQLite on tmpfs (when the machine has one) is its in-memory
     # counterpart, and keeps MLflow's per-commit fsyncs from dominating its load time.
     shm = Path("/dev/shm")
-    mlflow = MlflowSide(Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None)))
-    skytune = SkytuneSide(ROOT)
+    kept = args.mlflow_dir is not None
+    if kept:
+        args.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow = MlflowSide(args.mlflow_dir if kept else Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None)))
+    skytune = SkytuneSide(ROOT, args.data_dir)
     loads, results, matches = {}, {}, {}
     try:
         check_runs = check_bulk_matches_domain(skytune, synthetic_runs(20, seed=1))
@@ -160,12 +233,24 @@ def main() -> None:
             print(f"{size:,} runs loaded: {loads[size]}", file=sys.stderr, flush=True)
             # Above --runs only skytune.
             results[size] = measure_size(skytune, mlflow if compared else None, experiment,
-                                         args.repeats if compared else 5, args.repeats if compared else 1)
+                                         args.repeats if compared else 5, args.repeats if compared else 1,
+                                         scan=size <= args.scan_max)
             print(f"{size:,} runs measured: {results[size]}", file=sys.stderr, flush=True)
+        if args.steps:
+            steps = measure_steps(skytune, args.steps, args.steps_repeats)
     finally:
         skytune.stop()
-        shutil.rmtree(mlflow.folder, ignore_errors=True)  # tmpfs is memory
+        if not kept:
+            shutil.rmtree(mlflow.folder, ignore_errors=True)  # tmpfs is memory
     text = markdown(sizes, loads, results, matches, check_runs, or_refusal)
+    if args.steps:
+        first, later = percentiles(steps["first"]), percentiles(steps["later"])
+        text += (f"\n`.at(k)`: filter `{AT_FILTER}` ordered by `{AT_ORDER}`, {steps['runs']:,} runs with series "
+                 f"(loaded through log-batch in {steps['load_s']:.0f} s), {steps['pages']} pages of {AT_PAGE}:\n\n"
+                 "| runs | first page p50 / p90 (ms) | later pages p50 / p90 (ms) | RCU first page | RCU later pages (sum) | repeats |\n"
+                 "|---:|---:|---:|---:|---:|---:|\n"
+                 f"| {steps['runs']:,} | {first[0]:,.0f} / {first[1]:,.0f} | {later[0]:,.0f} / {later[1]:,.0f} | "
+                 f"{steps['rcu'][0]:,.1f} | {sum(steps['rcu'][1:]):,.1f} | {len(steps['first'])} |\n")
     print(text)
     if args.markdown:
         args.markdown.write_text(text)
@@ -174,7 +259,7 @@ def main() -> None:
         first_page = results[largest]["first page, cold"]
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "command": f"python -m benchmarks.search.run {' '.join(sys.argv[1:])}",
+            "command": f"python -m benchmarks.search.run {' '.join(_reproducible(sys.argv[1:]))}",
             "runs": largest, "query": f"{SKYTUNE_FILTER} ORDER BY {SKYTUNE_ORDER}",
             "rcu_first_page": first_page["rcu"], "seconds_first_page": first_page["skytune_ms"][0] / 1000,
         }, indent=2) + "\n")

@@ -154,3 +154,28 @@ def test_a_new_run_is_searchable_within_two_seconds_without_flushing(api, stack)
         assert asked - written < 2.0, "a new run took longer than 2 s to reach search"
         time.sleep(0.02)
     assert asked - written < 2.0
+
+
+def test_a_query_reads_only_its_column_groups_and_a_full_page_the_rest(api, stack):
+    """Format 2 on DynamoDB Local: a snapshot for a query decodes the ids and the groups it names
+    (one statistic of a metric, not its eleven); `complete` adds every other group at the versions
+    read, and a page shown with every column then comes from the index, equal to the run items'."""
+    from skytune.index import format as fmt
+
+    experiment = unique("groups")
+    api.post("/v1/experiments", {"name": experiment})
+    for i in range(4):
+        run = api.post("/v1/runs", {"experiment": experiment, "name": f"r{i}", "params": {"lr": i / 10, "opt": "adam"},
+                                    "tags": {"t": str(i)}}).json()["run_id"]
+        api.post(f"/v1/runs/{run}/log-batch", {"metrics": [{"name": "loss", "value": 1 / (i + s + 1), "step": s, "timestamp": s}
+                                                           for s in range(3)]})
+    stack.streams.flush()
+    store = IndexStore(DynamoRepository())
+    snapshot = store.snapshot(experiment, fmt.groups_for(["lr"], [], [("loss", "min")]))
+    (chunk,) = snapshot.chunks
+    assert chunk.loaded == {"a", "p:lr", "m:loss", "ms:min:loss"}
+    assert {"at:name", "p:opt", "t:t", "ms:max:loss", "ms:last:loss"} <= set(chunk.present) - chunk.loaded
+    assert store.complete(snapshot, [chunk]) and chunk.loaded == set(chunk.present)
+    full = search(api, experiments=[experiment], order_by="metrics.loss.min DESC", limit=4)["rows"]
+    assert [row["name"] for row in full] == ["r0", "r1", "r2", "r3"]
+    assert full[0]["params.opt"] == "adam" and full[0]["tags.t"] == "0" and full[0]["metrics.loss.min"] == 1 / 3

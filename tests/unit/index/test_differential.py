@@ -109,6 +109,14 @@ class Index:
                 chunk.add(group, fmt.decode_group(blobs[group]))
         return snapshot
 
+    def complete(self, snapshot, chunks):
+        """Every group of these chunks (a page shown with every column, read from the index)."""
+        for chunk, blobs in zip(snapshot.chunks, self.blobs[snapshot.experiment]):
+            if any(chunk is other for other in chunks):
+                for group in sorted(set(chunk.present) - chunk.loaded):
+                    chunk.add(group, fmt.decode_group(blobs[group]))
+        return True
+
 
 SORT_FIELDS = ["name", "created", "started", "ended", "status", "trial", "source", "run_id", "parent",
                "params.lr", "params.`we``ird`", "tags.lr", "metrics.loss.max", "metrics.loss.avg", "metrics.`val/loss`.last",

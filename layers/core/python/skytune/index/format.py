@@ -1,20 +1,24 @@
 """The experiment index's chunk format: the searchable fields of many runs, column by column.
 
 A chunk (the runs of one bucket of an experiment) is stored as column groups, each zlib-compressed
-JSON of dense columns (one list per field, one slot per run, `null` where a run lacks the field):
+JSON of one dense column (one slot per run, `null` where a run lacks the field):
 
-    "a":         {"f": 1, "ids": [run_id, ...], "a": {"name": [...], "status": [...], "trial": [[...], ...],
-                  "created": [epoch ms], "started": [...], "ended": [...], "source": [...], "parent": [...]}}
-    "p:<param>": [value, ...]                   "t:<tag>": [value, ...]
-    "m:<metric>": {"_": [1 if the run has the metric else 0], stat: [value, ...]}
+    "a":                 {"f": 2, "ids": [run_id, ...]}        (always read: the rows of the chunk)
+    "at:<attribute>":    [value, ...]   name, experiment, status, trial, created, started, ended, source, parent
+    "p:<param>":         [value, ...]
+    "t:<tag>":           [value, ...]
+    "m:<metric>":        [1 if the run has the metric else 0, ...]   (presence: a summary may hold only nulls)
+    "ms:<stat>:<metric>": [value, ...]  one summary statistic (count, min, max, avg, ...)
 
-A query reads the "a" group and only the groups it names: a filter on one param and a sort on one
-metric reads one of a run's twenty params and two of its ten metrics (columnar storage's point).
+A query reads the "a" group and only the groups it names (`groups_for`): a filter on one param and
+a sort on one metric's max read the ids, one of a run's twenty params, and two of its metric's
+presence and statistics columns: not the other nine attributes, nineteen params and ten of each
+metric's eleven statistics. Format 1 kept a metric's eleven statistics (and all attributes) in one
+group; splitting them cut a 10,000-run first page's index reads about 4x (BENCHMARKS.md).
 
 Why JSON and not DynamoDB maps or Parquet: JSON keeps exactly the value types the query language
 distinguishes (int, float incl. NaN/inf, str, bool) through a round trip, zlib is in the standard
-library, and columns of similar values compress 10-20x (benchmarks/search: ~60 bytes a run), so
-Decoding is `json.loads` of one string per group.
+library, and columns of similar values compress well. Decoding is `json.loads` of one string per group.
 
 Runs are read back as `IndexedRun`s: the query engine's `RunLike`, whose mappings read the columns
 in place (a run costs one small object, not a dict per field), so the existing evaluator, sort and
@@ -29,7 +33,7 @@ from typing import Any
 
 from skytune.tracking.query.values import datetime_to_epoch_ms
 
-FORMAT = 1
+FORMAT = 2
 _ATTRIBUTES = ("name", "experiment", "status", "trial", "created", "started", "ended", "source", "parent")
 _RECORD_TIMES = {"created": "created_at", "started": "start_time", "ended": "end_time"}
 
@@ -62,34 +66,45 @@ def index_row(record: Mapping[str, Any], summaries: Callable[[Any], dict]) -> di
 
 
 def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
-    """Rows (from `index_row`) -> {column group: compressed bytes}. Groups: "a" (run ids and
-    attributes; always there), "p:<param>", "t:<tag>", "m:<metric>" (one per name), so a query
-    reads only the groups it names. Rows are stored in run_id order; the same rows always give the
-    same bytes (sorted keys), so a fold rewrites only the groups whose content changed."""
+    """Rows (from `index_row`) -> {column group: compressed bytes}. Groups: "a" (run ids; always
+    there), "at:<attribute>", "p:<param>", "t:<tag>", "m:<metric>" (presence) and
+    "ms:<stat>:<metric>", so a query reads only the groups it names. Rows are stored in run_id
+    order; the same rows always give the same bytes (sorted keys), so a fold rewrites only the
+    groups whose content changed."""
     rows = sorted(rows, key=lambda row: row["id"])
     n = len(rows)
-    attributes: dict[str, list] = {name: [row["a"].get(name) for row in rows] for name in _ATTRIBUTES}
-    params: dict[str, list] = {}
-    tags: dict[str, list] = {}
-    metrics: dict[str, dict[str, list]] = {}
+    documents: dict[str, Any] = {"a": _ids_document([row["id"] for row in rows], None)}
+    for name in _ATTRIBUTES:
+        documents[f"at:{name}"] = [row["a"].get(name) for row in rows]
+
+    def column(group: str, empty: Any = None) -> list:
+        found = documents.get(group)
+        if found is None:  # (not setdefault: its default list would be built for every value)
+            found = documents[group] = [empty] * n
+        return found
+
     for i, row in enumerate(rows):
         for name, value in row["p"].items():
-            params.setdefault(name, [None] * n)[i] = value
+            column(f"p:{name}")[i] = value
         for name, value in row["t"].items():
-            tags.setdefault(name, [None] * n)[i] = value
+            column(f"t:{name}")[i] = value
         for metric, summary in row["m"].items():
-            columns = metrics.setdefault(metric, {"_": [0] * n})
-            columns["_"][i] = 1  # presence: a summary may hold only nulls
+            column(f"m:{metric}", 0)[i] = 1
             for stat, value in summary.items():
-                columns.setdefault(stat, [None] * n)[i] = value
-    documents: dict[str, Any] = {"a": {"f": FORMAT, "ids": [row["id"] for row in rows], "a": attributes}}
-    for name, column in params.items():
-        documents[f"p:{name}"] = column
-    for name, column in tags.items():
-        documents[f"t:{name}"] = column
-    for metric, columns in metrics.items():
-        documents[f"m:{metric}"] = columns
+                column(f"ms:{stat}:{metric}")[i] = value
     return {group: _compress(document) for group, document in documents.items()}
+
+
+def _ids_document(ids: list[str], present: Mapping[str, int] | None) -> dict[str, Any]:
+    document: dict[str, Any] = {"f": FORMAT, "ids": ids}
+    if present is not None:
+        document["g"] = dict(present)
+    return document
+
+
+def encode_ids(ids: list[str], present: Mapping[str, int]) -> bytes:
+    """The "a" group as stored: the ids and every group of the bucket -> its item's version."""
+    return _compress(_ids_document(ids, present))
 
 
 def _compress(document: Any) -> bytes:
@@ -116,15 +131,18 @@ class Chunk:
 
     __slots__ = ("ids", "attributes", "params", "tags", "metrics", "runs", "series_source", "loaded", "present")
 
-    def __init__(self, attributes_document: dict[str, Any], present: Mapping[str, int] | Iterable[str] = ()) -> None:
+    def __init__(self, attributes_document: dict[str, Any], present: Mapping[str, int] | Iterable[str] | None = None) -> None:
         try:
             if attributes_document.get("f") != FORMAT:
                 raise ChunkCorrupt("unknown chunk format")
             self.ids: list[str] = attributes_document["ids"]
-            self.attributes: dict[str, list] = attributes_document["a"]
-            _check_columns(self.attributes, len(self.ids))
+            if not isinstance(self.ids, list):
+                raise ChunkCorrupt("bad id column")
+            if present is None:  # as stored: the "a" document lists the bucket's groups
+                present = {str(group): int(version) for group, version in attributes_document["g"].items()}
         except (KeyError, TypeError, AttributeError) as error:
             raise ChunkCorrupt(f"bad attribute group: {error}") from None
+        self.attributes: dict[str, list] = {}
         self.params: dict[str, list] = {}
         self.tags: dict[str, list] = {}
         self.metrics: dict[str, dict[str, list]] = {}
@@ -137,21 +155,23 @@ class Chunk:
 
     def add(self, group: str, document: Any) -> None:
         n = len(self.ids)
-        try:
-            # In place: every IndexedRun's mappings hold these very dicts.
-            if group.startswith(("p:", "t:")):
-                if not isinstance(document, list) or len(document) != n:
-                    raise ChunkCorrupt(f"ragged column {group!r}")
-                (self.params if group[0] == "p" else self.tags)[group[2:]] = document
-            elif group.startswith("m:"):
-                _check_columns(document, n)
-                if "_" not in document:
-                    raise ChunkCorrupt("metric group without presence column")
-                self.metrics[group[2:]] = document
-            else:
-                raise ChunkCorrupt(f"unknown column group {group!r}")
-        except (TypeError, AttributeError) as error:
-            raise ChunkCorrupt(f"bad column group {group!r}: {error}") from None
+        # In place: every IndexedRun's mappings hold these very dicts.
+        if not isinstance(document, list) or len(document) != n:
+            raise ChunkCorrupt(f"ragged column {group!r}")
+        kind, _, name = group.partition(":")
+        if kind == "at" and name in _ATTRIBUTES:
+            self.attributes[name] = document
+        elif kind == "p":
+            self.params[name] = document
+        elif kind == "t":
+            self.tags[name] = document
+        elif kind == "m":
+            self.metrics.setdefault(name, {})["_"] = document
+        elif kind == "ms" and ":" in name:
+            stat, _, metric = name.partition(":")
+            self.metrics.setdefault(metric, {})[stat] = document
+        else:
+            raise ChunkCorrupt(f"unknown column group {group!r}")
         self.loaded.add(group)
 
     def rows(self) -> dict[str, dict[str, Any]]:
@@ -172,14 +192,14 @@ class Chunk:
         return rows
 
 
-def _check_columns(columns: Any, n: int) -> None:
-    if not isinstance(columns, dict) or any(not isinstance(values, list) or len(values) != n for values in columns.values()):
-        raise ChunkCorrupt("ragged columns")
-
-
-def groups_for(params: Iterable[str], tags: Iterable[str], metrics: Iterable[str]) -> frozenset[str]:
-    """The column groups a query reading these fields needs."""
-    return frozenset({"a", *(f"p:{p}" for p in params), *(f"t:{t}" for t in tags), *(f"m:{m}" for m in metrics)})
+def groups_for(params: Iterable[str], tags: Iterable[str], metric_stats: Iterable[tuple[str, str]],
+               attributes: Iterable[str] = (), metrics: Iterable[str] = ()) -> frozenset[str]:
+    """The column groups a query reading these fields needs: `metric_stats` (metric, stat) pairs
+    read a statistic; `metrics` only whether a run has the metric (e.g. its series is read)."""
+    metric_stats = set(metric_stats)
+    present = set(metrics) | {metric for metric, _stat in metric_stats}
+    return frozenset({"a", *(f"at:{a}" for a in attributes), *(f"p:{p}" for p in params), *(f"t:{t}" for t in tags),
+                      *(f"m:{m}" for m in present), *(f"ms:{stat}:{m}" for m, stat in metric_stats)})
 
 
 class _Columns(Mapping):
@@ -270,18 +290,37 @@ class _Metrics(Mapping):
 
 
 class IndexedRun:
-    """One run of a chunk, as the query engine reads it (`tracking.query.RunLike`)."""
+    """One run of a chunk, as the query engine reads it (`tracking.query.RunLike`). Its mappings
+    are made on access: a query builds one of these per run of the experiment, and building four
+    mappings each (format 1) was most of a 10,000-run query's CPU time."""
 
-    __slots__ = ("run_id", "attributes", "params", "tags", "metrics", "_chunk", "_series")
+    __slots__ = ("run_id", "_chunk", "_row", "_series")
 
     def __init__(self, chunk: Chunk, row: int) -> None:
         self._chunk = chunk
+        self._row = row
         self.run_id = chunk.ids[row]
-        self.attributes = _Columns(chunk.attributes, row)
-        self.params = _Columns(chunk.params, row)
-        self.tags = _Columns(chunk.tags, row)
-        self.metrics = _Metrics(chunk.metrics, row)
         self._series: dict[str, Sequence[tuple[int, float]]] | None = None
+
+    @property
+    def attributes(self) -> _Columns:
+        return _Columns(self._chunk.attributes, self._row)
+
+    @property
+    def params(self) -> _Columns:
+        return _Columns(self._chunk.params, self._row)
+
+    @property
+    def tags(self) -> _Columns:
+        return _Columns(self._chunk.tags, self._row)
+
+    @property
+    def metrics(self) -> _Metrics:
+        return _Metrics(self._chunk.metrics, self._row)
+
+    @property
+    def chunk(self) -> Chunk:
+        return self._chunk
 
     def series(self, name: str) -> Sequence[tuple[int, float]]:
         """Read from the metric store on first use (only runs reaching a step/window predicate);

@@ -8,7 +8,7 @@ its writes neither feed back into the tracking stream nor count against tracking
 | lock     | IDX#<exp>   | LOCK                | owner, expires (epoch s): one folder per experiment at a time|
 
 A run lives in bucket `crc32(run_id) % buckets`; a bucket is one item per column group (the "a"
-item lists the bucket's groups, so a missing group item is detected). A rebuild or a split writes a new generation of
+item's document lists the bucket's groups and their versions, so a missing group item is detected). A rebuild or a split writes a new generation of
 chunks, switches the manifest to it, then deletes the old one.
 """
 from __future__ import annotations
@@ -54,8 +54,7 @@ class IndexChunkItem(Model):
     sk = UnicodeAttribute(range_key=True)
     gen = NumberAttribute()
     bucket = NumberAttribute()
-    group = UnicodeAttribute()  # "a", "p", "t" or "m:<metric>" (skytune.index.format)
-    groups = MapAttribute(null=True)  # on the "a" item: every group the bucket has -> its item's version
+    group = UnicodeAttribute()  # "a", "at:<attribute>", "p:<param>", ... (skytune.index.format)
     version = NumberAttribute()
     crc = NumberAttribute()
     count = NumberAttribute()

@@ -59,8 +59,8 @@ def groups_of(needs) -> frozenset[str] | None:
         return None
     from skytune.index.format import groups_for
 
-    metrics = needs.summary_metrics | {read.metric for read in needs.series}
-    return groups_for(needs.params, needs.tags, metrics)
+    return groups_for(needs.params, needs.tags, needs.metric_stats, needs.attributes,
+                      {read.metric for read in needs.series})
 
 
 def snapshots(index: IndexStore, experiments: Sequence[str], store, needs=None) -> list[ExperimentSnapshot]:
@@ -87,10 +87,40 @@ def matches_in_order(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Se
     if entry is None:
         matches = expr.compile()
         key_of = sort_key(order)
-        keyed = sorted(((key_of(run), run) for run in candidates(loaded) if matches(run)), key=lambda pair: pair[0])
+        if reads_series(expr, order):
+            keyed = _evaluate_on_threads(list(candidates(loaded)), matches, key_of)
+        else:
+            keyed = [(key_of(run), run) for run in candidates(loaded) if matches(run)]
+        keyed.sort(key=lambda pair: pair[0])
         entry = ([key for key, _run in keyed], [run for _key, run in keyed])
         _results.put(cache_key, entry)
     return entry
+
+
+#: `.at(k)` / `.window(a, b)` read each reached run's series (one or two Queries a run): the runs are
+#: evaluated in slices on threads so those round trips overlap. Same evaluator, same reads, same
+#: answers; only their latency overlaps (the GIL is released while a request waits).
+SERIES_THREADS = 16
+_SERIES_SLICE = 16
+
+
+def reads_series(expr: Expr, order: Sequence[SortKey]) -> bool:
+    from skytune.tracking.query import referenced
+
+    return referenced(expr, order).needs_series
+
+
+def _evaluate_on_threads(runs: list, matches, key_of) -> list:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def evaluate(part):
+        return [(key_of(run), run) for run in part if matches(run)]
+
+    slices = [runs[start:start + _SERIES_SLICE] for start in range(0, len(runs), _SERIES_SLICE)]
+    if len(slices) <= 1:
+        return evaluate(runs)
+    with ThreadPoolExecutor(min(SERIES_THREADS, len(slices))) as pool:
+        return [pair for part in pool.map(evaluate, slices) for pair in part]
 
 
 def page(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortKey], cursor: str | None,
@@ -110,6 +140,28 @@ def page(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortK
         last = items[-1]
         next_cursor = encode_cursor(order, sort_values(order)(last), last.run_id, context)
     return items, next_cursor
+
+
+#: A page shown with every column is read from the index when its runs' chunks are decoded in full
+#: already, or when decoding them costs less than reading the runs (a run item plus a Query of its
+#: summaries, ~1 RCU and two round trips a run, vs ~0.1 RCU a run of index): pages of at least a
+#: tenth of the runs of the chunks they touch (a full scan's pages of 1,000 at 10,000 runs).
+FULL_ROWS_SHARE = 10
+
+
+def full_runs(index, loaded: Sequence[ExperimentSnapshot], runs: Sequence) -> list | None:
+    """The page's runs with every column group loaded, from the index; None: read them from the
+    tables instead (cheaper, or the index moved while we read)."""
+    touched = {id(run.chunk): run.chunk for run in runs}
+    missing = [chunk for chunk in touched.values() if set(chunk.present) - chunk.loaded]
+    if missing:
+        if len(runs) * FULL_ROWS_SHARE < sum(len(chunk.ids) for chunk in touched.values()):
+            return None
+        for snapshot in loaded:
+            mine = [chunk for chunk in snapshot.chunks if any(chunk is other for other in missing)]
+            if mine and not index.complete(snapshot, mine):
+                return None
+    return list(runs)
 
 
 def project(runs, columns: Sequence[Column]):

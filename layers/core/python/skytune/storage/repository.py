@@ -709,11 +709,27 @@ def _run_record(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Every summary of many runs is one Query a run (`read_summaries` without names): past this many
+#: runs they are read in slices on threads, so the round trips overlap (same requests, same RCU).
+#: An index rebuild of 10,000 runs was 10,000 sequential Queries.
+SUMMARY_SLICE = 25
+SUMMARY_THREADS = 8
+
+
 def _summaries(run_ids: Sequence[str], metrics: Collection[str] | None = None, public: bool = True) -> dict[str, dict]:
     """Run summaries through the metric store's one read function (the store owns their layout)."""
     from skytune.metrics import MetricStore
 
-    return MetricStore().read_summaries(run_ids, metrics, public=public)
+    if metrics is not None or len(run_ids) <= SUMMARY_SLICE:
+        return MetricStore().read_summaries(run_ids, metrics, public=public)
+    from concurrent.futures import ThreadPoolExecutor
+
+    slices = [run_ids[start:start + SUMMARY_SLICE] for start in range(0, len(run_ids), SUMMARY_SLICE)]
+    out: dict[str, dict] = {}
+    with ThreadPoolExecutor(min(SUMMARY_THREADS, len(slices))) as pool:
+        for part in pool.map(lambda ids: MetricStore().read_summaries(ids, None, public=public), slices):
+            out.update(part)
+    return out
 
 
 def run_from_item(item: RunItem, summaries: dict[str, dict] | None = None) -> Run:
