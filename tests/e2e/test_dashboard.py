@@ -336,6 +336,10 @@ def test_cursor_paging(page, data, stack):
     client.ensure_experiment(experiment)
     for i in range(55):
         client.create_run(experiment=experiment, name=f"r{i:02d}")
+    deadline = time.monotonic() + 30  # search answers from the index, a moment behind the writes
+    while len(client.search_page(experiments=[experiment], columns=["name"], limit=100).get("rows", [])) < 55:
+        assert time.monotonic() < deadline, "the index did not take the 55 runs"
+        time.sleep(0.3)
     page.goto(f"{data['url']}/experiments/{experiment}?o=name%20ASC&c=name")
     expect(page.locator("#runs tbody tr")).to_have_count(50)
     page.click("#next-page")
