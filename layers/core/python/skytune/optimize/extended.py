@@ -49,7 +49,7 @@ from skytune.optimize.multiobjective import (
     uniform_box_points,
 )
 from skytune.optimize.observation import Objective, Observation, sign_for
-from skytune.optimize.sampling import distinct_point
+from skytune.optimize.sampling import replace_repeats
 from skytune.optimize.sobol import sobol
 from skytune.optimize.space import CategoricalParameter, SearchSpace
 
@@ -125,7 +125,7 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
     picks: list[dict[str, Any]] = []
     n_sobol = n if len(successes) < 2 else min(n, max(0, n_initial - len(history) - len(running)))
     if n_sobol:
-        picks = _distinct(space, _sobol_points(space, taken, n_sobol, index, seed), taken, rng)
+        picks = replace_repeats(space, _sobol_points(space, taken, n_sobol, index, seed), taken, rng)
     if n_sobol == n:
         return picks
 
@@ -138,18 +138,6 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
         taken.add(space.key(config))
         model.fantasise(config)
     return picks
-
-
-def _distinct(space: SearchSpace, picks: list[dict[str, Any]], taken: set, rng: np.random.Generator
-              ) -> list[dict[str, Any]]:
-    """Replace a pick that repeats a taken configuration by an untaken one, as ``suggest`` does."""
-    out = []
-    for pick in picks:
-        if space.key(pick) in taken:
-            pick = distinct_point(space, taken, rng) or pick
-        taken.add(space.key(pick))
-        out.append(pick)
-    return out
 
 
 def _finite(value: Any) -> bool:

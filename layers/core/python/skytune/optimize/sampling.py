@@ -72,6 +72,20 @@ def distinct_point(space: SearchSpace, taken: set, rng: np.random.Generator
     return None
 
 
+def replace_repeats(space: SearchSpace, picks: list[dict[str, Any]], taken: set, rng: np.random.Generator
+                    ) -> list[dict[str, Any]]:
+    """``picks`` with each one that repeats a taken configuration (or an earlier pick) replaced by an
+    untaken one; a pick is kept as it is only when no untaken configuration is left. Adds every
+    answered pick to ``taken``."""
+    out = []
+    for pick in picks:
+        if space.key(pick) in taken:
+            pick = distinct_point(space, taken, rng) or pick
+        taken.add(space.key(pick))
+        out.append(pick)
+    return out
+
+
 def grid_size(space: SearchSpace) -> int:
     size = 1
     for p in space.parameters:

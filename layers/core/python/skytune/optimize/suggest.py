@@ -10,7 +10,7 @@ import numpy as np
 from skytune.optimize.bayesian import suggest_bayesian
 from skytune.optimize.history import usable_configs, usable_history
 from skytune.optimize.observation import Objective, Observation, sign_for
-from skytune.optimize.sampling import distinct_point, suggest_grid, suggest_random, suggest_sobol
+from skytune.optimize.sampling import replace_repeats, suggest_grid, suggest_random, suggest_sobol
 from skytune.optimize.space import SearchSpace
 
 
@@ -81,10 +81,4 @@ def _distinct(space: SearchSpace, picks: list[dict[str, Any]], history: Sequence
     small discrete space, or a random draw, can land on one); keep it only when none is left."""
     taken = {space.key(o.params) for o in history} | {space.key(c) for c in running}
     rng = np.random.default_rng([seed, index, len(history), len(running), 0xD1])
-    out = []
-    for pick in picks:
-        if space.key(pick) in taken:
-            pick = distinct_point(space, taken, rng) or pick
-        taken.add(space.key(pick))
-        out.append(pick)
-    return out
+    return replace_repeats(space, picks, taken, rng)
