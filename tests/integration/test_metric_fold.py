@@ -181,7 +181,9 @@ def test_concurrent_writers_and_folds_never_lose_or_double_a_point(bound_tables)
                 errors.append(error)
 
     def writer(n, batch):
-        MetricStore(sleep=lambda s: None, seed=n).write(run_id, batch)  # auto-folds too
+        # the store's own jittered backoff, as in production: without it 21 contenders that retry at
+        # once can exhaust a writer's attempts (a livelock of the test, seen once in CI)
+        MetricStore(seed=n).write(run_id, batch)  # auto-folds too
 
     folding = threading.Thread(target=folder)
     folding.start()
