@@ -14,19 +14,8 @@ import pytest
 
 import skytune
 
-from tests.support.local_process import LocalProcess  # noqa: E402
-
-
-def eventually(read, done, timeout: float = 20.0):
-    """Search answers from the experiment index, which the tables' streams update moments later."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.25)
+from tests.support.local_process import LocalProcess
+from tests.support.polling import eventually  # noqa: E402
 
 pytest.importorskip("mlflow")
 

@@ -17,6 +17,7 @@ import skytune
 from skytune.client import artifacts
 
 from tests.support.local_process import LocalProcess
+from tests.support.polling import eventually
 
 MiB = 1024 * 1024
 
@@ -188,17 +189,5 @@ def test_sagemaker_run_logs_as_the_sagemaker_sdk_spells_it(env, tmp_path, monkey
         return ExperimentAnalytics(experiment_name=experiment, sort_by="metrics.validation:rmse.min",
                                    sort_order="Ascending", client=skytune.Client(env)).rows()[0]
 
-    rows = eventually(analytics, lambda rows: rows and rows[0].get("validation:rmse - Min") == 0.3)
+    rows = eventually(analytics, lambda rows: rows and rows[0].get("validation:rmse - Min") == 0.3, interval=0.5)
     assert rows[0]["validation:rmse - Min"] == 0.3
-
-
-def eventually(read, done, timeout: float = 20.0):
-    """Search and analytics answer from the experiment index, which follows writes moments later."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.5)
