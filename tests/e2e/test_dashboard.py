@@ -31,6 +31,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 expect.set_options(timeout=60_000)  # a loaded 2-core CI machine: the local API serves one request at a time per function
 
 from tests.support.local_process import LocalProcess  # noqa: E402
+from tests.support.polling import eventually  # noqa: E402
 
 pytestmark = pytest.mark.timeout(900)  # the data fixture starts a stack and runs a tuning job
 
@@ -336,10 +337,9 @@ def test_cursor_paging(page, data, stack):
     client.ensure_experiment(experiment)
     for i in range(55):
         client.create_run(experiment=experiment, name=f"r{i:02d}")
-    deadline = time.monotonic() + 30  # search answers from the index, a moment behind the writes
-    while len(client.search_page(experiments=[experiment], columns=["name"], limit=100).get("rows", [])) < 55:
-        assert time.monotonic() < deadline, "the index did not take the 55 runs"
-        time.sleep(0.3)
+    indexed = eventually(lambda: client.search_page(experiments=[experiment], columns=["name"], limit=100).get("rows", []),
+                         lambda rows: len(rows) >= 55, timeout=30, interval=0.3)
+    assert len(indexed) == 55, "the index did not take the 55 runs"
     page.goto(f"{data['url']}/experiments/{experiment}?o=name%20ASC&c=name")
     expect(page.locator("#runs tbody tr")).to_have_count(50)
     page.click("#next-page")
