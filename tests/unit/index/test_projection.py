@@ -44,7 +44,7 @@ def test_a_query_names_only_the_groups_it_reads():
     assert indexed.groups_of(query.referenced(expr, order)) == {
         "a", "p:optimizer", "m:loss", "ms:min:loss", "m:acc", "ms:max:acc"}
     steps = query.parse_filter("metrics.loss.at(2) < 0.1 AND status = 'Completed'")
-    assert indexed.groups_of(query.referenced(steps, [])) == {"a", "at:status", "m:loss"}
+    assert indexed.groups_of(query.referenced(steps, [])) == {"a", "at:status", "m:loss", "sv:loss#"}  # every part of its series
 
 
 def test_a_chunk_with_only_the_named_groups_answers_as_the_scan():

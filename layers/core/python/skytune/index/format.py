@@ -9,6 +9,7 @@ JSON of one dense column (one slot per run, `null` where a run lacks the field):
     "t:<tag>":           [value, ...]
     "m:<metric>":        [1 if the run has the metric else 0, ...]   (presence: a summary may hold only nulls)
     "ms:<stat>:<metric>": [value, ...]  one summary statistic (count, min, max, avg, ...)
+    "sv:<metric>#<p>":   a part of the runs' short series of the metric (skytune.index.series)
 
 A query reads the "a" group and only the groups it names (`groups_for`): a filter on one param and
 a sort on one metric's max read the ids, one of a run's twenty params, and two of its metric's
@@ -31,6 +32,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from skytune.index import series as sv
 from skytune.tracking.query.values import datetime_to_epoch_ms
 
 FORMAT = 2
@@ -48,9 +50,11 @@ def _ms(value: Any) -> Any:
     return datetime_to_epoch_ms(value)
 
 
-def index_row(record: Mapping[str, Any], summaries: Callable[[Any], dict]) -> dict[str, Any]:
+def index_row(record: Mapping[str, Any], summaries: Callable[[Any], dict],
+              series: Mapping[str, tuple[Sequence[int], Sequence[float]]] | None = None) -> dict[str, Any]:
     """One run's searchable fields from a run record (`DynamoRepository.iter_run_records`'s
-    shape); `summaries` turns the stored summary of one metric into its public statistics."""
+    shape); `summaries` turns the stored summary of one metric into its public statistics;
+    `series`: metric -> (steps, values) of the metrics to index whole (`series.wanted`)."""
     attributes = {
         "name": record["name"], "experiment": record["experiment"], "status": record["status"],
         "trial": list(record.get("trials") or []) or None, "source": record.get("source"),
@@ -62,7 +66,19 @@ def index_row(record: Mapping[str, Any], summaries: Callable[[Any], dict]) -> di
         "id": record["run_id"], "a": attributes, "p": dict(record.get("params") or {}),
         "t": dict(record.get("tags") or {}),
         "m": {metric: summaries(stored) for metric, stored in (record.get("metric_summaries") or {}).items()},
+        "s": {metric: [list(steps), list(values)] for metric, (steps, values) in (series or {}).items()},
     }
+
+
+def series_points(row: Mapping[str, Any]) -> dict[str, int]:
+    """metric -> point count of an `index_row` row (what `series.wanted` decides on)."""
+    return {metric: int(summary.get("count") or 0) for metric, summary in row["m"].items()}
+
+
+def splits(blobs: Mapping[str, bytes]) -> int:
+    """The size that decides a bucket split: its largest column group, series parts aside (they
+    are split in parts of their own, `series.PART_BYTES`)."""
+    return max((len(blob) for group, blob in blobs.items() if not sv.is_series_group(group)), default=0)
 
 
 def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
@@ -92,7 +108,7 @@ def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
             column(f"m:{metric}", 0)[i] = 1
             for stat, value in summary.items():
                 column(f"ms:{stat}:{metric}")[i] = value
-    return {group: _compress(document) for group, document in documents.items()}
+    return {**{group: _compress(document) for group, document in documents.items()}, **sv.encode(rows)}
 
 
 def _ids_document(ids: list[str], present: Mapping[str, int] | None) -> dict[str, Any]:
@@ -129,7 +145,8 @@ class Chunk:
     """A decoded chunk (one bucket of an experiment): its "a" group and whichever other column
     groups have been added, with one `IndexedRun` per run."""
 
-    __slots__ = ("ids", "attributes", "params", "tags", "metrics", "runs", "series_source", "loaded", "present")
+    __slots__ = ("ids", "attributes", "params", "tags", "metrics", "runs", "series_source", "loaded", "present",
+                 "series", "_series_parts")
 
     def __init__(self, attributes_document: dict[str, Any], present: Mapping[str, int] | Iterable[str] | None = None) -> None:
         try:
@@ -150,11 +167,29 @@ class Chunk:
         # the groups this bucket has -> the version of each one's item
         self.present: dict[str, int] = dict(present) if isinstance(present, Mapping) else dict.fromkeys(present, 0)
         self.present.setdefault("a", 0)
+        # metric -> run_id -> (steps, values), from the "sv:" parts loaded; parts still to load per metric
+        self.series: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
+        self._series_parts: dict[str, int] = {}
+        for group in self.present:
+            if sv.is_series_group(group):
+                metric = sv.metric_of(group)
+                self._series_parts[metric] = self._series_parts.get(metric, 0) + 1
         self.series_source: Callable[[str, str], Sequence[tuple[int, float]]] | None = None
         self.runs = [IndexedRun(self, row) for row in range(len(self.ids))]
 
     def add(self, group: str, document: Any) -> None:
         n = len(self.ids)
+        if sv.is_series_group(group):
+            try:
+                decoded = sv.decode_part(document)
+            except ValueError as error:
+                raise ChunkCorrupt(f"column group {group!r}: {error}") from None
+            if group not in self.loaded:
+                metric = sv.metric_of(group)
+                self.series.setdefault(metric, {}).update(decoded)
+                self._series_parts[metric] = self._series_parts.get(metric, 1) - 1
+                self.loaded.add(group)
+            return
         # In place: every IndexedRun's mappings hold these very dicts.
         if not isinstance(document, list) or len(document) != n:
             raise ChunkCorrupt(f"ragged column {group!r}")
@@ -188,8 +223,17 @@ class Chunk:
                 "p": {name: values[i] for name, values in self.params.items() if values[i] is not None},
                 "t": {name: values[i] for name, values in self.tags.items() if values[i] is not None},
                 "m": metrics,
+                "s": {metric: [list(table[run_id][0]), list(table[run_id][1])]
+                      for metric, table in self.series.items() if run_id in table},
             }
         return rows
+
+    def indexed_series(self, metric: str) -> dict[str, tuple[list[int], list[float]]] | None:
+        """run_id -> (steps, values) of the metric's series held in the index, once all its parts
+        are loaded (None otherwise, or when the bucket holds none)."""
+        if self._series_parts.get(metric, 1) != 0:
+            return None
+        return self.series.get(metric, {})
 
 
 def groups_for(params: Iterable[str], tags: Iterable[str], metric_stats: Iterable[tuple[str, str]],
@@ -199,7 +243,13 @@ def groups_for(params: Iterable[str], tags: Iterable[str], metric_stats: Iterabl
     metric_stats = set(metric_stats)
     present = set(metrics) | {metric for metric, _stat in metric_stats}
     return frozenset({"a", *(f"at:{a}" for a in attributes), *(f"p:{p}" for p in params), *(f"t:{t}" for t in tags),
-                      *(f"m:{m}" for m in present), *(f"ms:{stat}:{m}" for m, stat in metric_stats)})
+                      *(f"m:{m}" for m in present), *(f"ms:{stat}:{m}" for m, stat in metric_stats),
+                      *(sv.group_prefix(m) for m in metrics)})
+
+
+def select_groups(groups: Iterable[str] | None, present: Iterable[str]) -> set[str]:
+    """The present groups that `groups` (from `groups_for`; None: all) names."""
+    return set(present) if groups is None else sv.select(groups, present)
 
 
 class _Columns(Mapping):
@@ -323,13 +373,22 @@ class IndexedRun:
         return self._chunk
 
     def series(self, name: str) -> Sequence[tuple[int, float]]:
-        """Read from the metric store on first use (only runs reaching a step/window predicate);
-        kept for the life of this decoded chunk, i.e. until the run changes."""
+        """From the index's series columns when it holds this run's series of `name`, else read from
+        the metric store on first use (only runs reaching a step/window predicate); kept for the
+        life of this decoded chunk, i.e. until the run changes."""
         if self._series is None:
             self._series = {}
         points = self._series.get(name)
         if points is None:
-            source = self._chunk.series_source
-            points = [] if source is None or name not in self.metrics else list(source(self.run_id, name))
+            if name not in self.metrics:
+                points = []
+            else:
+                indexed = self._chunk.indexed_series(name)
+                found = None if indexed is None else indexed.get(self.run_id)
+                if found is not None:
+                    points = list(zip(*found))
+                else:
+                    source = self._chunk.series_source
+                    points = [] if source is None else list(source(self.run_id, name))
             self._series[name] = points
         return points

@@ -26,6 +26,7 @@ from pynamodb.exceptions import DeleteError, PutError
 
 from skytune.errors import Conflict
 from skytune.index import format as fmt
+from skytune.index import series as sv
 from skytune.index.items import (
     LOCK_SK,
     MANIFEST_SK,
@@ -91,15 +92,24 @@ class _Cached:
 
 class IndexStore:
     """`repo`: a tracking repository (`run_records(ids, consistent=True)`, `iter_run_records(exp)`,
-    `get_experiment(name)`); `summaries`: stored metric summary -> public statistics."""
+    `get_experiment(name)`); `summaries`: stored metric summary -> public statistics; `series`:
+    (run_id, metrics) -> metric -> (steps, values), read consistently (the series columns,
+    skytune.index.series; default: the metric store's `run_series`)."""
 
     def __init__(self, repo, summaries: Callable[[Any], dict] | None = None,
+                 series: Callable[[str, list[str]], dict] | None = None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
                  lock_wait_s: float = 20.0) -> None:
         if summaries is None:
             from skytune.metrics import public_summary as summaries
+        if series is None:
+            def series(run_id: str, metrics: list[str]) -> dict:
+                from skytune.metrics import MetricStore
+
+                return MetricStore().run_series(run_id, metrics)
         self.repo = repo
         self.summaries = summaries
+        self.series = series
         self.clock = clock
         self.sleep = sleep
         self.lock_wait_s = lock_wait_s
@@ -155,7 +165,7 @@ class IndexStore:
             out[key[0]] = (int(item.version), chunk)
         current = {**{b: have[b] for b in buckets if b in have and b not in out}, **out}
         wanted = {(b, group): chunk.present[group] for b, (_version, chunk) in current.items()
-                  for group in sorted((set(chunk.present) if groups is None else groups & set(chunk.present)) - chunk.loaded)}
+                  for group in sorted(fmt.select_groups(groups, chunk.present) - chunk.loaded)}
         for (b, group), item in self._get_items(experiment, gen, wanted, exact=True, seen=seen).items():
             current[b][1].add(group, fmt.decode_group(item.blob, int(item.crc)))
             out[b] = current[b]
@@ -230,6 +240,7 @@ class IndexStore:
             except (fmt.ChunkCorrupt, _Moved):
                 return self._rebuild_locked(experiment, manifest)
             stats, changed, delta = FoldStats(), {}, 0
+            fresh = {row["id"]: row for row in self._rows([r for r in records.values() if r["experiment"] == experiment])}
             for bucket, ids in by_bucket.items():
                 version, chunk = current[bucket]
                 rows = chunk.rows()
@@ -237,14 +248,14 @@ class IndexStore:
                 for run_id in ids:
                     record = records.get(run_id)
                     if record is not None and record["experiment"] == experiment:
-                        rows[run_id] = fmt.index_row(record, self.summaries)
+                        rows[run_id] = fresh[run_id]
                         stats.upserted += 1
                     elif rows.pop(run_id, None) is not None:
                         stats.removed += 1
                 delta += len(rows) - before
                 old = fmt.encode(chunk.rows().values())
                 changed[bucket] = (version + 1, list(rows.values()), fmt.encode(rows.values()), old)
-            if any(max(map(len, blobs.values())) > SPLIT_BYTES for _v, _rows, blobs, _old in changed.values()):
+            if any(fmt.splits(blobs) > SPLIT_BYTES for _v, _rows, blobs, _old in changed.values()):
                 return self._split_locked(experiment, manifest, changed)
             with IndexChunkItem.batch_write() as batch:
                 for bucket, (version, rows, blobs, old) in changed.items():
@@ -295,9 +306,20 @@ class IndexStore:
         if self.repo.get_experiment(experiment) is None:
             self.drop(experiment)
             return FoldStats(rebuilt=True)
-        rows = [fmt.index_row(record, self.summaries) for record in self.repo.iter_run_records(experiment)]
+        rows = self._rows(list(self.repo.iter_run_records(experiment)))
         self._write_generation(experiment, manifest, rows)
         return FoldStats(upserted=len(rows), rebuilt=True)
+
+    def _rows(self, records: list[dict]) -> list[dict]:
+        """Index rows of these run records, with the series of the metrics `series.wanted` picks,
+        read after the records (so at least as new as their summaries) on threads."""
+        rows = [fmt.index_row(record, self.summaries) for record in records]
+        reads = [(row, metrics) for row in rows if (metrics := sv.wanted(fmt.series_points(row)))]
+        for (row, _metrics), found in zip(reads, _on_threads(lambda read: self.series(read[0]["id"], read[1]), reads,
+                                                              _SERIES_THREADS)):
+            row["s"] = {metric: [list(steps), list(values)] for metric, (steps, values) in sorted(found.items())
+                        if metric in row["m"]}
+        return rows
 
     def _split_locked(self, experiment: str, manifest: IndexManifestItem, changed: dict) -> FoldStats:
         """A chunk outgrew SPLIT_BYTES: re-bucket every run into a new generation."""
@@ -317,7 +339,7 @@ class IndexStore:
         # From a sample: encoding 100,000 rows only to size the buckets took minutes. The loop
         # below checks the real sizes (and doubles the buckets when the sample was too kind).
         step = max(1, len(rows) // 2000)
-        estimate = max(map(len, fmt.encode(rows[::step]).values()), default=0) * step
+        estimate = fmt.splits(fmt.encode(rows[::step])) * step
         while estimate / buckets > TARGET_BYTES:
             buckets *= 2
         while True:
@@ -325,7 +347,7 @@ class IndexStore:
             for row in rows:
                 grouped[bucket_of(row["id"], buckets)].append(row)
             blobs = {b: fmt.encode(bucket_rows) for b, bucket_rows in grouped.items()}
-            if max(len(blob) for groups in blobs.values() for blob in groups.values()) <= SPLIT_BYTES:
+            if max(fmt.splits(groups) for groups in blobs.values()) <= SPLIT_BYTES:
                 break
             buckets *= 2
         with IndexChunkItem.batch_write() as batch:
@@ -370,14 +392,16 @@ class IndexStore:
 #: BatchGetItems of one read (100 keys each) overlap on threads: a 100,000-run first page reads
 #: ~1,500 group items, 15 sequential round trips otherwise.
 _READ_THREADS = 8
+#: A fold's or rebuild's series reads (two Queries a run) overlap on threads too.
+_SERIES_THREADS = 16
 
 
-def _on_threads(work, parts: list) -> list:
+def _on_threads(work, parts: list, threads: int = _READ_THREADS) -> list:
     if len(parts) <= 1:
         return [work(part) for part in parts]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(min(_READ_THREADS, len(parts))) as pool:
+    with ThreadPoolExecutor(min(threads, len(parts))) as pool:
         return list(pool.map(work, parts))
 
 

@@ -88,6 +88,18 @@ def unpack_many_arrays(blob: bytes, metric: str) -> tuple[np.ndarray, np.ndarray
     return None
 
 
+def unpack_all_arrays(blob: bytes) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """metric -> arrays of every metric of a shared segment (one decompression for all of them)."""
+    raw = zlib.decompress(blob)
+    (count,), offset, out = struct.unpack_from("<I", raw), 4, {}
+    for _ in range(count):
+        name_length, raw_length = struct.unpack_from("<II", raw, offset)
+        offset += 8
+        out[raw[offset:offset + name_length].decode()] = _arrays(raw, offset + name_length)
+        offset += name_length + raw_length
+    return out
+
+
 def _arrays(raw: bytes, offset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import numpy as np
 

@@ -44,7 +44,7 @@ from pynamodb.transactions import TransactWrite
 
 from skytune.errors import InvalidInput, NotFound
 from skytune.metrics.downsample import m4_indices
-from skytune.metrics.encoding import pack_many, unpack, unpack_arrays, unpack_many, unpack_many_arrays
+from skytune.metrics.encoding import pack_many, unpack, unpack_all_arrays, unpack_arrays, unpack_many, unpack_many_arrays
 from skytune.metrics.items import BUCKET_MS, DeliveryProgressItem, MetricCountItem, MetricSegmentItem, MetricSummaryItem
 from skytune.metrics.series_cache import SERIES_CACHE
 from skytune.metrics.summary import MAX_ABS_VALUE, Summary
@@ -745,6 +745,39 @@ class MetricStore:
         steps, stamps, values = (np.concatenate(column) for column in zip(*parts))
         order = np.lexsort((values, stamps, steps))  # by (step, timestamp, value)
         return steps[order], stamps[order], values[order]
+
+    def run_series(self, run_id: str, metrics: Iterable[str]) -> dict[str, tuple[list[int], list[float]]]:
+        """metric -> (steps, values) of several metrics of a run, each exactly as `series` orders it
+        (step, timestamp, value), read with consistent Queries: the run's commits once for all of
+        them (one Query, where `series` makes two per metric), plus the round-2 own segments of the
+        metrics that have them. For the experiment index's series columns (skytune.index.series),
+        which the stream consumer refreshes after each delivery."""
+        import numpy as np
+
+        wanted = set(metrics)
+        if not wanted:
+            return {}
+        parts: dict[str, list] = {metric: [] for metric in wanted}
+        own = [item.sk for item in MetricSummaryItem.query(MetricSummaryItem.partition(run_id), consistent_read=True,
+                                                           attributes_to_get=["sk", "own"]) if item.own and item.sk in wanted]
+        for metric in own:
+            for segment in MetricSegmentItem.query(MetricSegmentItem.partition(run_id, metric), consistent_read=True,
+                                                   attributes_to_get=["points"]):
+                parts[metric].append(unpack_arrays(bytes(segment.points)))
+        for segment in MetricSegmentItem.query(MetricSegmentItem.shared_partition(run_id), consistent_read=True,
+                                               attributes_to_get=["points", "count", "marker"]):
+            if not segment.marker and segment.points is not None and int(segment.count):
+                for metric, arrays in unpack_all_arrays(bytes(segment.points)).items():
+                    if metric in wanted:
+                        parts[metric].append(arrays)
+        out = {}
+        for metric, found in parts.items():
+            if not found:
+                continue
+            steps, stamps, values = (np.concatenate(column) for column in zip(*found))
+            order = np.lexsort((values, stamps, steps))  # as `_series_arrays`
+            out[metric] = (steps[order].tolist(), values[order].tolist())
+        return out
 
     def delete_run(self, run_id: str, metrics=None) -> None:
         """Delete a run's points and summaries (`metrics` is ignored: the summary items list them)."""
