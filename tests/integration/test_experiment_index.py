@@ -179,3 +179,76 @@ def test_a_query_reads_only_its_column_groups_and_a_full_page_the_rest(api, stac
     full = search(api, experiments=[experiment], order_by="metrics.loss.min DESC", limit=4)["rows"]
     assert [row["name"] for row in full] == ["r0", "r1", "r2", "r3"]
     assert full[0]["params.opt"] == "adam" and full[0]["tags.t"] == "0" and full[0]["metrics.loss.min"] == 1 / 3
+
+
+def test_at_and_window_come_from_the_series_columns_and_follow_new_points(api, stack):
+    """`.at` / `.window` filters, sort keys and columns answered from the index's series columns (no
+    series read), equal to the evaluator reading every series from the metric store: runs without
+    the step or the metric, a later point at a step replacing the value, points logged after the
+    index was built (folded by the stream consumer), and after a rebuild (`skytune reindex`)."""
+    from skytune import metrics as metric_store
+    from skytune.index import format as fmt
+    from skytune.tracking import run_search
+    from skytune.tracking.records import SearchRequest
+
+    class Counting(metric_store.MetricStore):
+        reads = 0
+
+        def series(self, *args, **kwargs):
+            Counting.reads += 1
+            return super().series(*args, **kwargs)
+
+    experiment = unique("steps")
+    api.post("/v1/experiments", {"name": experiment})
+    ids = {name: api.post("/v1/runs", {"experiment": experiment, "name": name}).json()["run_id"] for name in ("r0", "r1", "r2")}
+
+    def log(name, points):
+        response = api.post(f"/v1/runs/{ids[name]}/log-batch", {"metrics": [
+            {"name": metric, "value": value, "step": step, "timestamp": ts} for metric, step, ts, value in points]})
+        assert response.status in (200, 204), response.json()
+
+    log("r0", [("loss", s, 1000 + s, 1.0 / (s + 1)) for s in range(4)])
+    log("r1", [("loss", s, 2000 + s, 0.5 / (s + 1)) for s in range(2)])  # no step 3
+    log("r2", [("acc", 3, 3000, 0.9)])  # no loss at all
+    stack.streams.flush()
+
+    request = SearchRequest(experiments=[experiment], filter="metrics.loss.window(0, 9).count >= 1",
+                            order_by="metrics.loss.at(3) DESC, metrics.loss.window(1, 3).min",
+                            columns="name, metrics.loss.at(3), metrics.loss.window(0, 9).max, metrics.loss.window(2, 3).last",
+                            limit=2)
+
+    def both():
+        repo = DynamoRepository()
+        scanned = run_search.search(repo, metric_store.MetricStore(), request)
+        Counting.reads = 0
+        pages, cursor = [], None
+        while True:
+            rows, _runs, cursor = run_search.search(repo, Counting(), request.model_copy(update={"cursor": cursor}),
+                                                    IndexStore(repo))
+            pages += rows
+            if cursor is None:
+                break
+        assert Counting.reads == 0, "the index's series columns answer without reading a series"
+        everything = run_search.search(repo, metric_store.MetricStore(), request.model_copy(update={"limit": 100}))[0]
+        assert scanned[0] == everything[:2]
+        assert pages == everything
+        return pages
+
+    assert both() == [
+        {"name": "r0", "metrics.loss.at(3)": 0.25, "metrics.loss.window(0, 9).max": 1.0, "metrics.loss.window(2, 3).last": 0.25},
+        {"name": "r1", "metrics.loss.at(3)": None, "metrics.loss.window(0, 9).max": 0.5, "metrics.loss.window(2, 3).last": None}]
+    snapshot = IndexStore(DynamoRepository()).snapshot(experiment, fmt.groups_for([], [], [], metrics=["loss"]))
+    (chunk,) = snapshot.chunks
+    assert set(chunk.indexed_series("loss")) == {ids["r0"], ids["r1"]}
+
+    # After the index was built: r1 reaches step 3, r0 logs step 3 again later (the latest point wins).
+    log("r1", [("loss", 3, 2003, 0.05)])
+    log("r0", [("loss", 3, 1100, 7.0)])
+    stack.streams.flush()
+    assert both() == [
+        {"name": "r0", "metrics.loss.at(3)": 7.0, "metrics.loss.window(0, 9).max": 7.0, "metrics.loss.window(2, 3).last": 7.0},
+        {"name": "r1", "metrics.loss.at(3)": 0.05, "metrics.loss.window(0, 9).max": 0.5, "metrics.loss.window(2, 3).last": 0.05}]
+
+    # A rebuild (`skytune reindex`) writes the series columns again.
+    assert api.post("/v1/index/rebuild", {"experiments": [experiment]}).status == 200
+    assert both()[0]["metrics.loss.at(3)"] == 7.0

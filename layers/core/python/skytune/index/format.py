@@ -81,7 +81,7 @@ def splits(blobs: Mapping[str, bytes]) -> int:
     return max((len(blob) for group, blob in blobs.items() if not sv.is_series_group(group)), default=0)
 
 
-def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
+def encode(rows: Sequence[Mapping[str, Any]], series: bool = True) -> dict[str, bytes]:
     """Rows (from `index_row`) -> {column group: compressed bytes}. Groups: "a" (run ids; always
     there), "at:<attribute>", "p:<param>", "t:<tag>", "m:<metric>" (presence) and
     "ms:<stat>:<metric>", so a query reads only the groups it names. Rows are stored in run_id
@@ -108,7 +108,7 @@ def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
             column(f"m:{metric}", 0)[i] = 1
             for stat, value in summary.items():
                 column(f"ms:{stat}:{metric}")[i] = value
-    return {**{group: _compress(document) for group, document in documents.items()}, **sv.encode(rows)}
+    return {**{group: _compress(document) for group, document in documents.items()}, **(sv.encode(rows) if series else {})}
 
 
 def _ids_document(ids: list[str], present: Mapping[str, int] | None) -> dict[str, Any]:
@@ -245,6 +245,12 @@ def groups_for(params: Iterable[str], tags: Iterable[str], metric_stats: Iterabl
     return frozenset({"a", *(f"at:{a}" for a in attributes), *(f"p:{p}" for p in params), *(f"t:{t}" for t in tags),
                       *(f"m:{m}" for m in present), *(f"ms:{stat}:{m}" for m, stat in metric_stats),
                       *(sv.group_prefix(m) for m in metrics)})
+
+
+def row_groups(present: Iterable[str]) -> set[str]:
+    """The groups a row shown with every column reads: all but the series parts (no column shows a
+    whole series; a page's `.at` / `.window` columns were read with its query)."""
+    return {group for group in present if not sv.is_series_group(group)}
 
 
 def select_groups(groups: Iterable[str] | None, present: Iterable[str]) -> set[str]:

@@ -87,7 +87,7 @@ def matches_in_order(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Se
     if entry is None:
         matches = expr.compile()
         key_of = sort_key(order)
-        if reads_series(expr, order):
+        if store_reads(loaded, expr, order) > _SERIES_SLICE:
             keyed = _evaluate_on_threads(list(candidates(loaded)), matches, key_of)
         else:
             keyed = [(key_of(run), run) for run in candidates(loaded) if matches(run)]
@@ -108,6 +108,25 @@ def reads_series(expr: Expr, order: Sequence[SortKey]) -> bool:
     from skytune.tracking.query import referenced
 
     return referenced(expr, order).needs_series
+
+
+def store_reads(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortKey]) -> int:
+    """How many (run, metric) series a query would read from the metric store: those of its
+    `.at` / `.window` metrics that the index's series columns do not hold (skytune.index.series).
+    Zero when they hold them all: the query is then evaluated on this thread alone."""
+    from skytune.tracking.query import referenced
+
+    metrics = {read.metric for read in referenced(expr, order).series}
+    count = 0
+    for snapshot in loaded:
+        for chunk in snapshot.chunks:
+            for metric in metrics:
+                presence = chunk.metrics.get(metric, {}).get("_")
+                if presence is None:
+                    continue
+                held = chunk.indexed_series(metric) or {}
+                count += sum(1 for run_id, has in zip(chunk.ids, presence) if has and run_id not in held)
+    return count
 
 
 def _evaluate_on_threads(runs: list, matches, key_of) -> list:
@@ -145,17 +164,31 @@ def page(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortK
 #: A page shown with every column is read from the index when its runs' chunks are decoded in full
 #: already, or when decoding them costs less than reading the runs (a run item plus a Query of its
 #: summaries, ~1 RCU and two round trips a run, vs ~0.1 RCU a run of index): pages of at least a
-#: tenth of the runs of the chunks they touch (a full scan's pages of 1,000 at 10,000 runs).
+#: tenth of the runs of the chunks they touch (a full scan's pages of 1,000 at 10,000 runs). A
+#: later page (one with a cursor) counts every match from it to the end (`rest`): a query paged
+#: past its first page is being read on, and its rows from the tables cost ~2.5 RCU and ~1 s a
+#: page of 100 (measured: 200 Queries a page), the chunks ~0.1 RCU a run once per container.
 FULL_ROWS_SHARE = 10
 
 
-def full_runs(index, loaded: Sequence[ExperimentSnapshot], runs: Sequence) -> list | None:
+def rest(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortKey], cursor: str | None,
+         context: str) -> int | None:
+    """The matches from a later page's first run to the end (None for a first page)."""
+    if not cursor:
+        return None
+    keys, _runs = matches_in_order(loaded, expr, order)
+    return len(keys) - bisect.bisect_right(keys, decode_cursor(cursor, order, f"{expr.render()}\x00{context}"))
+
+
+def full_runs(index, loaded: Sequence[ExperimentSnapshot], runs: Sequence, rest: int | None = None) -> list | None:
     """The page's runs with every column group loaded, from the index; None: read them from the
     tables instead (cheaper, or the index moved while we read)."""
+    from skytune.index.format import row_groups
+
     touched = {id(run.chunk): run.chunk for run in runs}
-    missing = [chunk for chunk in touched.values() if set(chunk.present) - chunk.loaded]
+    missing = [chunk for chunk in touched.values() if row_groups(chunk.present) - chunk.loaded]
     if missing:
-        if len(runs) * FULL_ROWS_SHARE < sum(len(chunk.ids) for chunk in touched.values()):
+        if max(len(runs), rest or 0) * FULL_ROWS_SHARE < sum(len(chunk.ids) for chunk in touched.values()):
             return None
         for snapshot in loaded:
             mine = [chunk for chunk in snapshot.chunks if any(chunk is other for other in missing)]

@@ -73,7 +73,12 @@ def encode(rows: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
             by_metric.setdefault(metric, []).append((row["id"], steps, values))
     out: dict[str, bytes] = {}
     for metric, entries in sorted(by_metric.items()):
+        # The part count from one compression of them all (hashing spreads runs unevenly: 1.5x
+        # headroom), then doubled while a part is still too big: one or two passes, not log2(P).
+        whole = len(_compress([[steps, values] for _r, steps, values in entries]))
         parts = 1
+        while parts < MAX_PARTS and whole * 1.5 > parts * PART_BYTES:
+            parts *= 2
         while True:
             split: dict[int, list] = {}
             for entry in entries:

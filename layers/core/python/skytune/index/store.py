@@ -175,7 +175,7 @@ class IndexStore:
         """Load every column group of these chunks of `snapshot` (the versions it was read at).
         False when the index changed meanwhile (the caller reads the runs elsewhere)."""
         wanted = {(b, group): chunk.present[group] for b, chunk in enumerate(snapshot.chunks) if chunk in chunks
-                  for group in sorted(set(chunk.present) - chunk.loaded)}
+                  for group in sorted(fmt.row_groups(chunk.present) - chunk.loaded)}
         try:
             items = self._get_items(snapshot.experiment, snapshot.gen, wanted, exact=True, seen=snapshot.version)
             for (b, group), item in items.items():
@@ -339,17 +339,19 @@ class IndexStore:
         # From a sample: encoding 100,000 rows only to size the buckets took minutes. The loop
         # below checks the real sizes (and doubles the buckets when the sample was too kind).
         step = max(1, len(rows) // 2000)
-        estimate = fmt.splits(fmt.encode(rows[::step])) * step
+        estimate = fmt.splits(fmt.encode(rows[::step], series=False)) * step
         while estimate / buckets > TARGET_BYTES:
             buckets *= 2
         while True:
             grouped: dict[int, list[dict]] = {b: [] for b in range(buckets)}
             for row in rows:
                 grouped[bucket_of(row["id"], buckets)].append(row)
-            blobs = {b: fmt.encode(bucket_rows) for b, bucket_rows in grouped.items()}
+            blobs = {b: fmt.encode(bucket_rows, series=False) for b, bucket_rows in grouped.items()}
             if max(fmt.splits(groups) for groups in blobs.values()) <= SPLIT_BYTES:
                 break
             buckets *= 2
+        for b, bucket_rows in grouped.items():  # series parts are sized on their own: encoded once
+            blobs[b].update(sv.encode(sorted(bucket_rows, key=lambda row: row["id"])))
         with IndexChunkItem.batch_write() as batch:
             for b, groups in blobs.items():
                 for item in _chunk_items(experiment, gen, b, 1, grouped[b], groups, dict.fromkeys(groups, 1)):
