@@ -137,8 +137,8 @@ class Index:
 SORT_FIELDS = ["name", "created", "started", "ended", "status", "trial", "source", "run_id", "parent",
                "params.lr", "params.`we``ird`", "tags.lr", "metrics.loss.max", "metrics.loss.avg", "metrics.`val/loss`.last",
                "metrics.loss.count", "metrics.loss.at(1)", "metrics.loss.window(0, 2).avg", "metrics.loss.stddev",
-               "metrics.loss.at(-1)", "metrics.`val/loss`.at(3)", "metrics.loss.window(1, 1).last",
-               "metrics.loss.window(-1, 4).count", "metrics.`val/loss`.window(2, 3).first", "metrics.loss.window(0, 4).min"]
+               "metrics.loss.at(0)", "metrics.`val/loss`.at(3)", "metrics.loss.window(1, 1).last",
+               "metrics.loss.window(0, 4).count", "metrics.`val/loss`.window(2, 3).first", "metrics.loss.window(0, 4).min"]
 COLUMNS = [None, "name, params.lr, metrics.loss.min, trial, created", "run_id, metrics.loss.at(2), tags.`1st`"]
 
 
@@ -183,7 +183,7 @@ def test_indexed_search_equals_the_scan(data, query, held):
 
 
 STEP_FILTERS = ["metrics.loss.at(1) < 0.5", "metrics.loss.at(0) >= -1 OR metrics.`val/loss`.at(2) > 0",
-                "metrics.loss.window(0, 3).max > 0.2", "metrics.loss.window(-1, 4).count >= 2",
+                "metrics.loss.window(0, 3).max > 0.2", "metrics.loss.window(0, 4).count >= 2",
                 "metrics.`val/loss`.window(1, 2).avg < 0.3 AND metrics.loss.at(2) != 0.1",
                 "metrics.loss.window(2, 4).first > metrics.loss.window(2, 4).last"]
 
