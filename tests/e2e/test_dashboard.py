@@ -397,6 +397,70 @@ def test_tuning_job_page(page, data):
     expect(page.locator("#run-name")).to_have_text(re.compile(data["done_job"]))
 
 
+MULTI_TRIAL = """
+    import sys
+    x = int(sys.argv[sys.argv.index("--x") + 1])
+    acc = [0.5, 0.7, 0.6, 0.9, 0.8, 0.95][x - 1]
+    print(f"acc={acc} latency={10 * x} mem={100 * x}", flush=True)
+"""
+
+
+def test_multi_objective_job_page_shows_pareto_front_and_feasibility(page, data, tmp_path):
+    """A job with two objectives (max acc, min latency) and a constraint (mem <= 500): x = 1..6 gives
+    (acc, latency) = (.5, 10) (.7, 20) (.6, 30) (.9, 40) (.8, 50) (.95, 60); x = 6 breaks the
+    constraint, x = 3 and 5 are dominated, so the Pareto set is x = 1, 2, 4."""
+    script = tmp_path / "multi.py"
+    script.write_text(textwrap.dedent(MULTI_TRIAL))
+    name = f"{data['experiment']}-pareto"
+    body = tuning_body(script, name, 1, 6)
+    body["objectives"] = [{"metric_name": "acc", "type": "Maximize"}, {"metric_name": "latency", "type": "Minimize"}]
+    body["outcome_constraints"] = [{"metric_name": "mem", "operator": "<=", "value": 500}]
+    body["trial"]["metric_definitions"] = [{"Name": m, "Regex": f"{m}=(?P<value>[0-9.]+)"} for m in ("acc", "latency", "mem")]
+    http, url = data["http"], data["url"]
+    created = http.post(f"{url}/v1/tuning-jobs", json=body)
+    assert created.status_code == 201, created.text
+    status = eventually(lambda: http.get(f"{url}/v1/tuning-jobs/{name}").json()["HyperParameterTuningJobStatus"],
+                        lambda s: s not in ("InProgress", "Stopping"), timeout=180)
+    assert status == "Completed"
+    listed = http.get(f"{url}/v1/tuning-jobs/{name}/trials?limit=100").json()["TrainingJobSummaries"]
+    by_x = {int(t["TunedHyperParameters"]["x"]): t["TrainingJobName"] for t in listed}
+    assert sorted(by_x) == [1, 2, 3, 4, 5, 6]
+
+    page.goto(f"{url}/tuning-jobs/{name}")
+    expect(page.locator("#job-status")).to_have_text("Completed")
+    expect(page.locator("#pareto-set a")).to_have_count(3)
+    assert sorted(page.locator("#pareto-set a").all_inner_texts()) == sorted(by_x[x] for x in (1, 2, 4))
+    expect(page.locator("#best-trial")).to_have_count(0)  # no single best trial with two objectives
+    expect(page.locator("#feasibility [data-counter='Feasible'] strong")).to_have_text("5")
+    expect(page.locator("#feasibility [data-counter='Infeasible'] strong")).to_have_text("1")
+
+    front = wait_chart(page, "#pareto-chart", lambda o: len(o["series"]) == 3)
+    series = {s["name"]: s["data"] for s in front["series"]}
+    assert [(p[0], p[1], p[2]) for p in series["Pareto set"]] == [(0.5, 10, by_x[1]), (0.7, 20, by_x[2]), (0.9, 40, by_x[4])]
+    assert sorted((p[0], p[1]) for p in series["dominated"]) == [(0.6, 30), (0.8, 50)]
+    assert [(p[0], p[1]) for p in series["infeasible"]] == [(0.95, 60)]
+    assert front["xAxis"][0]["name"] == "acc" and front["yAxis"][0]["name"] == "latency"
+
+    history = option(page, "#objective-chart")
+    by_name = {s["name"]: s["data"] for s in history["series"]}
+    assert sorted(p[1] for p in by_name["objective"]) == [0.5, 0.6, 0.7, 0.8, 0.9]
+    assert [p[1] for p in by_name["infeasible"]] == [0.95]
+    assert by_name["best so far"][-1][1] == 0.9  # the best *feasible* acc, not x = 6's 0.95
+    par = option(page, "#hp-parallel")
+    assert [a["name"] for a in par["parallelAxis"]] == ["x", "acc", "latency"]
+
+    headers = page.locator("#trials thead th").all_inner_texts()
+    assert [h.rstrip("▲▼") for h in headers] == ["#", "trial", "status", "acc", "latency", "pareto", "mem <= 500", "feasible", "x"]
+    infeasible_row = page.locator(f"#trials tr[data-trial='{by_x[6]}']")
+    assert "infeasible" in infeasible_row.get_attribute("class")
+    assert infeasible_row.locator("td").nth(7).inner_text() == "no"
+    page.click("#trials th[data-col='objective:latency']")
+    first = page.locator("#trials tbody tr").first.locator("td")
+    assert first.nth(4).inner_text() == "10" and first.nth(5).inner_text() == "yes"
+    assert "ts=objective%3Alatency" in page.url or "ts=objective:latency" in page.url
+    screenshot(page, "tuning-job-pareto")
+
+
 def test_stop_button_stops_a_running_job(page, data):
     # started here, so that its trials (which never end by themselves) are surely running
     assert data["http"].post(f"{data['url']}/v1/tuning-jobs",
