@@ -461,6 +461,50 @@ def test_multi_objective_job_page_shows_pareto_front_and_feasibility(page, data,
     screenshot(page, "tuning-job-pareto")
 
 
+FAILING_TRIAL = """
+    import sys
+    print("CUDA out of memory (tried to allocate 2.00 GiB)", file=sys.stderr, flush=True)
+    sys.exit(3)
+"""
+
+
+def wait_until_ended(data, name: str) -> str:
+    return eventually(lambda: data["http"].get(f"{data['url']}/v1/tuning-jobs/{name}").json()["HyperParameterTuningJobStatus"],
+                      lambda s: s not in ("InProgress", "Stopping"), timeout=180)
+
+
+def test_job_page_says_why_a_job_failed_and_which_history_it_ignored(page, data, tmp_path):
+    http, url = data["http"], data["url"]
+    failing = tmp_path / "failing.py"
+    failing.write_text(textwrap.dedent(FAILING_TRIAL))
+    failed_job = f"{data['experiment']}-fails"
+    assert http.post(f"{url}/v1/tuning-jobs", json=tuning_body(failing, failed_job, 1, 2)).status_code == 201
+    # warm-started from the grid job, with a parameter its trials never had: their history is unusable
+    child = f"{data['experiment']}-warm"
+    body = tuning_body(data["script"], child, 1, 5)
+    body.update(strategy="Bayesian", warm_start={"parent_jobs": [data["done_job"]], "type": "TransferLearning"},
+                resource_limits={"max_parallel_training_jobs": 1, "max_number_of_training_jobs": 1})
+    body["parameter_ranges"]["IntegerParameterRanges"].append({"Name": "y", "MinValue": "1", "MaxValue": "3"})
+    created = http.post(f"{url}/v1/tuning-jobs", json=body)
+    assert created.status_code == 201, created.text
+    assert wait_until_ended(data, failed_job) == "Failed" and wait_until_ended(data, child) == "Completed"
+
+    page.goto(f"{url}/tuning-jobs/{failed_job}")
+    expect(page.locator("#job-status")).to_have_text("Failed")
+    expect(page.locator("#job-failure")).to_contain_text("no trial reported the objective metric 'acc'")
+    expect(page.locator("#trials th[data-col='reason']")).to_have_count(1)
+    reasons = page.locator("#trials td.reason").all_inner_texts()
+    assert len(reasons) == 2 and all("exit code 3" in r and "CUDA out of memory" in r for r in reasons), reasons
+    expect(page.locator("#ignored-history")).to_have_count(0)
+
+    page.goto(f"{url}/tuning-jobs/{child}")
+    expect(page.locator("#job-status")).to_have_text("Completed")
+    expect(page.locator("#ignored-history")).to_contain_text("5 observation(s) of history not used")
+    expect(page.locator("#ignored-history")).to_contain_text("y is missing")
+    expect(page.locator("#job-failure")).to_have_count(0)
+    expect(page.locator("#trials th[data-col='reason']")).to_have_count(0)  # no trial failed or was stopped
+
+
 def test_stop_button_stops_a_running_job(page, data):
     # started here, so that its trials (which never end by themselves) are surely running
     assert data["http"].post(f"{data['url']}/v1/tuning-jobs",

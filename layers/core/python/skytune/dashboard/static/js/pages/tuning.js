@@ -84,12 +84,33 @@ export async function tuningJobPage(app, name) {
       constraints().length ? h("div.row.counters", { id: "feasibility" },
         ...Object.entries(job.OutcomeConstraintCounters || {}).map(([k, v]) => h("span", { dataset: { counter: k } }, `${k}: `, h("strong", {}, v))),
         h("span.muted", {}, constraints().map((c) => `${c.MetricName} ${c.Operator} ${fmt(c.Value)}`).join(", "))) : null,
+      job.FailureReason ? h("div.error", { id: "job-failure", role: "alert" }, `Failed: ${job.FailureReason}`) : null,
+      completionNote(),
+      ignoredHistory(),
       multi() ? paretoHeader() : h("div.row", { id: "best-trial" }, h("strong", {}, constraints().length ? "Best feasible trial: " : "Best trial: "), best
         ? [h("a", { href: best.RunId ? `/runs/${enc(best.RunId)}` : "#" }, best.TrainingJobName), ` ${obj.MetricName} = ${fmt(best.FinalHyperParameterTuningJobObjectiveMetric.Value)} `,
           h("span.muted", {}, Object.entries(best.TunedHyperParameters).map(([k, v]) => `${k}=${v}`).join(", "))]
         : h("span.muted", {}, "none yet")));
     drawTrials();
     drawCharts();
+  }
+
+  // Why a job ended early (a completion criterion), as describe's TuningJobCompletionDetails says.
+  function completionNote() {
+    const details = job.TuningJobCompletionDetails;
+    if (!details) return null;
+    const extra = details.NumberOfTrainingJobsObjectiveNotImproving !== undefined
+      ? ` (${details.NumberOfTrainingJobsObjectiveNotImproving} trials without improvement)` : "";
+    return h("div.row.muted", { id: "completion" }, `Ended by completion criterion ${details.CompletionReason}${extra}`);
+  }
+
+  // History (own or warm-start parents' trials) the optimiser could not use: shown, never silent.
+  function ignoredHistory() {
+    const ignored = job.IgnoredHistory;
+    if (!ignored || !ignored.Count) return null;
+    const reasons = [...new Set(ignored.Observations.map((o) => o.Reason))];
+    return h("div.warning", { id: "ignored-history" }, `${ignored.Count} observation(s) of history not used by the optimiser: `,
+      reasons.slice(0, 3).join("; "), reasons.length > 3 ? ` (and ${reasons.length - 3} more reasons)` : "");
   }
 
   // With several objectives there is no single best trial: the Pareto set (describe's
@@ -117,6 +138,8 @@ export async function tuningJobPage(app, name) {
       { id: "trial", key: (t) => t.TrainingJobName,
         cell: (t) => h("td", {}, t.RunId ? h("a", { href: `/runs/${enc(t.RunId)}` }, t.TrainingJobName) : t.TrainingJobName) },
       { id: "status", key: (t) => t.TrainingJobStatus, cell: (t) => h("td", {}, t.TrainingJobStatus) },
+      ...(trials.some((t) => t.FailureReason || t.StopReason) ? [{ id: "reason", key: (t) => t.FailureReason || t.StopReason,
+        cell: (t) => h("td.reason", { title: t.FailureReason || t.StopReason || "" }, t.FailureReason || t.StopReason || "") }] : []),
       ...(multi()
         ? [...objectives().map((o) => ({ id: `objective:${o.MetricName}`, label: o.MetricName, key: (t) => metricOf(t, o.MetricName),
             cell: num((t) => metricOf(t, o.MetricName)) })),
