@@ -368,6 +368,30 @@ def test_run_page_shows_params_summaries_lineage_and_children(page, data):
     expect(page.locator("#run-attributes")).to_contain_text(parent)
 
 
+def test_run_page_lists_artifacts_and_downloads_an_uploaded_one(page, data, tmp_path):
+    model = tmp_path / "model.bin"
+    model.write_bytes(bytes(range(256)) * 40)  # 10,240 bytes
+    with skytune.Run(experiment=f"{data['experiment']}-art", name="with-artifacts", url=data["url"]) as run:
+        run.log_artifact(model, artifact_path="checkpoints")
+        run.log_text("accuracy 0.9", "notes/summary.txt")
+    skytune.Client(data["url"]).update_run(run.run_id, inputs=[{"name": "train", "uri": "s3://bucket/train.csv"}])
+    page.goto(f"{data['url']}/runs/{run.run_id}")
+    rows = page.locator("#run-artifacts tbody tr")
+    expect(rows).to_have_count(3)
+    model_row = page.locator("#run-artifacts tr[data-name='checkpoints/model.bin']")
+    cells = model_row.locator("td").all_inner_texts()
+    assert cells[0] == "output" and cells[2].endswith(f"/{run.run_id}/artifacts/checkpoints/model.bin")
+    assert cells[3] == "10.0 KB" and cells[4].startswith("sha256:")
+    train = page.locator("#run-artifacts tr[data-name='train']")
+    assert train.locator("td").first.inner_text() == "input"
+    expect(train.locator("button.download")).to_have_count(0)  # a reference, not stored by skytune
+    with page.expect_download() as caught:
+        model_row.locator("button.download").click()
+    download = caught.value
+    assert download.suggested_filename == "model.bin"
+    assert Path(download.path()).read_bytes() == model.read_bytes()
+
+
 def test_tuning_job_page(page, data):
     page.goto(f"{data['url']}/tuning-jobs")
     row = page.locator(f"#tuning-jobs tr[data-name='{data['done_job']}']")
