@@ -32,7 +32,7 @@ PREFIX = "sv:"
 MAX_POINTS = 256  # a metric's points for it to be indexed
 MAX_RUN_POINTS = 4096  # a run's points (all metrics) for its series to be read at all
 PART_BYTES = 3800  # compressed, below one 4 KB read unit with the item's other attributes
-MAX_PARTS = 64
+MAX_PARTS = 1024  # a bucket of ~300 runs x 256 points needs ~200 parts
 
 
 def is_series_group(group: str) -> bool:
