@@ -157,3 +157,19 @@ def test_acquisition_search_finds_the_small_region_next_to_the_constraint_edge(s
     near = [{"x0": 0.1948 + a, "x1": 0.4055 + b} for a in grid for b in grid]
     best_near = float(np.max(models.score(embed(space, near))))
     assert float(models.score(embed(space, [chosen]))[0]) >= best_near - 0.25
+
+
+def test_monte_carlo_fallback_for_too_many_boxes(monkeypatch):
+    import skytune.optimize.extended as extended
+
+    space = _space(3)
+    rng = np.random.default_rng(0)
+    history = [Outcome(c, {f"f{j}": float(v) for j, v in enumerate(rng.random(4))})
+               for c in space.from_unit(rng.random((12, 3)))]
+    goals = [Goal(f"f{j}") for j in range(4)]
+    calls = []
+    original = extended.hypervolume_improvement_mc
+    monkeypatch.setattr(extended, "MAX_CELLS", 1)
+    monkeypatch.setattr(extended, "hypervolume_improvement_mc", lambda *a, **k: calls.append(1) or original(*a, **k))
+    picks = suggest_extended(space, history, [], 2, 0, objectives=goals)
+    assert calls and len({space.key(p) for p in picks}) == 2

@@ -10,15 +10,16 @@ One call:
    so that every objective is minimised, standardised; failed trials take the worst value seen,
    so the model learns to avoid their region), and one per constrained metric on the trials that
    reported it (:mod:`skytune.optimize.constraints`).
-3. Acquisition, maximised over Sobol candidates plus perturbations of the best trials (twice,
-   the second round around the best candidates of the first):
+3. Acquisition, maximised over Sobol candidates plus perturbations of the best trials, then
+   four rounds of finer perturbations around the best candidates (and the best feasible trial):
 
    * one objective: log expected improvement over the best *feasible* posterior mean;
-   * several, ``acquisition="ehvi"`` (default): Monte Carlo expected hypervolume improvement over
-     the feasible Pareto front: objectives normalised by the observed range, reference point 1.1
-     past the worst; posterior samples (independent per objective) scored against a fixed set
-     of uniform points in the box (:func:`hypervolume_improvement_mc`), on the 64 candidates
-     with the largest improvement of their optimistic point (mean - sigma);
+   * several, ``acquisition="ehvi"`` (default): the exact expected hypervolume improvement over
+     the feasible Pareto front (:func:`expected_hypervolume_improvement`: a box decomposition
+     of the non-dominated region, independent Gaussian posteriors per objective), objectives
+     normalised by the observed range, reference point 1.1 past the worst (or the objective's
+     stated ``Goal.reference``); Monte Carlo (:func:`hypervolume_improvement_mc`) only for 4
+     objectives with a front too large for the boxes;
    * several, ``acquisition="parego"``: ParEGO (Knowles 2006): a random weight vector per pick,
      the augmented Chebyshev scalarisation max_j w_j y_j + 0.05 sum_j w_j y_j of the normalised
      objectives, one GP on it and log EI;
