@@ -67,7 +67,7 @@ def test_exact_ehvi_agrees_with_monte_carlo(m, seed):
     samples = mean[None] + sd[None] * rng.standard_normal((n, 3, m))
     hvi = hypervolume_improvement(samples.reshape(-1, m), front, reference).reshape(n, 3)
     se = hvi.std(axis=0) / np.sqrt(n)
-    assert np.all(np.abs(hvi.mean(axis=0) - exact) <= 5 * se + 1e-9)
+    assert np.all(np.abs(hvi.mean(axis=0) - exact) <= 5 * se + 1e-6)  # 1e-6: an EHVI of ~1e-9 that 20,000 samples never hit
 
 
 def test_ehvi_is_zero_far_behind_and_the_improvement_far_ahead():
