@@ -129,7 +129,8 @@ class Chunk:
     """A decoded chunk (one bucket of an experiment): its "a" group and whichever other column
     groups have been added, with one `IndexedRun` per run."""
 
-    __slots__ = ("ids", "attributes", "params", "tags", "metrics", "runs", "series_source", "loaded", "present")
+    __slots__ = ("ids", "attributes", "params", "tags", "metrics", "_runs", "series_source", "loaded", "present",
+                 "vectors")
 
     def __init__(self, attributes_document: dict[str, Any], present: Mapping[str, int] | Iterable[str] | None = None) -> None:
         try:
@@ -151,7 +152,16 @@ class Chunk:
         self.present: dict[str, int] = dict(present) if isinstance(present, Mapping) else dict.fromkeys(present, 0)
         self.present.setdefault("a", 0)
         self.series_source: Callable[[str, str], Sequence[tuple[int, float]]] | None = None
-        self.runs = [IndexedRun(self, row) for row in range(len(self.ids))]
+        self._runs: list[IndexedRun] | None = None
+        self.vectors: dict = {}  # skytune.index.vector's arrays of these columns (cleared by `add`)
+
+    @property
+    def runs(self) -> list[IndexedRun]:
+        """One `IndexedRun` per row, made on first use: the vectorised path (skytune.index.vector)
+        makes only its page's (at 100,000 runs these objects were ~0.4 s of a cold page)."""
+        if self._runs is None:
+            self._runs = [IndexedRun(self, row) for row in range(len(self.ids))]
+        return self._runs
 
     def add(self, group: str, document: Any) -> None:
         n = len(self.ids)
@@ -173,6 +183,7 @@ class Chunk:
         else:
             raise ChunkCorrupt(f"unknown column group {group!r}")
         self.loaded.add(group)
+        self.vectors.clear()
 
     def rows(self) -> dict[str, dict[str, Any]]:
         """run_id -> the row `index_row` made (to re-encode a chunk after changes). Needs every group."""
