@@ -31,6 +31,8 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from pydantic_core import from_json
+
 from skytune.tracking.query.values import datetime_to_epoch_ms
 
 FORMAT = 2
@@ -120,8 +122,20 @@ def decode_group(blob: bytes, crc: int | None = None) -> Any:
     if crc is not None and checksum(blob) != crc:
         raise ChunkCorrupt("checksum mismatch")
     try:
-        return json.loads(zlib.decompress(blob))
-    except (zlib.error, ValueError) as error:
+        text = zlib.decompress(blob)
+    except zlib.error as error:
+        raise ChunkCorrupt(f"undecodable chunk: {error}") from None
+    try:
+        # pydantic-core's JSON parser (a runtime dependency already, via pydantic): ~3x faster than
+        # `json.loads` on these columns, most of a cold 100,000-run query's decoding. Same values
+        # (NaN, infinities, big ints, floats correctly rounded; a property test compares the two);
+        # anything it refuses is left to `json.loads`, the reference.
+        return from_json(text, cache_strings=False)
+    except ValueError:
+        pass
+    try:
+        return json.loads(text)
+    except ValueError as error:
         raise ChunkCorrupt(f"undecodable chunk: {error}") from None
 
 
