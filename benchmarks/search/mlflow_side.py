@@ -25,7 +25,7 @@ class MlflowSide:
         logging.getLogger("alembic").setLevel(logging.ERROR)
         from mlflow.tracking import MlflowClient
 
-        self.folder = folder or Path(tempfile.mkdtemp())
+        self.folder = (folder or Path(tempfile.mkdtemp())).resolve()  # (artifact locations are file URIs)
         self._client_class = MlflowClient
         self.clients: dict[str, object] = {}
         self.experiment_ids: dict[str, str] = {}
