@@ -66,11 +66,14 @@ class Unsupported(Exception):
 
 
 class Vector:
-    """One field's values over a sequence of runs, by kind."""
+    """One field's values over a sequence of runs, by kind: `nums` (float64, NaN elsewhere), `strs`
+    (objects, "" elsewhere), `bools`; each None where no run has a value of that kind (a numeric
+    column keeps no string array: these stay cached with the decoded chunks)."""
 
     __slots__ = ("kinds", "nums", "strs", "bools", "exact")
 
-    def __init__(self, kinds: np.ndarray, nums: np.ndarray, strs: np.ndarray, bools: np.ndarray, exact: bool) -> None:
+    def __init__(self, kinds: np.ndarray, nums: np.ndarray | None, strs: np.ndarray | None, bools: np.ndarray | None,
+                 exact: bool) -> None:
         self.kinds, self.nums, self.strs, self.bools, self.exact = kinds, nums, strs, bools, exact
 
     @classmethod
@@ -84,25 +87,24 @@ class Vector:
                 return cls._general(values)
             kinds = np.where(np.isnan(nums), np.int8(MISSING), np.int8(NUM))
             exact = int not in classes or not (np.abs(nums) > _EXACT).any()
-            return cls(kinds, nums, _no_strings(n), np.zeros(n, dtype=bool), exact)
+            return cls(kinds, nums, None, None, exact)
         if classes <= _TEXT:
             strs = np.array(values, dtype=object) if n else np.zeros(0, dtype=object)
             missing = np.equal(strs, None)
             strs[missing] = ""
             kinds = np.where(missing, np.int8(MISSING), np.int8(STR))
-            return cls(kinds, np.full(n, np.nan), strs, np.zeros(n, dtype=bool), True)
+            return cls(kinds, None, strs, None, True)
         return cls._general(values)
 
     @classmethod
     def _general(cls, values: Sequence) -> Vector:
         n = len(values)
         kinds = np.fromiter([_KIND.get(value.__class__, OTHER) for value in values], np.int8, n)
-        nums = np.full(n, np.nan)
-        strs = _no_strings(n)
-        bools = np.zeros(n, dtype=bool)
+        nums = strs = bools = None
         exact = True
         where = np.flatnonzero(kinds == NUM)
         if where.size:
+            nums = np.full(n, np.nan)
             numbers = [values[i] for i in where]
             if any(value.__class__ is int and not -_EXACT <= value <= _EXACT for value in numbers):
                 exact = False  # float64 would round it: such a column is left to the row evaluator
@@ -111,9 +113,11 @@ class Vector:
                 kinds[where[np.isnan(nums[where])]] = MISSING  # NaN is missing everywhere
         where = np.flatnonzero(kinds == STR)
         if where.size:
+            strs = _no_strings(n)
             strs[where] = [values[i] for i in where]
         where = np.flatnonzero(kinds == BOOL)
         if where.size:
+            bools = np.zeros(n, dtype=bool)
             bools[where] = [values[i] for i in where]
         return cls(kinds, nums, strs, bools, exact)
 
@@ -121,17 +125,26 @@ class Vector:
     def concatenate(cls, parts: Sequence[Vector]) -> Vector:
         if len(parts) == 1:
             return parts[0]
-        return cls(np.concatenate([p.kinds for p in parts]), np.concatenate([p.nums for p in parts]),
-                   np.concatenate([p.strs for p in parts]), np.concatenate([p.bools for p in parts]),
+        def joined(name: str, empty):
+            arrays = [getattr(p, name) for p in parts]
+            if all(array is None for array in arrays):
+                return None
+            return np.concatenate([empty(p.kinds.size) if array is None else array for p, array in zip(parts, arrays)])
+
+        return cls(np.concatenate([p.kinds for p in parts]), joined("nums", lambda n: np.full(n, np.nan)),
+                   joined("strs", _no_strings), joined("bools", lambda n: np.zeros(n, dtype=bool)),
                    all(p.exact for p in parts))
 
     def take(self, where: np.ndarray) -> Vector:
-        return Vector(self.kinds[where], self.nums[where], self.strs[where], self.bools[where], self.exact)
+        def part(array):
+            return None if array is None else array[where]
+
+        return Vector(self.kinds[where], part(self.nums), part(self.strs), part(self.bools), self.exact)
 
     def numbers(self) -> np.ndarray:
         if not self.exact:
             raise Unsupported("an integer beyond 2**53")
-        return self.nums
+        return np.full(self.kinds.size, np.nan) if self.nums is None else self.nums
 
 
 # -- reading fields out of chunks -------------------------------------------------------------
@@ -242,9 +255,6 @@ class _Frame:
             self._runs = [run for chunk in self.chunks for run in chunk.runs]
         return self._runs
 
-    def run(self, i: int) -> IndexedRun:
-        return IndexedRun(self.chunks[self.chunk_of[i]], int(self.row_of[i]))
-
 
 def _strings(values: Sequence[str]) -> np.ndarray:
     """A numpy unicode array (compared by code point, as Python compares str), or an object array
@@ -309,8 +319,12 @@ def _holds(values: Vector, compare: Callable, literal: object) -> np.ndarray:
     """`compare(value, literal)` where the value is of the literal's kind (`expr._ordered`)."""
     kind = kind_of(literal)
     if kind == STR:
+        if values.strs is None:
+            return np.zeros(values.kinds.size, dtype=bool)
         return (values.kinds == STR) & np.asarray(compare(values.strs, literal), dtype=bool)
     if kind == BOOL:
+        if values.bools is None:
+            return np.zeros(values.kinds.size, dtype=bool)
         return (values.kinds == BOOL) & compare(values.bools, literal)
     if kind == NUM and literal.__class__ in (int, float) and not (literal.__class__ is int and not -_EXACT <= literal <= _EXACT):
         return (values.kinds == NUM) & compare(values.numbers(), literal)
@@ -336,7 +350,8 @@ def order_of(frame: _Frame, where: np.ndarray, order: Sequence[SortKey]) -> np.n
             texts = _strings(list(values.strs[strings]))
             value[strings] = np.unique(texts, return_inverse=True)[1].reshape(-1)
         booleans = rank == BOOL
-        value[booleans] = values.bools[booleans]
+        if values.bools is not None:
+            value[booleans] = values.bools[booleans]
         if key.descending:  # within each kind only: the kind's rank stays
             value = -value
         keys += [value, rank]
@@ -349,18 +364,19 @@ def order_of(frame: _Frame, where: np.ndarray, order: Sequence[SortKey]) -> np.n
 
 
 class _Matches(Sequence):
-    """The matching runs in order, made on access (a page builds its own rows only)."""
+    """The matching runs in order, made on access (a page builds its own rows only). Holds only the
+    matches' (chunk, row) pairs: kept per query in `search._results`, not the query's arrays."""
 
-    def __init__(self, frame: _Frame, ordered: np.ndarray) -> None:
-        self._frame, self._ordered = frame, ordered
+    def __init__(self, chunks: Sequence[Chunk], chunk_of: np.ndarray, row_of: np.ndarray) -> None:
+        self._chunks, self._chunk_of, self._row_of = chunks, chunk_of, row_of
 
     def __len__(self) -> int:
-        return int(self._ordered.size)
+        return int(self._row_of.size)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [self._frame.run(j) for j in self._ordered[i]]
-        return self._frame.run(self._ordered[i])
+            return [IndexedRun(self._chunks[c], int(r)) for c, r in zip(self._chunk_of[i], self._row_of[i])]
+        return IndexedRun(self._chunks[self._chunk_of[i]], int(self._row_of[i]))
 
 
 class _Keys(Sequence):
@@ -388,5 +404,5 @@ def matches_in_order(loaded, expr: E.Expr, order: Sequence[SortKey]) -> tuple[Se
         ordered = order_of(frame, selected, order)
     except Unsupported:
         return None
-    runs = _Matches(frame, ordered)
+    runs = _Matches(frame.chunks, frame.chunk_of[ordered], frame.row_of[ordered])
     return _Keys(runs, sort_key(order)), runs
