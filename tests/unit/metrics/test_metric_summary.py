@@ -114,3 +114,15 @@ def test_shared_segment_encoding_round_trips_every_metric(series):
     from skytune.metrics.encoding import pack_many, unpack_many
 
     assert unpack_many(pack_many(series)) == {name: sorted(points, key=lambda p: (p[0], p[1])) for name, points in series.items()}
+
+
+@settings(max_examples=500, deadline=None)
+@given(partials=st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(-1e-300, 1e-300),
+                                   st.integers(-10, 10)), max_size=12))
+def test_the_exact_sum_is_the_sum_of_fractions(partials):
+    """`_exact` sums over a common denominator instead of one Fraction per partial: same value."""
+    from fractions import Fraction
+
+    from skytune.metrics.summary import _exact
+
+    assert _exact(partials) == sum((Fraction(p) for p in partials), Fraction(0))
