@@ -93,10 +93,11 @@ bench-suite: .venv-bench/.installed
 .PHONY: bench-beyond-amt
 bench-beyond-amt: .venv-bench/.installed
 	@mkdir -p build
-	nice .venv-bench/bin/python -m benchmarks.beyond_amt --part conditional --part constrained \
-	  --problems conditional-net,gardner,gramacy --seeds 20 --budget 30 --jobs 1 --json build/beyond_cc.jsonl --markdown build/beyond_cc.md
-	nice .venv-bench/bin/python -m benchmarks.beyond_amt --part multiobjective \
-	  --problems zdt1-6d,dtlz2-6d-3obj,branin-currin --seeds 20 --budget 30 --jobs 2 --json build/beyond_mo.jsonl --markdown build/beyond_mo.md
+	nice -n 19 .venv-bench/bin/python -m benchmarks.beyond_amt --part conditional --part constrained \
+	  --problems conditional-net,gardner,gramacy,branin-disc --seeds 20 --budget 30 --jobs 2 --json build/beyond_cc.jsonl --markdown build/beyond_cc.md
+	nice -n 19 .venv-bench/bin/python -m benchmarks.beyond_amt --part multiobjective \
+	  --problems zdt1-6d,dtlz2-6d-3obj,dtlz7-6d-3obj,branin-currin --seeds 20 --budget 30 --jobs 2 --json build/beyond_mo.jsonl --markdown build/beyond_mo.md
+	.venv-bench/bin/python -m benchmarks.beyond_amt --latency
 
 bench-latency: install
 	$(BIN)/python -m benchmarks.tuner.latency

@@ -102,6 +102,34 @@ def dtlz2(d: int = 6, m: int = 3) -> Problem:
                    reference=ref, best=float(np.prod(ref) - math.pi / 6))
 
 
+def _dtlz7_front_hv(reference: np.ndarray, n: int = 2001) -> float:
+    """HV* of DTLZ7's 3-objective front (g = 1: f3 = 6 - sum_i f_i (1 + sin(3 pi f_i)), f1, f2 in
+    [0, 1]) against ``reference``: the integral over (a, b) of reference_3 minus the lowest f3 of the
+    front points with f1 <= a, f2 <= b, on an n x n grid (cumulative minima; exact to ~1e-3)."""
+    a = np.linspace(0.0, reference[0], n)
+    b = np.linspace(0.0, reference[1], n)
+    fa, fb = np.minimum(a, 1.0), np.minimum(b, 1.0)
+    f3 = 6.0 - (fa * (1 + np.sin(3 * np.pi * fa)))[:, None] - (fb * (1 + np.sin(3 * np.pi * fb)))[None, :]
+    low = np.minimum.accumulate(np.minimum.accumulate(f3, axis=0), axis=1)
+    height = np.maximum(reference[2] - low, 0.0)
+    # trapezoid rule over the grid
+    return float(np.trapezoid(np.trapezoid(height, b, axis=1), a))
+
+
+def dtlz7(d: int = 6, m: int = 3) -> Problem:
+    """DTLZ7 (Deb et al. 2005): a disconnected front of four patches; held out (added in round 4
+    to check the 3-objective fix on a problem it was not developed on)."""
+    def f(c):
+        x = _x(c, d)
+        g = 1 + 9 * float(np.mean(x[m - 1:]))
+        head = [float(v) for v in x[: m - 1]]
+        h = m - sum(v / (1 + g) * (1 + math.sin(3 * math.pi * v)) for v in head)
+        return {**{f"f{i + 1}": head[i] for i in range(m - 1)}, f"f{m}": (1 + g) * h}
+    ref = np.array([1.1, 1.1, 6.6])
+    return Problem(f"dtlz7-{d}d-{m}obj", "multiobjective", _box(d), f, [f"f{i + 1}" for i in range(m)],
+                   reference=ref, best=_dtlz7_front_hv(ref))
+
+
 def branin_currin() -> Problem:
     def f(c):
         x0, x1 = c["x0"], c["x1"]
@@ -211,13 +239,15 @@ def constrained_branin() -> Problem:
 
 PARTS: dict[str, dict[str, Callable[[int], Problem]]] = {
     "multiobjective": {"zdt1-6d": lambda s: zdt(1), "zdt2-6d": lambda s: zdt(2),
-                       "dtlz2-6d-3obj": lambda s: dtlz2(), "branin-currin": lambda s: branin_currin()},
+                       "dtlz2-6d-3obj": lambda s: dtlz2(), "dtlz7-6d-3obj": lambda s: dtlz7(),
+                       "branin-currin": lambda s: branin_currin()},
     "conditional": {"conditional-net": conditional},
     "constrained": {"gardner": lambda s: gardner(), "gramacy": lambda s: gramacy(),
                     "branin-disc": lambda s: constrained_branin()},
 }
 METHODS = {
-    "multiobjective": ["skytune-ehvi", "skytune-parego", "optuna-nsga2", "optuna-tpe", "optuna-gp", "random"],
+    "multiobjective": ["skytune-ehvi", "skytune-parego", "optuna-nsga2", "optuna-tpe", "optuna-gp", "random",
+                       "skytune-ehvi-known-ref"],
     "conditional": ["skytune", "skytune-flat", "optuna-tpe", "random"],
     "constrained": ["skytune", "optuna-tpe", "optuna-gp", "random"],
 }
@@ -228,16 +258,19 @@ OURS = {"multiobjective": "skytune-ehvi", "conditional": "skytune", "constrained
 # Methods: ask a configuration, tell its metrics
 # ---------------------------------------------------------------------------------------------
 class Skytune:
-    def __init__(self, problem: Problem, seed: int, acquisition: str = "ehvi") -> None:
-        self.problem, self.seed, self.acquisition = problem, seed, acquisition
+    def __init__(self, problem: Problem, seed: int, acquisition: str = "ehvi", **options: Any) -> None:
+        self.problem, self.seed, self.acquisition, self.options = problem, seed, acquisition, options
         self.space = parse_space(problem.ranges)
         self.history: list[Outcome] = []
 
     def ask(self) -> dict:
         p = self.problem
-        goals = [Goal(m) for m in p.objectives]
+        reference = self.options.get("reference")
+        goals = [Goal(m, reference=None if reference is None else float(reference[j]))
+                 for j, m in enumerate(p.objectives)]
         return suggest_extended(self.space, self.history, [], 1, self.seed, objectives=goals,
-                                constraints=p.constraints, acquisition=self.acquisition)[0]
+                                constraints=p.constraints, acquisition=self.acquisition,
+                                **{k: v for k, v in self.options.items() if k != "reference"})[0]
 
     def tell(self, config: dict, metrics: dict) -> None:
         self.history.append(Outcome(config, metrics))
@@ -331,6 +364,10 @@ def make_method(name: str, problem: Problem, seed: int):
         return Skytune(problem, seed, "ehvi")
     if name == "skytune-parego":
         return Skytune(problem, seed, "parego")
+    if name == "skytune-ehvi-known-ref":  # the job states the problem's reference point
+        return Skytune(problem, seed, "ehvi", reference=problem.reference)
+    if name == "skytune-ehvi-front-ref":  # ablation: BoTorch's reference point (lost on ZDT1)
+        return Skytune(problem, seed, "ehvi", ehvi_reference="front")
     if name == "skytune-flat":
         return SkytuneFlat(problem, seed)
     if name == "random":
@@ -411,6 +448,41 @@ def render(part: str, results: list[dict], command: str, elapsed: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ---------------------------------------------------------------------------------------------
+# Suggestion cost (--latency): CPU seconds of one suggest_extended call on a random history
+# ---------------------------------------------------------------------------------------------
+LATENCY_CASES = (("2 objectives, EHVI", 2, 0, "ehvi"), ("2 objectives, ParEGO", 2, 0, "parego"),
+                 ("3 objectives, EHVI", 3, 0, "ehvi"), ("1 objective + 1 constraint", 1, 1, "ehvi"))
+
+
+def latency(n_trials: int, dimension: int = 6, repeats: int = 5) -> list[tuple[str, float]]:
+    """Median ``time.process_time`` (single-threaded BLAS) of one suggestion with one pending
+    trial, from ``n_trials`` random configurations scored by DTLZ2-like objectives."""
+    space = parse_space(_box(dimension))
+    rng = np.random.default_rng(0)
+    configs = space.from_unit(rng.random((n_trials + 1, dimension)))
+    out = []
+    for label, m, k, acquisition in LATENCY_CASES:
+        metrics = []
+        for c in configs[:-1]:
+            x = _x(c, dimension)
+            g = 1 + float(np.sum((x[2:] - 0.5) ** 2))
+            values = {"f1": g * math.cos(x[0] * math.pi / 2), "f2": g * math.sin(x[0] * math.pi / 2) * x[1],
+                      "f3": g * (1 - x[1]), "c": float(x[0] + x[1])}
+            metrics.append(values)
+        history = [Outcome(c, mm) for c, mm in zip(configs[:-1], metrics)]
+        goals = [Goal(f"f{j + 1}") for j in range(m)]
+        constraints = [OutcomeConstraint("c", "<=", 1.0)] * k
+        times = []
+        for seed in range(repeats):
+            started = time.process_time()
+            suggest_extended(space, history, [configs[-1]], 1, seed, objectives=goals, constraints=constraints,
+                             acquisition=acquisition)
+            times.append(time.process_time() - started)
+        out.append((label, float(np.median(times))))
+    return out
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=sorted(PARTS), action="append")
@@ -422,7 +494,14 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--json", help="append finished runs here (JSON lines) and reuse them")
     parser.add_argument("--markdown", help="write the tables here")
     parser.add_argument("--smoke", action="store_true", help="2 seeds, 6 evaluations, skytune and random only")
+    parser.add_argument("--latency", action="store_true",
+                        help="CPU seconds per suggestion at 30 and 300 trials x 6 parameters, then exit")
     args = parser.parse_args(argv)
+    if args.latency:
+        lines = [f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"]
+        for n in (30, 300):
+            lines += [f"{label}, {n} trials x 6: {seconds:.3f} s CPU" for label, seconds in latency(n)]
+        return "\n".join(lines)
     parts = args.part or sorted(PARTS)
     if args.smoke:
         args.seeds, args.budget = 2, 6

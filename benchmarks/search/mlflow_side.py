@@ -25,7 +25,7 @@ class MlflowSide:
         logging.getLogger("alembic").setLevel(logging.ERROR)
         from mlflow.tracking import MlflowClient
 
-        self.folder = folder or Path(tempfile.mkdtemp())
+        self.folder = (folder or Path(tempfile.mkdtemp())).resolve()  # (artifact locations are file URIs)
         self._client_class = MlflowClient
         self.clients: dict[str, object] = {}
         self.experiment_ids: dict[str, str] = {}
@@ -58,6 +58,80 @@ class MlflowSide:
             params = [Param(name, str(value)) for name, value in run.params.items()]  # MLflow params are strings
             client.log_batch(created.info.run_id, metrics=metrics, params=params)
             client.set_terminated(created.info.run_id, RunStatus.to_string(RunStatus.FINISHED), end_time=ended)
+
+    def load_bulk(self, experiment: str, data: list[SyntheticRun], check: int = 20) -> None:
+        """`load`'s rows written straight into MLflow's SQLite tables in one transaction (`load` makes
+        four committed client calls a run: 10,000 runs took 42 minutes on the loaded machine). The
+        schema is MLflow's own (the client creates it); the rows are checked identical to `load`'s
+        (run ids aside) on the first `check` runs, loaded both ways into a scratch database."""
+        client = self._client(experiment)
+        if client.get_experiment_by_name(experiment) is not None:
+            self.load(experiment, data)  # a kept database: `load` checks it is complete
+            return
+        if check:
+            self._check_bulk(data[:check])
+        experiment_id = client.create_experiment(experiment, artifact_location=(self.folder / "artifacts").as_uri())
+        self.experiment_ids[experiment] = experiment_id
+        self._insert(self.folder / f"{experiment}.db", experiment_id, data)
+
+    def _insert(self, database: Path, experiment_id: str, data: list[SyntheticRun], user: str = "unknown") -> None:
+        import sqlite3
+        import uuid
+
+        artifacts = (self.folder / "artifacts").as_uri()
+        runs, tags, params, metrics, latest = [], [], [], [], []
+        for run in data:
+            run_id = uuid.uuid4().hex
+            started = min(ts for series in run.series.values() for _s, ts, _v in series)
+            ended = max(ts for series in run.series.values() for _s, ts, _v in series)
+            runs.append((run_id, run.name, "UNKNOWN", "", "", user, "FINISHED", started, ended, "", "active",
+                         f"{artifacts}/{run_id}/artifacts", int(experiment_id), None))
+            tags.append(("mlflow.runName", run.name, run_id))
+            params.extend((name, str(value), run_id) for name, value in run.params.items())
+            points = {metric: [(step, ts, value) for step, ts, value in series] for metric, series in run.series.items()}
+            points.update({key: [(0, ended, run.summary(metric, stat))] for key, (metric, stat) in SUMMARY_METRICS.items()})
+            for key, series in points.items():
+                metrics.extend((key, value, ts, run_id, step, 0) for step, ts, value in series)
+                step, ts, value = max(series)  # MLflow's latest: the largest (step, timestamp, value)
+                latest.append((key, value, ts, step, 0, run_id))
+        with sqlite3.connect(database) as db:
+            db.executemany("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
+                           "start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id, deleted_time) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
+            db.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tags)
+            db.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", params)
+            db.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)", metrics)
+            db.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)", latest)
+
+    def _check_bulk(self, data: list[SyntheticRun]) -> None:
+        import sqlite3
+        import tempfile
+
+        scratch = MlflowSide(Path(tempfile.mkdtemp()))
+        scratch.load("client", data)
+        client = scratch._client("bulk")
+        experiment_id = client.create_experiment("bulk", artifact_location=(scratch.folder / "artifacts").as_uri())
+        with sqlite3.connect(scratch.folder / "client.db") as db:
+            user = db.execute("SELECT user_id FROM runs LIMIT 1").fetchone()[0]
+        scratch._insert(scratch.folder / "bulk.db", experiment_id, data, user)
+
+        def dump(name: str) -> dict:
+            with sqlite3.connect(scratch.folder / f"{name}.db") as db:
+                names = dict(db.execute("SELECT run_uuid, name FROM runs"))
+                out = {"runs": sorted(row[1:11] + row[12:13] + row[13:] + (row[11].replace(row[0], "<id>"),)
+                                      for row in db.execute("SELECT * FROM runs"))}
+                for table in ("tags", "params", "metrics", "latest_metrics"):
+                    cursor = db.execute(f"SELECT * FROM {table}")
+                    columns = [d[0] for d in cursor.description]
+                    out[table] = sorted(tuple(names[v] if c == "run_uuid" else v for c, v in zip(columns, row)) for row in cursor)
+                return out
+
+        client_rows, bulk_rows = dump("client"), dump("bulk")
+        for table, rows in client_rows.items():
+            if rows != bulk_rows[table]:
+                raise AssertionError(f"MLflow bulk rows of {table!r} differ from the client's: "
+                                     f"{[r for r in rows if r not in bulk_rows[table]][:2]} vs "
+                                     f"{[r for r in bulk_rows[table] if r not in rows][:2]}")
 
     def supports_or(self, experiment: str) -> str | None:
         """None when MLflow accepts an OR filter, else its error message."""

@@ -32,6 +32,7 @@ SKYTUNE_ORDER = "metrics.val_acc.max DESC"
 MLFLOW_HALVES = ("params.optimizer = 'adam'", "metrics.val_loss_min < 0.2")
 MLFLOW_ORDER = "metrics.val_acc_max DESC"
 FIRST_PAGE, SCAN_PAGE = 100, 1000
+PROFILE = None  # --profile
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -83,6 +84,11 @@ def measure_size(skytune: SkytuneSide, mlflow: MlflowSide | None, experiment: st
         result[label] = entry
         print(f"  {label}: {entry}", file=sys.stderr, flush=True)
     result["first page, warm"]["mlflow_ms"] = result["first page, cold"]["mlflow_ms"]
+    if PROFILE is not None:  # one more cold first page, under cProfile (after the timed ones)
+        import cProfile
+
+        cProfile.runctx("skytune.query(experiment, SKYTUNE_FILTER, SKYTUNE_ORDER, FIRST_PAGE, False, True)",
+                        globals(), locals(), str(PROFILE))
     result["fold"] = skytune.fold_cost(experiment, 1000)
     print(f"  fold: {result['fold']}", file=sys.stderr, flush=True)
     return result
@@ -202,8 +208,11 @@ def main() -> None:
                         "outgrow its in-memory heap: give a fresh folder on tmpfs")
     parser.add_argument("--mlflow-dir", type=Path, help="keep MLflow's SQLite databases here and reuse them in later runs "
                         "(its load of 10,000 runs takes minutes; the query is what is compared)")
+    parser.add_argument("--profile", type=Path, help="cProfile one more cold first page at each size (stats to this file)")
     parser.add_argument("--json", type=Path, help="also write the first page's cost at the largest size here (for benchmarks.cost)")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     if args.quick:
         args.runs, args.growth, args.repeats = 1000, "300,1000", 3
     sizes = sorted({args.runs, *(int(size) for size in args.growth.split(","))} - {0})
@@ -228,7 +237,7 @@ def main() -> None:
             loads[size] = {"skytune": timed(lambda: skytune.load_bulk(experiment, data))}
             compared = size <= args.runs
             if compared:
-                loads[size]["mlflow"] = timed(lambda: mlflow.load(experiment, data))
+                loads[size]["mlflow"] = timed(lambda: mlflow.load_bulk(experiment, data))
                 or_refusal = or_refusal or mlflow.supports_or(experiment)
             print(f"{size:,} runs loaded: {loads[size]}", file=sys.stderr, flush=True)
             # Above --runs only skytune.

@@ -96,3 +96,17 @@ def test_a_job_metric_that_is_not_a_number_is_a_400_naming_it(repo):
     with pytest.raises(InvalidInput) as error:
         engine.heartbeat(repo, job.name, request["trial_name"], [{"name": "latency", "value": 3.0}])
     assert error.value.field == "metrics[0].step"
+
+
+def test_objective_references_reach_the_optimiser(repo, monkeypatch):
+    from skytune.optimize import extended
+
+    seen = []
+    real = engine.suggest_extended
+    monkeypatch.setattr(engine, "suggest_extended",
+                        lambda *a, **k: seen.append(k["objectives"]) or real(*a, **k))
+    first = {"metric_name": "acc", "type": "Maximize", "reference": 0.5}
+    job, _ = engine.create_job(repo, spec(objective=first, objectives=[first, {"metric_name": "latency", "type": "Minimize"}]))
+    run_trial(repo, job.name, 0, [{"name": "acc", "value": 0.8, "step": 1}, {"name": "latency", "value": 9, "step": 1}])
+    assert seen[0] == [extended.Goal("acc", "Maximize", 0.5), extended.Goal("latency", "Minimize", None)]
+    assert repo.get_job(job.name).spec.objectives[0].reference == 0.5

@@ -114,3 +114,31 @@ def test_shared_segment_encoding_round_trips_every_metric(series):
     from skytune.metrics.encoding import pack_many, unpack_many
 
     assert unpack_many(pack_many(series)) == {name: sorted(points, key=lambda p: (p[0], p[1])) for name, points in series.items()}
+
+
+@settings(max_examples=500, deadline=None)
+@given(partials=st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(-1e-300, 1e-300),
+                                   st.integers(-10, 10)), max_size=12))
+def test_the_exact_sum_is_the_sum_of_fractions(partials):
+    """`_exact` sums over a common denominator instead of one Fraction per partial: same value."""
+    from fractions import Fraction
+
+    from skytune.metrics.summary import _exact
+
+    assert _exact(partials) == sum((Fraction(p) for p in partials), Fraction(0))
+
+
+@settings(max_examples=500, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(-1e150, 1e150, allow_nan=False), st.floats(-1e-3, 1e-3),
+                                 st.sampled_from([0.1, 0.2, 0.3, 1e100, -1e100, 1.0])), min_size=1, max_size=12))
+def test_avg_and_stddev_equal_the_fraction_formulas(values):
+    """avg/stddev divide exact integer sums once; the floats must be those of the Fraction formulas."""
+    from fractions import Fraction
+
+    summary = Summary.of((v, i, i) for i, v in enumerate(values))
+    total = sum((Fraction(p) for p in summary.sum_partials), Fraction(0))
+    assert summary.avg() == float(total / summary.count)
+    if summary.count >= 2:
+        squares = sum((Fraction(p) for p in summary.square_partials), Fraction(0))
+        variance = (squares - total * total / summary.count) / (summary.count - 1)
+        assert summary.stddev() == math.sqrt(max(float(variance), 0.0))

@@ -34,7 +34,7 @@ def test_a_plain_spec_keeps_its_identity():
     spec = parse_request(body())
     assert not spec.uses_extended_optimizer and spec.reported_metrics == []
     dumped = spec.model_dump(mode="json")
-    dumped.pop("objectives"), dumped.pop("outcome_constraints")
+    dumped.pop("objectives"), dumped.pop("outcome_constraints"), dumped["objective"].pop("reference")
     import hashlib
     assert spec.fingerprint() == hashlib.sha256(json.dumps(dumped, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -74,6 +74,35 @@ def test_constraints_refuse_completion_criteria_and_conditions_refuse_grid_and_w
         parse_request(body(parameter_ranges=conditional, warm_start={"parent_jobs": ["p"]}))
     assert error.value.field == "warm_start"
     assert parse_request(body(parameter_ranges=conditional)).search_space().conditions
+
+
+def test_an_objective_reference_parses_maps_and_keeps_old_identities():
+    with_reference = [{**TWO[0], "reference": 0.8}, TWO[1]]
+    spec = parse_request(mo_body(objectives=with_reference))
+    assert [o.reference for o in spec.all_objectives] == [0.8, None]
+    assert spec.fingerprint() != parse_request(mo_body()).fingerprint()
+    assert to_sagemaker_config(spec)["HyperParameterTuningJobObjectives"][0] == {
+        "Type": "Maximize", "MetricName": "validation:accuracy", "Reference": 0.8}
+    # a spec without references has the identity it had before the field existed
+    plain = parse_request(mo_body())
+    dumped = plain.model_dump(mode="json")
+    for objective in [dumped["objective"], *dumped["objectives"]]:
+        assert objective.pop("reference") is None
+    assert dumped.pop("outcome_constraints") == []
+    import hashlib
+    assert plain.fingerprint() == hashlib.sha256(
+        json.dumps(dumped, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"objectives": [{**TWO[0], "reference": "high"}, TWO[1]]}, "objectives[0].reference"),
+    ({"objectives": [TWO[0], {**TWO[1], "reference": float("inf")}]}, "objectives[1].reference"),
+    ({"objectives": [{**TWO[0], "reference": 0.5}]}, "objectives[0].reference"),
+])
+def test_bad_objective_references_name_the_field(changes, field):
+    with pytest.raises(InvalidInput) as error:
+        parse_request(mo_body(**changes))
+    assert error.value.field == field, error.value.message
 
 
 def test_sagemaker_body_maps_objectives_and_constraints_and_describes_them_back():

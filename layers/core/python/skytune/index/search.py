@@ -78,12 +78,25 @@ def candidates(loaded: Sequence[ExperimentSnapshot]):
         yield from snapshot.runs()
 
 
+#: Evaluate filters and sorts with numpy over the decoded columns (skytune.index.vector) where the
+#: query allows; False: the row evaluator always (the differential test runs both).
+VECTORISED = True
+
+
 def matches_in_order(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortKey]):
-    """(keys, runs): every run that matches `expr`, sorted by `order` (ties by run_id)."""
+    """(keys, runs): every run that matches `expr`, sorted by `order` (ties by run_id): sequences,
+    the runs' sort keys and the runs. Vectorised (`skytune.index.vector`) unless the query reads
+    series or needs what only the row evaluator does exactly."""
     # The chunks' identities too: the runs kept must be those whose column groups were just loaded.
     cache_key = (tuple(s.token for s in loaded), tuple(id(c) for s in loaded for c in s.chunks), expr.render(),
                  render_order_by(order))
     entry = _results.get(cache_key)
+    if entry is None and VECTORISED and not reads_series(expr, order):
+        from skytune.index import vector
+
+        entry = vector.matches_in_order(loaded, expr, order)  # None: needs the row evaluator
+        if entry is not None:
+            _results.put(cache_key, entry)
     if entry is None:
         matches = expr.compile()
         key_of = sort_key(order)

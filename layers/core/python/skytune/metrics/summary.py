@@ -52,7 +52,21 @@ def _exact_square(x: float) -> tuple[float, float]:
 
 
 def _exact(partials: list[float]) -> Fraction:
-    return sum((Fraction(p) for p in partials), Fraction(0))
+    n, d = _ratio(partials)
+    return Fraction(n, d)
+
+
+def _ratio(partials: list[float]) -> tuple[int, int]:
+    """The exact sum of `partials` as (numerator, denominator): integers over their common
+    power-of-two denominator, not one Fraction per partial (a gcd each). avg and stddev divide
+    these integers once: Python's int / int is correctly rounded, so the float is the one
+    `float(Fraction(...))` gives, ~5x faster. They run for every metric of every row a runs-table
+    page shows (with Fractions a third of a 10,000-run first page's time; BENCHMARKS.md, search round 4)."""
+    if not partials:
+        return 0, 1
+    ratios = [p.as_integer_ratio() for p in partials]
+    denominator = max(d for _n, d in ratios)  # powers of two: each divides the largest
+    return sum(n * (denominator // d) for n, d in ratios), denominator
 
 
 @dataclass
@@ -122,14 +136,18 @@ class Summary:
 
     # -- public statistics ---------------------------------------------------------------------
     def avg(self) -> float | None:
-        return float(_exact(self.sum_partials) / self.count) if self.count else None
+        if not self.count:
+            return None
+        total, scale = _ratio(self.sum_partials)
+        return total / (scale * self.count)  # exact sum / count, rounded once
 
     def stddev(self) -> float | None:
         if self.count < 2:
             return None
-        total = _exact(self.sum_partials)
-        variance = (_exact(self.square_partials) - total * total / self.count) / (self.count - 1)
-        return math.sqrt(max(float(variance), 0.0))
+        # (squares - total**2 / count) / (count - 1), exactly, rounded once
+        n, (total, scale), (squares, square_scale) = self.count, _ratio(self.sum_partials), _ratio(self.square_partials)
+        variance = (squares * n * scale * scale - total * total * square_scale) / (square_scale * scale * scale * n * (n - 1))
+        return math.sqrt(max(variance, 0.0))
 
     def public(self) -> dict:
         """The statistics users see (and the search language reads): count, min, max, avg, stddev,

@@ -10,15 +10,16 @@ One call:
    so that every objective is minimised, standardised; failed trials take the worst value seen,
    so the model learns to avoid their region), and one per constrained metric on the trials that
    reported it (:mod:`skytune.optimize.constraints`).
-3. Acquisition, maximised over Sobol candidates plus perturbations of the best trials (twice,
-   the second round around the best candidates of the first):
+3. Acquisition, maximised over Sobol candidates plus perturbations of the best trials, then
+   four rounds of finer perturbations around the best candidates (and the best feasible trial):
 
    * one objective: log expected improvement over the best *feasible* posterior mean;
-   * several, ``acquisition="ehvi"`` (default): Monte Carlo expected hypervolume improvement over
-     the feasible Pareto front: objectives normalised by the observed range, reference point 1.1
-     past the worst; posterior samples (independent per objective) scored against a fixed set
-     of uniform points in the box (:func:`hypervolume_improvement_mc`), on the 64 candidates
-     with the largest improvement of their optimistic point (mean - sigma);
+   * several, ``acquisition="ehvi"`` (default): the exact expected hypervolume improvement over
+     the feasible Pareto front (:func:`expected_hypervolume_improvement`: a box decomposition
+     of the non-dominated region, independent Gaussian posteriors per objective), objectives
+     normalised by the observed range, reference point 1.1 past the worst (or the objective's
+     stated ``Goal.reference``); Monte Carlo (:func:`hypervolume_improvement_mc`) only for 4
+     objectives with a front too large for the boxes;
    * several, ``acquisition="parego"``: ParEGO (Knowles 2006): a random weight vector per pick,
      the augmented Chebyshev scalarisation max_j w_j y_j + 0.05 sum_j w_j y_j of the normalised
      objectives, one GP on it and log EI;
@@ -44,6 +45,8 @@ from skytune.optimize.conditional import embed, embedding_structure
 from skytune.optimize.constraints import OutcomeConstraint, is_feasible, log_probability_of_feasibility
 from skytune.optimize.gp import GaussianProcess, fit_hyperparameters
 from skytune.optimize.multiobjective import (
+    MAX_CELLS,
+    expected_hypervolume_improvement,
     hypervolume_improvement_mc,
     pareto_mask,
     uniform_box_points,
@@ -54,6 +57,7 @@ from skytune.optimize.sobol import sobol
 from skytune.optimize.space import CategoricalParameter, SearchSpace
 
 ACQUISITIONS = ("ehvi", "parego")
+REFINE_SCALES = ((0.05, 0.01, 0.002), (0.01, 0.002, 0.0005), (0.002, 0.0005, 0.0001), (0.0005, 0.0001, 0.00002))
 MAX_FIT_POINTS = 100  # hyperparameters are fitted on at most this many trials (each step is cubic)
 
 
@@ -70,8 +74,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Goal:
+    """An objective. ``reference``: optionally the worst value of the metric worth improving on
+    (Ax's objective threshold): the hypervolume reference point in this objective, else 10% past
+    the worst value observed."""
+
     metric: str
     type: Objective = "Minimize"
+    reference: float | None = None
 
 
 def outcomes_from_observations(observations: Sequence[Observation], metric: str) -> list[Outcome]:
@@ -83,6 +92,7 @@ def outcomes_from_observations(observations: Sequence[Observation], metric: str)
 @dataclass(frozen=True)
 class ExtendedOptions:
     acquisition: str = "ehvi"
+    ehvi_reference: str = "observed"  # or "front": the nadir of the Pareto front + 10% of its range
     n_initial: int | None = None  # None: max(4, min(10, P + 1)), as the Bayesian strategy
     n_candidates: int = 1024
     n_local: int = 64
@@ -90,6 +100,8 @@ class ExtendedOptions:
     mc_box_points: int = 2048
     mc_shortlist: int = 64
     n_fit_starts: int = 2
+    refine_rounds: int = 4
+    refine_top: int = 3
 
 
 def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: Sequence[Mapping[str, Any]],
@@ -100,6 +112,8 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
     opts = ExtendedOptions(**options)
     if opts.acquisition not in ACQUISITIONS:
         raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}")
+    if opts.ehvi_reference not in ("front", "observed"):
+        raise ValueError("ehvi_reference must be front or observed")
     if not objectives:
         raise ValueError("at least one objective is required")
     history = []
@@ -266,31 +280,61 @@ class _Models:
         front = np.vstack(points) if any(len(p) for p in points) else np.empty((0, self.y.shape[1]))
         return front[pareto_mask(front)] if len(front) else front
 
+    def _reference(self, front: np.ndarray) -> np.ndarray:
+        """The hypervolume reference point, in normalised units (0 best observed, 1 worst)."""
+        m = self.y.shape[1]
+        if self.opts.ehvi_reference == "observed" or not len(front):
+            reference = np.full(m, 1.1)  # 10% past the worst value observed
+        else:
+            # BoTorch/Ax's default (infer_reference_point): the nadir of the Pareto front, 10% of
+            # the front's range further (measured: worse than "observed" on ZDT1, no better on
+            # DTLZ2; kept as an option)
+            nadir, ideal = front.max(axis=0), front.min(axis=0)
+            reference = nadir + 0.1 * np.maximum(nadir - ideal, 0.1)
+        for j, goal in enumerate(self.objectives):  # a stated reference wins
+            if goal.reference is not None and math.isfinite(goal.reference):
+                reference[j] = (sign_for(goal.type) * goal.reference - self.norm_low[j]) / self.norm_span[j]
+        return reference
+
     def _log_ehvi(self, x: np.ndarray) -> np.ndarray:
         front = self._front()
         m = self.y.shape[1]
-        reference = np.full(m, 1.1)
-        if self._box is None:  # one set of box points per pick: candidates' scores stay comparable
-            lower = np.minimum(front.min(axis=0) if len(front) else np.zeros(m), 0.0) - 0.5
-            self._box = (uniform_box_points(lower, reference, self.opts.mc_box_points, self.rng),
-                         float(np.prod(reference - lower)))
-        box, volume = self._box
+        reference = self._reference(front)
         means, sds = [], []
         for gp, mean, scale in self.objective_models:
             mu, var = gp.predict(x)
             means.append(mu * scale + mean)
             sds.append(np.sqrt(var) * scale)
         mu, sd = np.array(means).T, np.array(sds).T  # (c, m), normalised units
+        inside = front[np.all(front < reference, axis=1)] if len(front) else front
+        if (len(inside) + 1) ** (m - 1) <= MAX_CELLS:
+            ehvi = expected_hypervolume_improvement(mu, sd, front, reference)
+        else:
+            ehvi = self._mc_ehvi(mu, sd, front, reference)
+        # where EHVI underflows (far behind the front), rank by the standardised distance to
+        # the front's best values, so the search still moves towards the front
+        gap = np.sum(np.maximum(mu - (front.min(axis=0) if len(front) else 0.0), 0.0) / np.maximum(sd, 1e-12),
+                     axis=1)
+        return np.where(ehvi > 1e-300, np.log(np.maximum(ehvi, 1e-300)), -1e3 - gap)
+
+    def _mc_ehvi(self, mu: np.ndarray, sd: np.ndarray, front: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """Monte Carlo EHVI (4 objectives with a large front): posterior samples scored against
+        one set of uniform points in the box, on the candidates whose optimistic point
+        (mean - sd) improves most; 0 elsewhere."""
+        m = len(reference)
+        if self._box is None:  # one set of box points per pick: candidates' scores stay comparable
+            lower = np.minimum(front.min(axis=0) if len(front) else np.zeros(m), 0.0) - 0.5
+            self._box = (uniform_box_points(lower, reference, self.opts.mc_box_points, self.rng),
+                         float(np.prod(reference - lower)))
+        box, volume = self._box
         optimistic = hypervolume_improvement_mc(mu - sd, front, reference, box, volume)
         short = np.argsort(-optimistic)[: self.opts.mc_shortlist]
-        scores = np.full(len(x), -1e3) + np.log1p(optimistic) * 1e-3  # outside the shortlist: last
         eps = self.rng.standard_normal((self.opts.mc_samples, len(short), m))
         samples = mu[short][None, :, :] + sd[short][None, :, :] * eps
         hvi = hypervolume_improvement_mc(samples.reshape(-1, m), front, reference, box, volume)
-        ehvi = hvi.reshape(self.opts.mc_samples, len(short)).mean(axis=0)
-        # log EHVI, and a tie-break by the optimistic improvement where the estimate is 0
-        scores[short] = np.log(np.maximum(ehvi, 1e-12)) + 1e-6 * optimistic[short]
-        return scores
+        out = np.zeros(len(mu))
+        out[short] = hvi.reshape(self.opts.mc_samples, len(short)).mean(axis=0)
+        return out
 
     # -- candidates ----------------------------------------------------------------------------
     def best_candidate(self, taken: set, seed: int) -> dict[str, Any]:
@@ -298,15 +342,21 @@ class _Models:
         self._box = None
         start = int(rng.integers(0, 2**20))
         configs = space.from_unit(sobol(start, self.opts.n_candidates, space.dimension, seed))
-        configs += self._local(self._centres(), (0.2, 0.05, 0.01))
+        configs += self._local(self._centres(), (0.2, 0.05, 0.01), redraw=True)
         seen = set(taken)
         configs = _untaken(space, configs, seen)
         if not configs:
             return space.from_unit(rng.random((1, space.dimension)))[0]
         scores = self.score(embed(space, configs))
-        for scales in ((0.05, 0.01, 0.002), (0.01, 0.002, 0.0005)):
-            top = [configs[i] for i in np.argsort(-scores)[:8]]
-            more = _untaken(space, self._local(top, scales), seen)
+        # refine around the best candidates with shrinking steps and no re-drawn parameters: the
+        # acquisition's optimum often sits in a small region (e.g. just inside a constraint's
+        # boundary, where expected improvement grows and the probability of feasibility falls);
+        # the best trial is always one of the centres, as its neighbourhood is where that region
+        # usually is, even when no first-round candidate happened to land in it
+        incumbents = list(self._centres()[:1]) if not self.multi else []
+        for scales in REFINE_SCALES[: self.opts.refine_rounds]:
+            top = [configs[i] for i in np.argsort(-scores)[: self.opts.refine_top]] + incumbents
+            more = _untaken(space, self._local(top, scales, redraw=False), seen)
             if more:
                 configs, scores = configs + more, np.concatenate([scores, self.score(embed(space, more))])
         return configs[int(np.argmax(scores))]
@@ -322,7 +372,8 @@ class _Models:
             chosen = rows[np.argsort(y[:, 0])[:5]]
         return [self.configs[i] for i in chosen]
 
-    def _local(self, centres: Sequence[Mapping[str, Any]], scales: Sequence[float]) -> list[dict[str, Any]]:
+    def _local(self, centres: Sequence[Mapping[str, Any]], scales: Sequence[float], redraw: bool = True
+               ) -> list[dict[str, Any]]:
         if not centres:
             return []
         space, rng = self.space, self.rng
@@ -338,10 +389,14 @@ class _Models:
             subset = rng.random(step.shape) < 0.5
             subset[: per_scale // 2] = True
             z[:, ~categorical] += step * subset
-            # each parameter re-drawn with probability 1/P: moves categories, and switches
-            # conditional branches on and off
-            redraw = rng.random(z.shape) < 1.0 / space.dimension
-            z[redraw] = rng.random(int(redraw.sum()))
+            if redraw:
+                # a quarter of the moves re-draw one parameter uniformly: moves categories and
+                # switches conditional branches on and off. (Until round 4 every parameter was
+                # re-drawn with probability 1/P: with 2 parameters three moves in four landed
+                # anywhere, and the local search rarely stayed local.)
+                rows = np.flatnonzero(rng.random(per_scale) < 0.25)
+                cols = rng.integers(0, space.dimension, len(rows))
+                z[rows, cols] = rng.random(len(rows))
             out += space.from_unit(np.clip(z, 0.0, 1.0))
         return out
 

@@ -228,7 +228,7 @@ def _suggest_once(repo, job: TuningJob, number: int,
     completed = inherited + completed
     if spec.strategy == "Bayesian" and spec.uses_extended_optimizer:
         picks = suggest_extended(space, [_outcome(job, t) for t in finished], pending, 1, seed, index=number - 1,
-                                 objectives=[Goal(o.metric_name, o.type) for o in spec.all_objectives],
+                                 objectives=[Goal(o.metric_name, o.type, o.reference) for o in spec.all_objectives],
                                  constraints=outcome_constraints(spec))
         return picks[0] if picks else None
     options: dict[str, Any] = {}

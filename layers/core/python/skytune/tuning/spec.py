@@ -40,6 +40,9 @@ class _Strict(BaseModel):
 class ObjectiveSpec(_Strict):
     metric_name: str = Field(min_length=1, max_length=255)
     type: Literal["Maximize", "Minimize"]
+    # Beyond AMT, several objectives only: the worst value worth improving on, the hypervolume
+    # reference point in this objective (Ax's objective threshold); default 10% past the worst seen
+    reference: float | None = Field(default=None, allow_inf_nan=False)
 
 
 class OutcomeConstraintSpec(_Strict):
@@ -175,6 +178,9 @@ class TuningJobSpec(_Strict):
         for key in ("objectives", "outcome_constraints"):  # absent as before they existed: same identity
             if not body.get(key):
                 body.pop(key, None)
+        for objective in [body.get("objective") or {}] + list(body.get("objectives") or []):
+            if objective.get("reference") is None:  # likewise the objective's reference (round 4)
+                objective.pop("reference", None)
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -309,6 +315,9 @@ def _check_beyond_amt(spec: TuningJobSpec, space: SearchSpace, defined: set[str]
     criteria = spec.completion_criteria
     uses_criteria = criteria.target_objective_metric_value is not None or \
         criteria.max_number_of_training_jobs_not_improving is not None or criteria.complete_on_convergence
+    if not spec.is_multi_objective and spec.objective.reference is not None:
+        raise InvalidInput("a reference (hypervolume reference point) needs several objectives",
+                           field="objectives[0].reference" if spec.objectives else "objective.reference")
     if spec.is_multi_objective:
         if spec.strategy == "Hyperband":
             raise InvalidInput("Hyperband stops trials on one objective: not with several objectives",
@@ -483,7 +492,9 @@ def _from_sagemaker(body: Mapping[str, Any]) -> dict[str, Any]:
         "tags": {t.get("Key"): t.get("Value") for t in body.get("Tags") or [] if isinstance(t, Mapping)},
     }
     if several is not None:
-        spec["objectives"] = [{"metric_name": o.get("MetricName"), "type": o.get("Type")} if isinstance(o, Mapping) else o
+        spec["objectives"] = [{"metric_name": o.get("MetricName"), "type": o.get("Type"),
+                               **({"reference": o["Reference"]} if "Reference" in o else {})}
+                              if isinstance(o, Mapping) else o
                               for o in several] if isinstance(several, list) else several
     constraints = config.get("OutcomeConstraints")
     if constraints is not None:
@@ -526,8 +537,9 @@ def to_sagemaker_config(spec: TuningJobSpec) -> dict[str, Any]:
         "RandomSeed": spec.random_seed,
     }
     if spec.objectives:
-        config["HyperParameterTuningJobObjectives"] = [{"Type": o.type, "MetricName": o.metric_name}
-                                                       for o in spec.objectives]
+        config["HyperParameterTuningJobObjectives"] = [
+            {"Type": o.type, "MetricName": o.metric_name, **({"Reference": o.reference} if o.reference is not None else {})}
+            for o in spec.objectives]
     if spec.outcome_constraints:
         config["OutcomeConstraints"] = [{"MetricName": c.metric_name, "Operator": c.operator, "Value": c.value}
                                         for c in spec.outcome_constraints]
