@@ -51,11 +51,48 @@ def load(side: SkytuneSide, n_runs: int, n_points: int) -> dict:
 
 
 def chart_ready(page, selector: str, condition: str) -> None:
-    page.wait_for_function(f"""() => {{ const el = document.querySelector('{selector}'); const c = el && echarts.getInstanceByDom(el);
+    # (ECharts loads async: the table may be drawn before the library is there)
+    page.wait_for_function(f"""() => {{ const el = document.querySelector('{selector}'); const c = el && window.echarts && echarts.getInstanceByDom(el);
         if (!c) return false; const o = c.getOption(); return {condition}; }}""", timeout=120_000)
 
 
-def measure(base: str, curve_ids: list[str], n_runs: int, repeats: int) -> dict:
+class ServerTimings:
+    """Each API invocation's time inside its handler and its wait for the function (the local API
+    runs one request at a time per function, as one Lambda execution environment does)."""
+
+    def __init__(self, functions) -> None:
+        self.entries: list[tuple[str, int, int]] = []
+        handler_of, invoke = functions.handler, functions.invoke
+
+        def timed_handler(logical_id):
+            handler = handler_of(logical_id)
+
+            def call(event, context):
+                started = time.monotonic()
+                try:
+                    return handler(event, context)
+                finally:
+                    event["_handler_ms"] = round((time.monotonic() - started) * 1000)
+            return call
+
+        def timed_invoke(logical_id, event):
+            started = time.monotonic()
+            try:
+                return invoke(logical_id, event)
+            finally:
+                total = round((time.monotonic() - started) * 1000)
+                spent = event.get("_handler_ms", total) if isinstance(event, dict) else total
+                if isinstance(event, dict) and event.get("rawPath", "").startswith("/v1/"):
+                    self.entries.append((event["rawPath"][4:], spent, total - spent))
+
+        functions.handler, functions.invoke = timed_handler, timed_invoke
+
+    def take(self) -> list[tuple[str, int, int]]:
+        taken, self.entries = self.entries, []
+        return taken
+
+
+def measure(base: str, curve_ids: list[str], n_runs: int, repeats: int, server: ServerTimings | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, list[float]] = {k: [] for k in ("table", "interactive", "line_nav", "line_first", "line_toggle", "zoom", "brush_render", "brush_table")}
@@ -69,6 +106,8 @@ def measure(base: str, curve_ids: list[str], n_runs: int, repeats: int) -> dict:
             page.wait_for_function("!document.querySelector('#busy') || document.querySelector('#busy').hidden", timeout=600_000)
             page.close()
         for _ in range(repeats):
+            if server:
+                server.take()
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             # 1. experiment page with n_runs runs: first table page, then table + every chart drawn
             t0 = time.monotonic()
@@ -83,9 +122,18 @@ def measure(base: str, curve_ids: list[str], n_runs: int, repeats: int) -> dict:
             chart_ready(page, "#line-chart", "Array.isArray(o.series)")  # drawn (these runs hold no points)
             results["interactive"].append(time.monotonic() - t0)
             print(f"interactive: {results['interactive'][-1]:.3f} s", flush=True)
-            requests = page.evaluate("""() => performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/'))
-                .map(e => [e.name.split('/v1/')[1].split('?')[0], Math.round(e.startTime), Math.round(e.duration)])""")
-            print("  /v1 requests [path, start ms, duration ms]:", requests, flush=True)
+            timeline = page.evaluate("""() => ({
+                requests: performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/'))
+                  .map(e => [e.name.split('/v1/')[1].split('?')[0], Math.round(e.startTime), Math.round(e.duration)]),
+                echarts: performance.getEntriesByType('resource').filter(e => e.name.includes('echarts'))
+                  .map(e => [Math.round(e.startTime), Math.round(e.responseEnd)]),
+                dom_content_loaded: Math.round(performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd),
+                marks: performance.getEntriesByType('mark').map(m => [m.name, Math.round(m.startTime)]) })""")
+            print("  /v1 requests [path, start ms, duration ms]:", timeline["requests"], flush=True)
+            print(f"  ECharts fetched [start, end ms]: {timeline['echarts']}; DOMContentLoaded {timeline['dom_content_loaded']} ms;"
+                  f" page marks [name, ms]: {timeline['marks']}", flush=True)
+            if server:
+                print("  server [path, handler ms, wait for the function ms]:", server.take(), flush=True)
             page.close()
 
             # 2. line chart: 20 runs x N points, fetched downsampled: from navigation, then redrawn by
@@ -144,7 +192,8 @@ def main() -> None:
         port = free_port()
         server = serve(side.stack.http_api(), "127.0.0.1", port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        figures = measure(f"http://127.0.0.1:{port}", loaded["curve_ids"], args.runs, args.repeats)
+        timings = ServerTimings(side.stack.functions)
+        figures = measure(f"http://127.0.0.1:{port}", loaded["curve_ids"], args.runs, args.repeats, timings)
         server.shutdown()
     finally:
         side.stop()
