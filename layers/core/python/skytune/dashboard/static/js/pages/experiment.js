@@ -89,6 +89,10 @@ export async function experimentPage(app, experiment) {
 
   // ---- table ----
   let tableTicket = 0, chartTicket = 0;  // answers to superseded requests are dropped
+  // the first view draws the table before the charts: their drawing (ECharts, ~1,000 runs) holds
+  // the main thread for a while, and the table's answer may come in while it does
+  let tableShown;
+  const firstTable = new Promise((resolve) => { tableShown = resolve; });
   let discovered = null;  // the column list, asked once (again after a failure)
   function discover() {
     if (!discovered) {
@@ -112,6 +116,7 @@ export async function experimentPage(app, experiment) {
       tableRows = page.rows; nextCursor = page.next_cursor || null;
     } catch (error) { if (ticket !== tableTicket) return; showError(error); tableRows = []; nextCursor = null; }
     drawTable();
+    tableShown();
   }
 
   function drawTable() {
@@ -194,7 +199,8 @@ export async function experimentPage(app, experiment) {
     const columns = chartColumns();
     try {
       const [page] = await Promise.all([post("/v1/runs/search", { experiments: [experiment], limit: CHART_RUNS, filter, order_by: st().o || undefined, columns }),
-        chartsReady()]);  // (after the search has left: the library compiles while the server answers)
+        chartsReady(),  // (after the search has left: the library compiles while the server answers)
+        firstTable]);
       if (ticket !== chartTicket) return;
       chartRows = page.rows; fetched = new Set(columns); lineHeld = null;
     } catch (error) { if (ticket !== chartTicket) return; chartRows = []; fetched = new Set(); }
