@@ -508,6 +508,12 @@ def test_multi_objective_job_page_shows_pareto_front_and_feasibility(page, data,
     assert by_name["best so far"][-1][1] == 0.9  # the best *feasible* acc, not x = 6's 0.95
     par = option(page, "#hp-parallel")
     assert [a["name"] for a in par["parallelAxis"]] == ["x", "acc", "latency"]
+    assert page.locator("#importance-metric option").all_inner_texts() == ["acc", "latency", "mem"]
+    with page.expect_response(lambda r: "/importance?metric=mem" in r.url) as asked:
+        page.select_option("#importance-metric", "mem")
+    assert asked.value.json()["ObjectiveMetricName"] == "mem" and asked.value.json()["trials"] == 6
+    wait_chart(page, "#importance-chart", lambda o: o["yAxis"][0]["data"] == ["x"] and o["series"][0]["data"] == [1])
+    assert "im=mem" in page.url
 
     headers = page.locator("#trials thead th").all_inner_texts()
     assert [h.rstrip("▲▼") for h in headers] == ["#", "trial", "status", "acc", "latency", "pareto", "mem <= 500", "feasible", "x"]

@@ -39,8 +39,9 @@ export async function tuningJobPage(app, name) {
     try {
       const [described, listed] = await Promise.all([get(`/v1/tuning-jobs/${enc(name)}`), listTrials(), chartsReady()]);
       job = described; trials = listed;
-      if (!importance || RUNNING.has(job.HyperParameterTuningJobStatus) || importance.trials !== scored().length)
-        importance = await get(`/v1/tuning-jobs/${enc(name)}/importance`);
+      if (!importance || RUNNING.has(job.HyperParameterTuningJobStatus) || importance.trials !== scored().length
+          || importance.ObjectiveMetricName !== importanceMetric())
+        importance = await get(`/v1/tuning-jobs/${enc(name)}/importance?metric=${enc(importanceMetric())}`);
       errorEl.hidden = true;
     } catch (error) { errorEl.hidden = false; errorEl.textContent = error.message; }
     if (!alive || !job) return;
@@ -70,6 +71,9 @@ export async function tuningJobPage(app, name) {
   };
   const observedOf = (t, name) => (t.OutcomeConstraintValues || []).find((c) => c.MetricName === name)?.Observed;
   const infeasible = (t) => t.Feasible === false;
+  // the metrics whose importance can be asked for: every objective, then every constrained metric
+  const importanceMetrics = () => [...new Set([...objectives(), ...constraints()].map((m) => m.MetricName))];
+  const importanceMetric = () => (importanceMetrics().includes(state().im) ? state().im : objective().MetricName);
   const paretoNames = () => new Set((job.ParetoFrontTrainingJobs || []).map((t) => t.TrainingJobName));
 
   function draw() {
@@ -178,7 +182,14 @@ export async function tuningJobPage(app, name) {
     const params = [...new Set(trials.flatMap((t) => Object.keys(t.TunedHyperParameters)))].sort();
     const sp = state().hp && params.includes(state().hp) ? state().hp : (importance && Object.keys(importance.importances || {})[0]) || params[0];
     const history = chartBox("objective-chart", `${obj.MetricName} per trial (best so far)`);
-    const imp = chartBox("importance-chart", `Hyperparameter importance (${obj.MetricName})`);
+    const asked = importanceMetrics();
+    const imp = asked.length > 1
+      ? chartBox("importance-chart", "Hyperparameter importance for", h("select", { id: "importance-metric", onchange: async (e) => {
+          setState({ im: e.target.value });
+          try { importance = await get(`/v1/tuning-jobs/${enc(name)}/importance?metric=${enc(importanceMetric())}`); }
+          catch (error) { errorEl.hidden = false; errorEl.textContent = error.message; }
+          if (alive) drawCharts(); } }, ...asked.map((m) => h("option", { value: m, selected: m === importanceMetric() }, m))))
+      : chartBox("importance-chart", `Hyperparameter importance (${obj.MetricName})`);
     const scatter = chartBox("hp-scatter", "Hyperparameter vs objective",
       h("select", { id: "hp-select", onchange: (e) => { setState({ hp: e.target.value }); drawCharts(); } }, ...params.map((p) => h("option", { value: p, selected: p === sp }, p))));
     const par = chartBox("hp-parallel", "Parallel coordinates");
