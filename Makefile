@@ -41,7 +41,7 @@ $(ECHARTS): node_modules/.installed
 	cp node_modules/echarts/dist/echarts.min.js $@
 
 bench-dashboard: install
-	nice $(BIN)/python -m benchmarks.dashboard.run
+	$(BIN)/python -m benchmarks.dashboard.run  # a latency benchmark: normal priority (optimiser benchmarks run under nice)
 # -- end dashboard --------------------------------------------------------------------------------
 
 demo: install

@@ -335,19 +335,55 @@ def test_cursor_paging(page, data, stack):
     experiment = f"pages-{uuid.uuid4().hex[:6]}"
     client = skytune.Client(stack.url)
     client.ensure_experiment(experiment)
-    for i in range(55):
-        client.create_run(experiment=experiment, name=f"r{i:02d}")
+    for i in range(55):  # the last run alone has a param: not among the first page's 50
+        client.create_run(experiment=experiment, name=f"r{i:02d}", params={"late": 1} if i == 54 else None)
     indexed = eventually(lambda: client.search_page(experiments=[experiment], columns=["name"], limit=100).get("rows", []),
                          lambda rows: len(rows) >= 55, timeout=30, interval=0.3)
     assert len(indexed) == 55, "the index did not take the 55 runs"
     page.goto(f"{data['url']}/experiments/{experiment}?o=name%20ASC&c=name")
     expect(page.locator("#runs tbody tr")).to_have_count(50)
+    # the column picker offers every column of the experiment (POST /v1/analytics/columns), not
+    # only those of the rows on show
+    expect(page.locator("#columns-picker input[value='params.late']")).to_have_count(1)
     page.click("#next-page")
     expect(page.locator("#runs tbody tr")).to_have_count(5)
     assert column(page, "name") == [f"r{i}" for i in range(50, 55)]
     page.click("#prev-page")
     expect(page.locator("#runs tbody tr")).to_have_count(50)
     assert column(page, "name")[0] == "r00"
+
+
+def test_the_table_needs_neither_full_rows_nor_the_chart_library(page, data):
+    """The page's first view: the column list from the index, then the table's and the charts'
+    searches with named columns (answered from the index alone); the table is drawn while the
+    chart library is still loading (held back here), the charts once it has loaded."""
+    sent = []
+    page.on("request", lambda r: sent.append((urlsplit(r.url).path, r.post_data_json if r.post_data else None))
+            if "/v1/" in r.url else None)
+    held, released = [], []
+    page.route("**/vendor/echarts.min.js", lambda route: route.continue_() if released else held.append(route))
+    # (not until "load": the held script keeps the load event back, not DOMContentLoaded)
+    page.goto(f"{data['url']}/experiments/{data['experiment']}?o=name%20ASC", wait_until="domcontentloaded")
+    expect(page.locator("#runs tbody tr")).to_have_count(13)
+    assert page.eval_on_selector_all("#runs thead th[data-col]", "ths => ths.map((th) => th.dataset.col)") == [
+        "name", "status", "created", "params.lr", "params.opt", "params.seed", "metrics.acc.last", "metrics.loss.last"]
+    assert column(page, "name")[0] == "adam-0.001" and column(page, "params.opt")[0] == "adam"
+    assert held and page.locator("#parallel-chart").count() == 0  # no chart yet: the library is held back
+    assert page.evaluate("typeof window.echarts") == "undefined"
+    released.append(True)
+    for route in held:
+        route.continue_()
+    par = wait_chart(page, "#parallel-chart", lambda o: len(o["series"][0]["data"]) == 13)
+    assert [a["name"] for a in par["parallelAxis"]][:3] == ["params.lr", "params.opt", "params.seed"]
+    wait_chart(page, "#line-chart", lambda o: len(o["series"]) == 12)  # the child logged no acc
+    settle(page)
+    assert [path for path, _ in sent].count("/v1/analytics/columns") == 1
+    searches = [body for path, body in sent if path == "/v1/runs/search"]
+    assert len(searches) == 2 and all(body.get("columns") for body in searches), searches
+    table_search = next(body for body in searches if body["limit"] == 50)
+    assert table_search["columns"][:4] == ["run_id", "name", "status", "created"]
+    marks = page.evaluate("performance.getEntriesByType('mark').map(m => m.name)")
+    assert marks.index("skytune:table-drawn") < marks.index("skytune:charts-drawn")
 
 
 def test_run_page_shows_params_summaries_lineage_and_children(page, data):

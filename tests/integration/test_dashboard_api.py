@@ -69,6 +69,70 @@ def test_importance_of_an_unknown_job_is_404(api):
     assert response.status == 404 and response.json()["error"]["code"] == "NotFound"
 
 
+# -- POST /v1/analytics/columns: a page names its columns before it has seen a row ---------------
+
+def _full_rows(api, experiment: str) -> list[dict]:
+    response = api.post("/v1/runs/search", {"experiments": [experiment], "limit": 1000, "order_by": "name"})
+    assert response.status == 200, response.json()
+    return response.json()["rows"]
+
+
+def test_columns_are_every_key_of_the_full_rows_in_their_order_and_follow_changes(api, local_stack):
+    experiment = f"cols-{uuid.uuid4().hex[:8]}"
+    assert api.post("/v1/experiments", {"name": experiment}).status == 201
+    first = api.post("/v1/runs", {"experiment": experiment, "name": "a", "params": {"lr": 0.1, "opt": "adam"}}).json()["run_id"]
+    # a param, a tag and a metric that only a later run has: not in a first page of one full row
+    second = api.post("/v1/runs", {"experiment": experiment, "name": "b", "params": {"lr": 0.2, "seed": 3},
+                                   "tags": {"team": "nlp"}}).json()["run_id"]
+    api.post(f"/v1/runs/{second}/log-batch", {"metrics": [{"name": "val loss", "value": 0.5, "step": 1, "timestamp": 1}]})
+    local_stack.streams.flush()
+
+    response = api.post("/v1/analytics/columns", {"experiments": [experiment]})
+    assert response.status == 200, response.json()
+    columns = response.json()["columns"]
+    rows = _full_rows(api, experiment)
+    assert columns == list(rows[0])  # a page holding every run has every column, in this order
+    one = api.post("/v1/runs/search", {"experiments": [experiment], "limit": 1, "order_by": "name"}).json()["rows"]
+    assert set(one[0]) < set(columns)  # what the page used to learn its columns from
+    assert columns[:10] == ["run_id", "name", "experiment", "trial", "status", "created", "started", "ended", "source", "parent"]
+    assert columns[10:] == ["params.lr", "params.opt", "params.seed",
+                            *(f"metrics.`val loss`.{s}" for s in ("min", "max", "avg", "stddev", "last", "count")), "tags.team"]
+    # every key is a column a search accepts, and the search answers the same values as the full rows
+    named = api.post("/v1/runs/search", {"experiments": [experiment], "columns": columns, "limit": 1000, "order_by": "name"}).json()["rows"]
+    assert named == [{key: row.get(key) for key in columns} for row in rows]
+
+    # a param added later and a run deleted: the index follows, so do the columns
+    api.patch(f"/v1/runs/{first}", {"tags": {"stage": "dev"}})
+    assert api.delete(f"/v1/runs/{second}").status in (200, 204)
+    local_stack.streams.flush()
+    after = api.post("/v1/analytics/columns", {"experiments": [experiment], "metric_stats": ["max"]}).json()["columns"]
+    assert after[10:] == ["params.lr", "params.opt", "tags.stage"]
+
+
+def test_columns_of_several_experiments_and_chosen_statistics(api, local_stack):
+    names = [f"cols-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for i, name in enumerate(names):
+        api.post("/v1/experiments", {"name": name})
+        run = api.post("/v1/runs", {"experiment": name, "name": "r", "params": {f"p{i}": i}}).json()["run_id"]
+        api.post(f"/v1/runs/{run}/log-batch", {"metrics": [{"name": f"m{i}", "value": 1.0, "step": 0, "timestamp": 1}]})
+    local_stack.streams.flush()
+    body = api.post("/v1/analytics/columns", {"experiments": names, "metric_stats": ["last", "max"]}).json()
+    assert body["columns"][10:] == ["params.p0", "params.p1", "metrics.m0.last", "metrics.m0.max", "metrics.m1.last", "metrics.m1.max"]
+
+
+def test_columns_bad_input_is_a_4xx_naming_the_field(api):
+    experiment = f"cols-{uuid.uuid4().hex[:8]}"
+    api.post("/v1/experiments", {"name": experiment})
+    empty = api.post("/v1/analytics/columns", {"experiments": [experiment]})
+    assert empty.status == 200 and empty.json()["columns"][10:] == []
+    unknown_stat = api.post("/v1/analytics/columns", {"experiments": [experiment], "metric_stats": ["p99"]})
+    assert unknown_stat.status == 400 and unknown_stat.json()["error"]["field"] == "metric_stats"
+    missing = api.post("/v1/analytics/columns", {"experiments": [f"nope-{uuid.uuid4().hex[:8]}"]})
+    assert missing.status == 404 and missing.json()["error"]["field"] == "experiments"
+    extra = api.post("/v1/analytics/columns", {"experiments": [experiment], "colums": ["x"]})
+    assert extra.status == 400 and extra.json()["error"]["field"] == "colums"
+
+
 def test_importance_of_each_objective_of_a_multi_objective_job(api, tuning_repo):
     """acc depends on lr only, latency on dropout only: each metric's importance names its own driver."""
     job, _ = engine.create_job(tuning_repo, {

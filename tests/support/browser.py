@@ -64,7 +64,7 @@ def watch(page) -> Problems:
 
 def option(page, selector: str) -> dict:
     """The ECharts option of the chart in `selector`, as the chart instance holds it."""
-    text = page.evaluate("""sel => { const el = document.querySelector(sel); const c = el && echarts.getInstanceByDom(el);
+    text = page.evaluate("""sel => { const el = document.querySelector(sel); const c = el && window.echarts && echarts.getInstanceByDom(el);
         return c ? JSON.stringify(c.getOption()) : null; }""", selector)
     assert text is not None, f"no chart in {selector}"
     return json.loads(text)

@@ -5,7 +5,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from skytune.tracking import query, run_search
-from skytune.tracking.records import GroupByRequest, GroupByResult, SearchPage, SearchRequest, TableRequest
+from skytune.tracking.records import (ColumnsRequest, ColumnsResult, GroupByRequest, GroupByResult, SearchPage,
+                                      SearchRequest, TableRequest)
 from pydantic import BaseModel, Field
 
 from skytune.errors import NotFound
@@ -46,6 +47,17 @@ def runs_table(body: TableRequest):  # noqa: ANN201 - no annotation: two media t
                         headers=headers)
     page = TablePage(rows=rows, columns=columns, next_cursor=next_cursor)
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=page.model_dump_json())
+
+
+@router.post("/analytics/columns",
+             summary="The columns of the experiments' runs (what a search row without `columns` may hold)",
+             description="Attributes, then every param, metric statistic and tag any of the runs has, in the "
+                         "order of a full search row. Answered from the experiment indexes without reading "
+                         "runs, so a client can name the columns of its first search (and have that search "
+                         "answered from the index too) instead of asking for full rows to learn them.",
+             tags=["analytics"], responses=errors(400, 404, 415))
+def run_columns(body: ColumnsRequest) -> ColumnsResult:
+    return ColumnsResult(columns=run_search.columns(repository(), metric_store(), body, index()))
 
 
 @router.post("/analytics/group-by",

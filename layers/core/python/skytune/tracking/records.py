@@ -413,6 +413,20 @@ class TableRequest(SearchRequest):
         default="epoch_ms", description="`iso8601`: timestamp columns as RFC 3339 UTC strings (pandas reads them as datetimes)")
 
 
+class ColumnsRequest(_Input):
+    experiments: list[str] | None = Field(default=None, max_length=tracking_limits.SEARCH_EXPERIMENTS_MAX,
+                                          description="Experiment names; omitted means all experiments")
+    metric_stats: list[str] | None = Field(default=None, description="Statistics listed per metric "
+                                           "(default: those of a search row without columns)")
+
+    _experiments = field_validator("experiments")(validate_experiment_names)
+
+
+class ColumnsResult(BaseModel):
+    columns: list[str] = Field(description="Column keys in the order of a search row without `columns`: "
+                                           "attributes, params, metric statistics, tags")
+
+
 class GroupByRequest(_Input):
     filter: str | None = Field(default=None, max_length=tracking_limits.FILTER_MAX_LENGTH)
     experiments: list[str] | None = Field(default=None, max_length=tracking_limits.SEARCH_EXPERIMENTS_MAX)

@@ -17,7 +17,7 @@ from typing import Any
 from skytune.errors import InvalidInput, NotFound
 from skytune.tracking import query
 from skytune.tracking.query import QueryError, RunView
-from skytune.tracking.records import GroupByRequest, SearchRequest, TableRequest
+from skytune.tracking.records import ColumnsRequest, GroupByRequest, SearchRequest, TableRequest
 
 
 class LazySummaries(Mapping):
@@ -169,15 +169,42 @@ def page_records(repo, run_ids: list[str]) -> list[dict[str, Any]]:
 def table(repo, store, request: TableRequest, index=None) -> tuple[list[dict], list[str], str | None]:
     """(rows, column keys, next cursor): one page of the runs table."""
     columns = _parsed(query.parse_columns, request.columns, "columns") or None
-    metric_stats = tuple(request.metric_stats) if request.metric_stats else query.DEFAULT_METRIC_STATS
-    unknown = [stat for stat in metric_stats if stat not in query.SUMMARY_STATS]
-    if unknown:
-        raise InvalidInput(f"unknown metric statistics {unknown}; expected some of {list(query.SUMMARY_STATS)}",
-                           field="metric_stats")
+    metric_stats = _metric_stats(request.metric_stats)
     _rows, runs, next_cursor = search(repo, store, request.model_copy(update={"columns": None}), index)
     shown = columns if columns is not None else query.table_columns(runs, metric_stats)
     rows = query.runs_table(runs, shown)
     return rows, [column.key for column in shown], next_cursor
+
+
+def _metric_stats(requested: list[str] | None) -> tuple[str, ...]:
+    metric_stats = tuple(requested) if requested else query.DEFAULT_METRIC_STATS
+    unknown = [stat for stat in metric_stats if stat not in query.SUMMARY_STATS]
+    if unknown:
+        raise InvalidInput(f"unknown metric statistics {unknown}; expected some of {list(query.SUMMARY_STATS)}",
+                           field="metric_stats")
+    return metric_stats
+
+
+def columns(repo, store, request: ColumnsRequest, index=None) -> list[str]:
+    """The keys of every column the experiments' runs have: those of `table` without `columns`
+    over all their runs, in the same order. From the experiment indexes, this reads only each
+    chunk's id group, which lists the chunk's column groups (`p:<param>`, `t:<tag>`, `m:<metric>`):
+    no run is read, so a page can name its columns (and be answered from the index) before it
+    has seen a row. Without an index, every run is read in full."""
+    metric_stats = _metric_stats(request.metric_stats)
+    names = experiment_names(repo, request.experiments)
+    if index is None:
+        shown = query.table_columns(candidates(repo, store, names), metric_stats)
+    else:
+        found: dict[str, set[str]] = {"p": set(), "t": set(), "m": set()}
+        for name in names:
+            for chunk in index.snapshot(name, frozenset({"a"})).chunks:
+                for group in chunk.present:
+                    kind, _, field = group.partition(":")
+                    if kind in found:
+                        found[kind].add(field)
+        shown = query.columns_of(found["p"], found["m"], found["t"], metric_stats)
+    return [column.key for column in shown]
 
 
 def group_by(repo, store, request: GroupByRequest, index=None) -> list[dict]:

@@ -14,6 +14,7 @@ from .analytics import (
     AGGREGATE_FUNCTIONS,
     DEFAULT_METRIC_STATS,
     Aggregate,
+    columns_of,
     group_by,
     parse_aggregates,
     runs_table,
@@ -101,5 +102,6 @@ __all__ = [
     "sort_key",
     "sort_runs",
     "table_columns",
+    "columns_of",
     "to_csv",
 ]

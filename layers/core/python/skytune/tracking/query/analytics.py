@@ -47,9 +47,6 @@ def table_columns(runs: Iterable[RunLike], metric_stats: Sequence[str] = DEFAULT
     """Every column the runs have, in a stable order: attributes (fixed order), then params,
     metrics (by name, then ``metric_stats`` in that order) and tags, each sorted by name.
     Keys use the canonical spelling, which ``parse_columns`` reads back."""
-    unknown = [stat for stat in metric_stats if stat not in SUMMARY_STATS]
-    if unknown:
-        raise ValueError(f"unknown metric statistics {unknown}; expected some of {SUMMARY_STATS}")
     params: set[str] = set()
     metrics: set[str] = set()
     tags: set[str] = set()
@@ -57,6 +54,16 @@ def table_columns(runs: Iterable[RunLike], metric_stats: Sequence[str] = DEFAULT
         params.update(run.params)
         metrics.update(run.metrics)
         tags.update(run.tags)
+    return columns_of(params, metrics, tags, metric_stats)
+
+
+def columns_of(params: Iterable[str], metrics: Iterable[str], tags: Iterable[str],
+               metric_stats: Sequence[str] = DEFAULT_METRIC_STATS) -> list[Column]:
+    """The columns of `table_columns` from the param, metric and tag names alone (e.g. an
+    experiment index's column groups), in the same order."""
+    unknown = [stat for stat in metric_stats if stat not in SUMMARY_STATS]
+    if unknown:
+        raise ValueError(f"unknown metric statistics {unknown}; expected some of {SUMMARY_STATS}")
     fields: list[Field] = [Attribute(name) for name in ATTRIBUTES]
     fields += [Param(name) for name in sorted(params)]
     fields += [MetricStat(name, stat) for name in sorted(metrics) for stat in metric_stats]

@@ -4,6 +4,7 @@ import { experimentsPage } from "./pages/experiments.js";
 import { experimentPage } from "./pages/experiment.js";
 import { runPage } from "./pages/run.js";
 import { tuningJobsPage, tuningJobPage } from "./pages/tuning.js";
+import { chartsReady } from "./charts.js";
 
 const routes = [
   [/^\/$/, experimentsPage],
@@ -47,7 +48,10 @@ async function render() {
     const match = path.match(pattern);
     if (match) {
       const args = match.slice(1).map(decodeURIComponent);
-      cleanup = await page(app, ...args) || null;
+      const shown = page(app, ...args);
+      // a page that draws no chart: the preloaded chart library still runs once the browser is idle
+      setTimeout(() => chartsReady().catch(() => {}), 1000);
+      cleanup = await shown || null;
       return;
     }
   }

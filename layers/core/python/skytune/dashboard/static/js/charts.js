@@ -2,6 +2,25 @@
 // user's console) can read it back with echarts.getInstanceByDom(el).getOption().
 import { h } from "./dom.js";
 
+// ECharts (about 1 MB of script) is fetched early (a preload in index.html) but only run once a page
+// asks for it: the experiment page does so after its first searches have left, so the browser
+// compiles the library while the server answers them, and the runs table never waits for it.
+// Every drawing waits for chartsReady(); after it, `echarts` is the global as before.
+let ready = null;
+export function chartsReady() {
+  if (!ready) {
+    ready = new Promise((resolve, reject) => {
+      if (window.echarts) { resolve(window.echarts); return; }
+      const tag = document.createElement("script");
+      tag.id = "echarts-script"; tag.src = "/vendor/echarts.min.js"; tag.async = true;
+      tag.addEventListener("load", () => resolve(window.echarts));
+      tag.addEventListener("error", () => { ready = null; reject(new Error("the chart library (ECharts) did not load")); });
+      document.head.append(tag);
+    });
+  }
+  return ready;
+}
+
 const instances = new Set();
 window.addEventListener("resize", () => instances.forEach((c) => c.resize()));
 

@@ -3,7 +3,7 @@
 import { get, post, request, enc } from "../api.js";
 import { h, fmt, errorBox } from "../dom.js";
 import { state, setState } from "../app.js";
-import { chart, chartBox, dispose, disposeAll, smooth, lineOption, barOption, scatterOption, parallelOption } from "../charts.js";
+import { chart, chartBox, chartsReady, dispose, disposeAll, smooth, lineOption, barOption, scatterOption, parallelOption } from "../charts.js";
 import { queryBuilder, quoteName } from "../querybuilder.js";
 
 const PAGE = 50;
@@ -12,6 +12,9 @@ const LINE_RUNS = 20;      // runs drawn in the line chart
 const SERIES_POINTS = 600; // server-side downsampling target per series and view
 const ATTRS = ["run_id", "name", "experiment", "trial", "status", "created", "started", "ended", "source", "parent"];
 
+// The page's milestones on the performance timeline (the dashboard benchmark prints them): the
+// first time each happens after navigation.
+const mark = (name) => { if (!performance.getEntriesByName(`skytune:${name}`).length) performance.mark(`skytune:${name}`); };
 const list = (text) => (text ? text.split(",").map((s) => s.trim()).filter(Boolean) : []);
 const metricOf = (column) => { const m = column.match(/^metrics\.(`(?:[^`]|``)*`|[^.]+)\.(\w+)$/); return m ? { name: m[1].startsWith("`") ? m[1].slice(1, -1).replaceAll("``", "`") : m[1], stat: m[2] } : null; };
 
@@ -32,9 +35,9 @@ export function clickSort(keys, field, shift) {
 }
 
 export async function experimentPage(app, experiment) {
-  // every column the runs have: the keys of full rows (a search without `columns`), which cost the
-  // server a read of each run, so only the table's first page asks for them; the charts' search
-  // names its columns and is answered from the experiment index alone (see chartColumns)
+  // every column the runs have, from POST /v1/analytics/columns (the experiment index's column
+  // groups: no run is read); the table's and the charts' searches name their columns, so they are
+  // answered from the index alone too, and no request asks for full rows (a read of each run)
   let allColumns = [];
   let tableRows = [], chartRows = [];
   let cursors = [null], pageIndex = 0, nextCursor = null;
@@ -86,35 +89,34 @@ export async function experimentPage(app, experiment) {
 
   // ---- table ----
   let tableTicket = 0, chartTicket = 0;  // answers to superseded requests are dropped
-  const learnColumns = (rows) => {
-    const seen = new Set(allColumns);
-    for (const row of rows) for (const key of Object.keys(row)) if (!seen.has(key)) { seen.add(key); allColumns.push(key); }
-  };
-  let discovered = null;  // the first full-row page, once
-  function discover(tableAnswer) {
+  // the first view draws the table before the charts: their drawing (ECharts, ~1,000 runs) holds
+  // the main thread for a while, and the table's answer may come in while it does
+  let tableShown;
+  const firstTable = new Promise((resolve) => { tableShown = resolve; });
+  let discovered = null;  // the column list, asked once (again after a failure)
+  function discover() {
     if (!discovered) {
-      discovered = (list(st().c).length || !tableAnswer
-        ? post("/v1/runs/search", { experiments: [experiment], limit: PAGE, filter: st().f || undefined, order_by: st().o || undefined })
-        : tableAnswer).then((page) => learnColumns(page.rows)).catch(() => { discovered = null; });
+      discovered = post("/v1/analytics/columns", { experiments: [experiment] })
+        .then((answer) => { allColumns = answer.columns; }).catch(() => { discovered = null; });
     }
     return discovered;
   }
 
   async function loadTable() {
     const ticket = ++tableTicket;
+    if (!list(st().c).length) await discover();  // the default columns are picked from the list
+    if (ticket !== tableTicket) return;
     const body = { experiments: [experiment], limit: PAGE, filter: filterOf() || undefined,
-      order_by: st().o || undefined, cursor: cursors[pageIndex] || undefined };
-    if (list(st().c).length) body.columns = ["run_id", ...list(st().c).filter((c) => c !== "run_id")];
+      order_by: st().o || undefined, cursor: cursors[pageIndex] || undefined,
+      columns: ["run_id", ...visibleColumns().filter((c) => c !== "run_id")] };
     try {
-      const answer = post("/v1/runs/search", body);
-      if (!discovered && !body.columns) discover(answer);
-      const page = await answer;
+      const page = await post("/v1/runs/search", body);
       if (ticket !== tableTicket) return;
-      if (!body.columns) learnColumns(page.rows);
       showError(null);
       tableRows = page.rows; nextCursor = page.next_cursor || null;
     } catch (error) { if (ticket !== tableTicket) return; showError(error); tableRows = []; nextCursor = null; }
     drawTable();
+    tableShown();
   }
 
   function drawTable() {
@@ -139,6 +141,7 @@ export async function experimentPage(app, experiment) {
         return cell;
       })));
     table.replaceChildren(h("thead", {}, head), h("tbody", {}, rows.length ? rows : [h("tr", {}, h("td.muted", { colSpan: cols.length + 1 }, "no runs"))]));
+    mark("table-drawn");
     prev.disabled = pageIndex === 0; next.disabled = !nextCursor;
     countInfo.textContent = `page ${pageIndex + 1} · ${tableRows.length} runs shown${sel.size ? ` · ${sel.size} selected` : ""}`;
   }
@@ -195,7 +198,9 @@ export async function experimentPage(app, experiment) {
     const filter = sel.length ? `run_id IN (${sel.map((id) => `'${id}'`).join(", ")})` : (st().f || undefined);
     const columns = chartColumns();
     try {
-      const page = await post("/v1/runs/search", { experiments: [experiment], limit: CHART_RUNS, filter, order_by: st().o || undefined, columns });
+      const [page] = await Promise.all([post("/v1/runs/search", { experiments: [experiment], limit: CHART_RUNS, filter, order_by: st().o || undefined, columns }),
+        chartsReady(),  // (after the search has left: the library compiles while the server answers)
+        firstTable]);
       if (ticket !== chartTicket) return;
       chartRows = page.rows; fetched = new Set(columns); lineHeld = null;
     } catch (error) { if (ticket !== chartTicket) return; chartRows = []; fetched = new Set(); }
@@ -257,6 +262,7 @@ export async function experimentPage(app, experiment) {
     let brushTimer = null;
     parChart.on("axisareaselected", () => { clearTimeout(brushTimer); brushTimer = setTimeout(() => brushToFilter(parChart, parDims), 150); });
     chart(sc.el).setOption(scatterOption({ xName: sx, yName: sy, points: chartRows.filter((r) => r[sx] != null && typeof r[sy] === "number").map((r) => [r[sx], r[sy], r.name]) }));
+    mark("charts-drawn");
     drawGroups(gb.el, gbError, gk, gm);
   }
 
@@ -286,6 +292,7 @@ export async function experimentPage(app, experiment) {
     const instance = chart(el);
     instance.setOption(lineOption({ xName: wallTime ? "time" : "step", yName: metric, logScale,
       series: runs.map((run, i) => ({ id: run.run_id, name: run.name, data: toData(coarse[i].points) })) }));
+    mark("line-drawn");
     if (wallTime) return;
     let zoomTimer = null, zoomTicket = 0;
     instance.on("datazoom", () => {
@@ -376,9 +383,11 @@ export async function experimentPage(app, experiment) {
   }
 
   drawBrush();
-  await Promise.all([loadTable(), loadCharts()]);
-  drawTable(); drawColumnsPicker();
+  const loading = Promise.all([loadTable(), loadCharts()]);
+  await discover();  // the column picker and the query builder need the column list only
+  drawColumnsPicker();
   qbBox.append(queryBuilder({ fields: [...ATTRS.map((a) => ({ value: a })), ...allColumns.filter((c) => !ATTRS.includes(c)).map((c) => ({ value: c }))],
     metrics: metricNames(), onApply: (text) => apply(text) }));
+  await loading;
   return () => disposeAll();
 }

@@ -1,6 +1,6 @@
 import { get, post, enc } from "../api.js";
 import { h, fmt, when, errorBox } from "../dom.js";
-import { chart, chartBox, disposeAll, lineOption } from "../charts.js";
+import { chart, chartBox, chartsReady, disposeAll, lineOption } from "../charts.js";
 
 const kv = (id, entries) => h("table.kv", { id }, h("tbody", {}, entries.length ? entries.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v))) : [h("tr", {}, h("td.muted", {}, "none"))]));
 const SERIES_PER_REQUEST = 50;  // x max_points 1000: the batch read's 50,000-point limit
@@ -78,7 +78,7 @@ export async function runPage(app, runId) {
   // every chart's series in a few requests (POST /v1/analytics/series: at most 50,000 points each)
   for (let i = 0; i < metrics.length; i += SERIES_PER_REQUEST) {
     const chunk = metrics.slice(i, i + SERIES_PER_REQUEST);
-    post("/v1/analytics/series", { runs: [runId], metrics: chunk, max_points: 1000 }).then((answer) => {
+    Promise.all([post("/v1/analytics/series", { runs: [runId], metrics: chunk, max_points: 1000 }), chartsReady()]).then(([answer]) => {
       for (const s of answer.series) {
         chart(boxes.get(s.metric).el).setOption(lineOption({ yName: s.metric,
           series: [{ id: runId, name: s.metric, data: s.steps.map((step, k) => [step, s.values[k]]) }] }));

@@ -2,7 +2,7 @@
 import { get, post, enc } from "../api.js";
 import { h, fmt, when, errorBox } from "../dom.js";
 import { state, setState } from "../app.js";
-import { chart, chartBox, disposeAll, scatterOption, parallelOption } from "../charts.js";
+import { chart, chartBox, chartsReady, disposeAll, scatterOption, parallelOption } from "../charts.js";
 
 const POLL_MS = 2000;
 const RUNNING = new Set(["InProgress", "Stopping"]);
@@ -37,7 +37,7 @@ export async function tuningJobPage(app, name) {
 
   async function load() {
     try {
-      const [described, listed] = await Promise.all([get(`/v1/tuning-jobs/${enc(name)}`), listTrials()]);
+      const [described, listed] = await Promise.all([get(`/v1/tuning-jobs/${enc(name)}`), listTrials(), chartsReady()]);
       job = described; trials = listed;
       if (!importance || RUNNING.has(job.HyperParameterTuningJobStatus) || importance.trials !== scored().length
           || importance.ObjectiveMetricName !== importanceMetric())
