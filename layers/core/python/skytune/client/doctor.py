@@ -161,7 +161,9 @@ class Doctor:
             if not self.trial_function and completed_trial is None:
                 trials = self.client.request("GET", f"/v1/tuning-jobs/{name}/trials",
                                              query={"status": "InProgress"})["TrainingJobSummaries"]
-                if trials:  # act as the external worker: report the objective for x
+                # act as the external worker: report the objective for x. A trial is listed as
+                # InProgress from its claim, before its hyperparameters are suggested: wait for them.
+                if trials and "x" in trials[0]["TunedHyperParameters"]:
                     trial_name = trials[0]["TrainingJobName"]
                     x = float(trials[0]["TunedHyperParameters"]["x"])
                     self.client.request("POST", f"/v1/tuning-jobs/{name}/trials/{quote(trial_name, safe='')}/complete",
