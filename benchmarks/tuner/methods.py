@@ -7,6 +7,7 @@ from typing import Any
 
 from benchmarks.tuner.problems import Problem
 from skytune.optimize import Observation, parse_space, suggest
+from skytune.optimize.gp import Prior
 
 
 class SkytuneMethod:
@@ -130,6 +131,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+portfolio": {"acquisition": "portfolio"},
     "Bayesian+tr": {"trust_region": "auto", "acquisition": "ei"},
     "Bayesian+kuma": {"input_warp": "kumaraswamy", "acquisition": "ei"},
+    # round 4
+    "Bayesian+mcmc": {"hyperparameters": "mcmc"},
+    "Bayesian+dsp": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=0.0)},  # Hvarfner et al.'s dimension-scaled lengthscale prior
+    "Bayesian+restarts": {"n_refine": 20, "n_candidates": 2048},
 }
 
 

@@ -42,11 +42,13 @@ from skytune.optimize.gp import (
     LOG_LENGTHSCALE_BOUNDS,
     LOG_NOISE_BOUNDS,
     LOG_SIGNAL_BOUNDS,
+    EnsembleGP,
     GaussianProcess,
     KernelStructure,
     Prior,
     _neg_log_posterior,
     fit_hyperparameters,
+    slice_sample_hyperparameters,
 )
 from skytune.optimize.observation import Objective, Observation, sign_for
 from skytune.optimize.sobol import sobol
@@ -79,6 +81,12 @@ class BayesianOptions:
     # spaces of at most input_warp_max_dim parameters (its grid fit costs ~9 factorisations each)
     input_warp: str = "none"
     input_warp_max_dim: int = 10
+    # "map", or "mcmc": the acquisition sees an ensemble of the MAP and ``mcmc_samples`` slice
+    # samples of the GP hyperparameters (see gp.slice_sample_hyperparameters), while at most
+    # ``mcmc_max_points`` trials are completed (beyond, MAP: the latency budget)
+    hyperparameters: str = "map"
+    mcmc_samples: int = 4
+    mcmc_max_points: int = 100
 
     def initial_count(self, space: SearchSpace) -> int:
         if self.n_initial is not None:
@@ -132,6 +140,12 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     theta = fit_hyperparameters(x[fit_idx], y[fit_idx], structure, rng, opts.prior,
                                 n_starts=opts.n_fit_starts, climb_all_starts=not long_history)
     gp = GaussianProcess(x, y, theta, structure)
+    if opts.hyperparameters == "mcmc" and not long_history and len(y) <= opts.mcmc_max_points:
+        thetas = slice_sample_hyperparameters(x, y, structure, theta, rng, opts.prior,
+                                              n_samples=opts.mcmc_samples)
+        gp = EnsembleGP([gp] + [GaussianProcess(x, y, t, structure) for t in thetas])
+    elif opts.hyperparameters not in ("map", "mcmc"):
+        raise ValueError(f"hyperparameters must be map or mcmc, not {opts.hyperparameters!r}")
     if opts.input_warp == "kumaraswamy" and space.dimension <= opts.input_warp_max_dim:
         gp = _warped(space, x, y, fit_idx, theta, structure, opts)
 
