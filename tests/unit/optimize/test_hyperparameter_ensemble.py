@@ -144,7 +144,7 @@ def test_suggest_with_mcmc_hyperparameters_is_valid_deterministic_and_differs_fr
     history = _history()
     a = suggest("Bayesian", SPACE, history, [], 2, 7, hyperparameters="mcmc")
     b = suggest("Bayesian", SPACE, history, [], 2, 7, hyperparameters="mcmc")
-    plain = suggest("Bayesian", SPACE, history, [], 2, 7)
+    plain = suggest("Bayesian", SPACE, history, [], 2, 7, hyperparameters="map")
     assert a == b and all(SPACE.contains(c) for c in a)
     assert a != plain
 
@@ -152,7 +152,7 @@ def test_suggest_with_mcmc_hyperparameters_is_valid_deterministic_and_differs_fr
 def test_mcmc_falls_back_to_map_beyond_its_point_limit():
     history = _history(14)
     capped = suggest("Bayesian", SPACE, history, [], 1, 3, hyperparameters="mcmc", mcmc_max_points=10)
-    assert capped == suggest("Bayesian", SPACE, history, [], 1, 3)
+    assert capped == suggest("Bayesian", SPACE, history, [], 1, 3, hyperparameters="map")
 
 
 def test_unknown_hyperparameter_mode_is_refused():
