@@ -368,6 +368,30 @@ def test_run_page_shows_params_summaries_lineage_and_children(page, data):
     expect(page.locator("#run-attributes")).to_contain_text(parent)
 
 
+def test_run_page_lists_artifacts_and_downloads_an_uploaded_one(page, data, tmp_path):
+    model = tmp_path / "model.bin"
+    model.write_bytes(bytes(range(256)) * 40)  # 10,240 bytes
+    with skytune.Run(experiment=f"{data['experiment']}-art", name="with-artifacts", url=data["url"]) as run:
+        run.log_artifact(model, artifact_path="checkpoints")
+        run.log_text("accuracy 0.9", "notes/summary.txt")
+    skytune.Client(data["url"]).update_run(run.run_id, inputs=[{"name": "train", "uri": "s3://bucket/train.csv"}])
+    page.goto(f"{data['url']}/runs/{run.run_id}")
+    rows = page.locator("#run-artifacts tbody tr")
+    expect(rows).to_have_count(3)
+    model_row = page.locator("#run-artifacts tr[data-name='checkpoints/model.bin']")
+    cells = model_row.locator("td").all_inner_texts()
+    assert cells[0] == "output" and cells[2].endswith(f"/{run.run_id}/artifacts/checkpoints/model.bin")
+    assert cells[3] == "10.0 KB" and cells[4].startswith("sha256:")
+    train = page.locator("#run-artifacts tr[data-name='train']")
+    assert train.locator("td").first.inner_text() == "input"
+    expect(train.locator("button.download")).to_have_count(0)  # a reference, not stored by skytune
+    with page.expect_download() as caught:
+        model_row.locator("button.download").click()
+    download = caught.value
+    assert download.suggested_filename == "model.bin"
+    assert Path(download.path()).read_bytes() == model.read_bytes()
+
+
 def test_tuning_job_page(page, data):
     page.goto(f"{data['url']}/tuning-jobs")
     row = page.locator(f"#tuning-jobs tr[data-name='{data['done_job']}']")
@@ -395,6 +419,120 @@ def test_tuning_job_page(page, data):
     screenshot(page, "tuning-job")
     first.locator("a").click()
     expect(page.locator("#run-name")).to_have_text(re.compile(data["done_job"]))
+
+
+MULTI_TRIAL = """
+    import sys
+    x = int(sys.argv[sys.argv.index("--x") + 1])
+    acc = [0.5, 0.7, 0.6, 0.9, 0.8, 0.95][x - 1]
+    print(f"acc={acc} latency={10 * x} mem={100 * x}", flush=True)
+"""
+
+
+def test_multi_objective_job_page_shows_pareto_front_and_feasibility(page, data, tmp_path):
+    """A job with two objectives (max acc, min latency) and a constraint (mem <= 500): x = 1..6 gives
+    (acc, latency) = (.5, 10) (.7, 20) (.6, 30) (.9, 40) (.8, 50) (.95, 60); x = 6 breaks the
+    constraint, x = 3 and 5 are dominated, so the Pareto set is x = 1, 2, 4."""
+    script = tmp_path / "multi.py"
+    script.write_text(textwrap.dedent(MULTI_TRIAL))
+    name = f"{data['experiment']}-pareto"
+    body = tuning_body(script, name, 1, 6)
+    body["objectives"] = [{"metric_name": "acc", "type": "Maximize"}, {"metric_name": "latency", "type": "Minimize"}]
+    body["outcome_constraints"] = [{"metric_name": "mem", "operator": "<=", "value": 500}]
+    body["trial"]["metric_definitions"] = [{"Name": m, "Regex": f"{m}=(?P<value>[0-9.]+)"} for m in ("acc", "latency", "mem")]
+    http, url = data["http"], data["url"]
+    created = http.post(f"{url}/v1/tuning-jobs", json=body)
+    assert created.status_code == 201, created.text
+    status = eventually(lambda: http.get(f"{url}/v1/tuning-jobs/{name}").json()["HyperParameterTuningJobStatus"],
+                        lambda s: s not in ("InProgress", "Stopping"), timeout=180)
+    assert status == "Completed"
+    listed = http.get(f"{url}/v1/tuning-jobs/{name}/trials?limit=100").json()["TrainingJobSummaries"]
+    by_x = {int(t["TunedHyperParameters"]["x"]): t["TrainingJobName"] for t in listed}
+    assert sorted(by_x) == [1, 2, 3, 4, 5, 6]
+
+    page.goto(f"{url}/tuning-jobs/{name}")
+    expect(page.locator("#job-status")).to_have_text("Completed")
+    expect(page.locator("#pareto-set a")).to_have_count(3)
+    assert sorted(page.locator("#pareto-set a").all_inner_texts()) == sorted(by_x[x] for x in (1, 2, 4))
+    expect(page.locator("#best-trial")).to_have_count(0)  # no single best trial with two objectives
+    expect(page.locator("#feasibility [data-counter='Feasible'] strong")).to_have_text("5")
+    expect(page.locator("#feasibility [data-counter='Infeasible'] strong")).to_have_text("1")
+
+    front = wait_chart(page, "#pareto-chart", lambda o: len(o["series"]) == 3)
+    series = {s["name"]: s["data"] for s in front["series"]}
+    assert [(p[0], p[1], p[2]) for p in series["Pareto set"]] == [(0.5, 10, by_x[1]), (0.7, 20, by_x[2]), (0.9, 40, by_x[4])]
+    assert sorted((p[0], p[1]) for p in series["dominated"]) == [(0.6, 30), (0.8, 50)]
+    assert [(p[0], p[1]) for p in series["infeasible"]] == [(0.95, 60)]
+    assert front["xAxis"][0]["name"] == "acc" and front["yAxis"][0]["name"] == "latency"
+
+    history = option(page, "#objective-chart")
+    by_name = {s["name"]: s["data"] for s in history["series"]}
+    assert sorted(p[1] for p in by_name["objective"]) == [0.5, 0.6, 0.7, 0.8, 0.9]
+    assert [p[1] for p in by_name["infeasible"]] == [0.95]
+    assert by_name["best so far"][-1][1] == 0.9  # the best *feasible* acc, not x = 6's 0.95
+    par = option(page, "#hp-parallel")
+    assert [a["name"] for a in par["parallelAxis"]] == ["x", "acc", "latency"]
+    assert page.locator("#importance-metric option").all_inner_texts() == ["acc", "latency", "mem"]
+    with page.expect_response(lambda r: "/importance?metric=mem" in r.url) as asked:
+        page.select_option("#importance-metric", "mem")
+    assert asked.value.json()["ObjectiveMetricName"] == "mem" and asked.value.json()["trials"] == 6
+    wait_chart(page, "#importance-chart", lambda o: o["yAxis"][0]["data"] == ["x"] and o["series"][0]["data"] == [1])
+    assert "im=mem" in page.url
+
+    headers = page.locator("#trials thead th").all_inner_texts()
+    assert [h.rstrip("▲▼") for h in headers] == ["#", "trial", "status", "acc", "latency", "pareto", "mem <= 500", "feasible", "x"]
+    infeasible_row = page.locator(f"#trials tr[data-trial='{by_x[6]}']")
+    assert "infeasible" in infeasible_row.get_attribute("class")
+    assert infeasible_row.locator("td").nth(7).inner_text() == "no"
+    page.click("#trials th[data-col='objective:latency']")
+    first = page.locator("#trials tbody tr").first.locator("td")
+    assert first.nth(4).inner_text() == "10" and first.nth(5).inner_text() == "yes"
+    assert "ts=objective%3Alatency" in page.url or "ts=objective:latency" in page.url
+    screenshot(page, "tuning-job-pareto")
+
+
+FAILING_TRIAL = """
+    import sys
+    print("CUDA out of memory (tried to allocate 2.00 GiB)", file=sys.stderr, flush=True)
+    sys.exit(3)
+"""
+
+
+def wait_until_ended(data, name: str) -> str:
+    return eventually(lambda: data["http"].get(f"{data['url']}/v1/tuning-jobs/{name}").json()["HyperParameterTuningJobStatus"],
+                      lambda s: s not in ("InProgress", "Stopping"), timeout=180)
+
+
+def test_job_page_says_why_a_job_failed_and_which_history_it_ignored(page, data, tmp_path):
+    http, url = data["http"], data["url"]
+    failing = tmp_path / "failing.py"
+    failing.write_text(textwrap.dedent(FAILING_TRIAL))
+    failed_job = f"{data['experiment']}-fails"
+    assert http.post(f"{url}/v1/tuning-jobs", json=tuning_body(failing, failed_job, 1, 2)).status_code == 201
+    # warm-started from the grid job, with a parameter its trials never had: their history is unusable
+    child = f"{data['experiment']}-warm"
+    body = tuning_body(data["script"], child, 1, 5)
+    body.update(strategy="Bayesian", warm_start={"parent_jobs": [data["done_job"]], "type": "TransferLearning"},
+                resource_limits={"max_parallel_training_jobs": 1, "max_number_of_training_jobs": 1})
+    body["parameter_ranges"]["IntegerParameterRanges"].append({"Name": "y", "MinValue": "1", "MaxValue": "3"})
+    created = http.post(f"{url}/v1/tuning-jobs", json=body)
+    assert created.status_code == 201, created.text
+    assert wait_until_ended(data, failed_job) == "Failed" and wait_until_ended(data, child) == "Completed"
+
+    page.goto(f"{url}/tuning-jobs/{failed_job}")
+    expect(page.locator("#job-status")).to_have_text("Failed")
+    expect(page.locator("#job-failure")).to_contain_text("no trial reported the objective metric 'acc'")
+    expect(page.locator("#trials th[data-col='reason']")).to_have_count(1)
+    reasons = page.locator("#trials td.reason").all_inner_texts()
+    assert len(reasons) == 2 and all("exit code 3" in r and "CUDA out of memory" in r for r in reasons), reasons
+    expect(page.locator("#ignored-history")).to_have_count(0)
+
+    page.goto(f"{url}/tuning-jobs/{child}")
+    expect(page.locator("#job-status")).to_have_text("Completed")
+    expect(page.locator("#ignored-history")).to_contain_text("5 observation(s) of history not used")
+    expect(page.locator("#ignored-history")).to_contain_text("y is missing")
+    expect(page.locator("#job-failure")).to_have_count(0)
+    expect(page.locator("#trials th[data-col='reason']")).to_have_count(0)  # no trial failed or was stopped
 
 
 def test_stop_button_stops_a_running_job(page, data):

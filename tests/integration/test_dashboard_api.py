@@ -67,3 +67,36 @@ def test_importance_route_ranks_the_parameter_that_drives_the_objective(api, tun
 def test_importance_of_an_unknown_job_is_404(api):
     response = api.get("/v1/tuning-jobs/no-such-job/importance")
     assert response.status == 404 and response.json()["error"]["code"] == "NotFound"
+
+
+def test_importance_of_each_objective_of_a_multi_objective_job(api, tuning_repo):
+    """acc depends on lr only, latency on dropout only: each metric's importance names its own driver."""
+    job, _ = engine.create_job(tuning_repo, {
+        "name": next(_names), "strategy": "Random", "random_seed": 7,
+        "objectives": [{"metric_name": "acc", "type": "Maximize"}, {"metric_name": "latency", "type": "Minimize"}],
+        "outcome_constraints": [{"metric_name": "mem", "operator": "<=", "value": 100}],
+        "parameter_ranges": {"ContinuousParameterRanges": [
+            {"Name": "lr", "MinValue": "0.0001", "MaxValue": "1", "ScalingType": "Logarithmic"},
+            {"Name": "dropout", "MinValue": "0", "MaxValue": "0.5"}]},
+        "resource_limits": {"max_number_of_training_jobs": 16, "max_parallel_training_jobs": 1},
+        "trial": {"runner": "external"},
+    })
+    for iteration in range(16):
+        claim = engine.claim_slot(tuning_repo, job.name, "exec", 0, iteration, 0)
+        request = engine.suggest_for_trial(tuning_repo, job.name, claim["trial_number"], 0)
+        hp = tuning_repo.get_trial_by_name(job.name, request["trial_name"]).hyperparameters
+        engine.report_metrics(tuning_repo, job.name, request["trial_name"], [
+            {"name": "acc", "value": 1 - (math.log10(hp["lr"]) + 2) ** 2 / 10, "step": 1},
+            {"name": "latency", "value": 10 + 100 * hp["dropout"], "step": 1},
+            {"name": "mem", "value": 50.0, "step": 1}])
+        engine.record_trial(tuning_repo, job.name, claim["trial_number"], "external", {"status": "Completed"})
+    by_default = api.get(f"/v1/tuning-jobs/{job.name}/importance").json()
+    assert by_default["ObjectiveMetricName"] == "acc" and list(by_default["importances"])[0] == "lr"
+    latency = api.get(f"/v1/tuning-jobs/{job.name}/importance?metric=latency").json()
+    assert latency["ObjectiveMetricName"] == "latency" and latency["trials"] == 16
+    assert list(latency["importances"]) == ["dropout", "lr"] and latency["importances"]["dropout"] > 0.8
+    constant = api.get(f"/v1/tuning-jobs/{job.name}/importance?metric=mem").json()
+    assert constant["trials"] == 16 and constant["importances"] == {}  # a metric that never varies explains nothing
+    refused = api.get(f"/v1/tuning-jobs/{job.name}/importance?metric=loss")
+    assert refused.status == 400 and refused.json()["error"]["field"] == "metric"
+    assert "acc, latency, mem" in refused.json()["error"]["message"]

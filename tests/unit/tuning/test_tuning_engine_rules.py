@@ -60,6 +60,18 @@ def test_sagemaker_request_is_a_create_training_job_with_string_hyperparameters_
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
     assert {"Key": "skytune:run-id", "Value": "01RUN"} in request["Tags"]
     assert request["RoleArn"] == SAGEMAKER["TrainingJobDefinition"]["RoleArn"]
+    # what load_run() in the training script reads to find this trial's run
+    assert request["Environment"] == {"SKYTUNE_RUN_ID": "01RUN", "SKYTUNE_TUNING_JOB": spec.name,
+                                      "SKYTUNE_TRIAL_NAME": "xgb-sm-007-abcdef12"}
+
+
+def test_sagemaker_request_keeps_the_definitions_environment_but_sets_the_trials_run():
+    body = {**SAGEMAKER, "TrainingJobDefinition": {**SAGEMAKER["TrainingJobDefinition"], "Environment": {
+        "SKYTUNE_URL": "https://api.example.com", "SKYTUNE_RUN_ID": "one-id-for-every-trial"}}}
+    the_trial = trial(3, TrialStatus.IN_PROGRESS).model_copy(update={"run_id": "01TRIAL3", "name": "xgb-sm-003-abcdef12"})
+    environment = runner_request(parse_request(body), the_trial, {"eta": 0.25})["training_job"]["Environment"]
+    assert environment["SKYTUNE_URL"] == "https://api.example.com"
+    assert environment["SKYTUNE_RUN_ID"] == "01TRIAL3"
 
 
 def test_objective_points_need_steps():

@@ -136,18 +136,22 @@ def list_tuning_job_trials(
 @router.get("/tuning-jobs/<name>/importance",
             summary="Hyperparameter importance: each tuned parameter's share of the objective's variance",
             description="fANOVA-style first-order effects on a random forest fitted to the scored trials "
-                        "(`skytune.tuning.importance`); shares sum to 1, largest first; empty below 3 scored trials.",
+                        "(`skytune.tuning.importance`); shares sum to 1, largest first; empty below 3 scored trials. "
+                        "`metric` picks another of the job's objectives or constrained metrics (default: the objective).",
             tags=["tuning"], responses=errors(400, 404))
-def tuning_job_importance(name: TuningJobName) -> dict[str, Any]:
+def tuning_job_importance(
+    name: TuningJobName,
+    metric: Annotated[str | None, Query(max_length=limits.NAME_MAX_LENGTH,
+                                        description="An objective or constrained metric of the job")] = None,
+) -> dict[str, Any]:
     from skytune.tuning.importance import importance
 
     job = engine.get_job(tuning_repository(), name)
-    scored = [t for t in tuning_repository().list_trials(name)
-              if t.objective_value is not None and t.hyperparameters is not None]
-    space = job.spec.search_space()
-    configs = [t.hyperparameters for t in scored]
-    return {"HyperParameterTuningJobName": name, "ObjectiveMetricName": job.spec.objective.metric_name,
-            **importance(space, configs, [t.objective_value for t in scored])}
+    metric = views.importance_metric(job, metric)
+    scored = [(t.hyperparameters, value) for t in tuning_repository().list_trials(name)
+              if t.hyperparameters is not None and (value := views.trial_metric(job, t, metric)) is not None]
+    return {"HyperParameterTuningJobName": name, "ObjectiveMetricName": metric,
+            **importance(job.spec.search_space(), [c for c, _ in scored], [v for _, v in scored])}
 
 
 @router.post("/tuning-jobs/<name>/stop", summary="Stop a tuning job: running trials stop, no new ones start",

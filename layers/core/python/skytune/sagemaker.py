@@ -31,8 +31,8 @@ makes one when omitted, so does this); `run_display_name` the `display_name` tag
 logging a different value for a name raises, where SageMaker overwrites); `log_metric(name, value,
 timestamp, step)`; `log_file` uploads through presigned URLs (`is_output=False` records it as an
 input); `log_artifact(name, value)` records a reference URI. `load_run()` without names finds the
-run from the environment: `SKYTUNE_RUN_ID` (set for local trials of skytune tuning jobs; set it
-yourself in a training job's `Environment` otherwise), else `TRAINING_JOB_NAME` (every SageMaker
+run from the environment: `SKYTUNE_RUN_ID` (set for the trials of skytune tuning jobs, local and
+SageMaker alike; set it yourself in a training job's `Environment` otherwise), else `TRAINING_JOB_NAME` (every SageMaker
 training job has it: the run skytune's event ingestion created for the job). SageMaker's charts
 (`log_precision_recall`, `log_roc_curve`, `log_confusion_matrix`, `log_table`) are not provided;
 `sagemaker_session`, `experiment_display_name`, `artifact_bucket` and `artifact_prefix` are

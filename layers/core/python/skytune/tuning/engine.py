@@ -318,8 +318,13 @@ def sagemaker_training_job(spec: TuningJobSpec, trial: Trial, hyperparameters: M
     definition.pop("TuningObjective", None)
     definition.pop("HyperParameterRanges", None)
     tags = [{"Key": "skytune:tuning-job", "Value": spec.name}, {"Key": "skytune:trial", "Value": trial.name}]
+    # The same names the local runner sets, so `skytune.sagemaker.load_run()` in the training script
+    # finds the trial's run (every trial shares one definition: the user cannot set a per-trial id).
+    environment = {**(definition.get("Environment") or {}), "SKYTUNE_TUNING_JOB": spec.name,
+                   "SKYTUNE_TRIAL_NAME": trial.name}
     if trial.run_id:
         tags.append({"Key": "skytune:run-id", "Value": trial.run_id})
+        environment["SKYTUNE_RUN_ID"] = trial.run_id
     # SageMaker training job names are at most 63 characters of [a-zA-Z0-9-].
     name = "".join(c if c.isalnum() or c == "-" else "-" for c in trial.name)
     if len(name) > 63:
@@ -331,6 +336,7 @@ def sagemaker_training_job(spec: TuningJobSpec, trial: Trial, hyperparameters: M
         "StoppingCondition": {**(definition.get("StoppingCondition") or {}),
                               "MaxRuntimeInSeconds": spec.trial.max_runtime_in_seconds},
         "Tags": [*(definition.get("Tags") or []), *tags],
+        "Environment": environment,
     }
 
 

@@ -142,6 +142,25 @@ def pareto_trials(job: TuningJob, trials: list[Trial]) -> list[Trial]:
     return sorted((t for t, keep in zip(scored, pareto_mask(values)) if keep), key=lambda t: t.number)
 
 
+def importance_metric(job: TuningJob, metric: str | None) -> str:
+    """The metric whose importance is asked for: the objective by default, else one of the job's
+    objectives or constrained metrics (400 naming `metric` otherwise)."""
+    allowed = [o.metric_name for o in job.spec.all_objectives] + [c.metric_name for c in job.spec.outcome_constraints]
+    if metric is None:
+        return job.spec.objective.metric_name
+    if metric not in allowed:
+        raise InvalidInput(f"metric must be one of the job's objectives or constrained metrics: {', '.join(allowed)}",
+                           field="metric")
+    return metric
+
+
+def trial_metric(job: TuningJob, trial: Trial, metric: str) -> float | None:
+    """A trial's final value of one of the job's metrics (the objective's is `objective_value`)."""
+    if metric == job.spec.objective.metric_name:
+        return trial.objective_value
+    return (trial.final_metrics or {}).get(metric) if trial.objective_value is not None else None
+
+
 def _tuned(job: TuningJob, trial: Trial) -> dict[str, Any]:
     static = job.spec.trial.static_hyperparameters
     return {k: v for k, v in (trial.hyperparameters or {}).items() if k not in static}

@@ -42,7 +42,7 @@ export function lineOption({ series, logScale, xName = "step", yName = "" }) {
     animation: false,
     tooltip: { trigger: "axis", confine: true, valueFormatter: (v) => (typeof v === "number" ? v.toPrecision(5) : v) },
     legend: { type: "scroll", top: 0 },
-    grid: { left: 60, right: 20, top: 30, bottom: 60 },
+    grid: { left: 60, right: 20, top: 50, bottom: 60 },  // room for the y axis' name below the legend
     xAxis: { type: xName === "time" ? "time" : "value", name: xName, scale: true },
     yAxis: { type: logScale ? "log" : "value", name: yName, scale: true },
     dataZoom: [{ type: "inside", xAxisIndex: 0, filterMode: "none" }, { type: "slider", xAxisIndex: 0, filterMode: "none", height: 18, bottom: 8 }],

@@ -354,7 +354,7 @@ export async function experimentPage(app, experiment) {
         series.push({ type: "line", name: label, data: xs.map((x, i) => [x, mean[i]]), showSymbol: false });
       });
       chart(el).setOption({ animation: false, tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0, data: series.filter((x) => !/std$/.test(x.name)).map((x) => x.name) },
-        grid: { left: 60, right: 20, top: 30, bottom: 30 }, xAxis: { type: "value", name: "step", scale: true }, yAxis: { type: "value", name: metric, scale: true }, series });
+        grid: { left: 60, right: 20, top: 50, bottom: 30 }, xAxis: { type: "value", name: "step", scale: true }, yAxis: { type: "value", name: metric, scale: true }, series });
     } catch (error) { errorEl.hidden = false; errorEl.textContent = error.message; }
   }
 

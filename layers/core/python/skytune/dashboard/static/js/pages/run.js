@@ -6,6 +6,33 @@ const kv = (id, entries) => h("table.kv", { id }, h("tbody", {}, entries.length 
 const SERIES_PER_REQUEST = 50;  // x max_points 1000: the batch read's 50,000-point limit
 const runLink = (r) => h("a", { href: `/runs/${enc(r.run_id)}` }, r.name || r.run_id);
 
+// The run's inputs and outputs; those stored under this run's artifacts (uploaded through the
+// artifact routes) download through a presigned URL asked for on click (it expires in minutes).
+function artifactsTable(run) {
+  const own = `mlflow-artifacts:/${run.experiment}/${run.run_id}/artifacts/`;
+  const rows = [...run.inputs.map((a) => ["input", a]), ...run.outputs.map((a) => ["output", a])];
+  const download = async (a, button) => {
+    try {
+      const ticket = await get(`/v1/runs/${enc(run.run_id)}/artifacts/download?path=${enc(a.uri.slice(own.length))}`);
+      const link = h("a", { href: ticket.url, download: a.name.split("/").pop() });
+      document.body.append(link); link.click(); link.remove();
+    } catch (error) { button.replaceWith(errorBox(error)); }
+  };
+  return h("table", { id: "run-artifacts" }, h("thead", {}, h("tr", {}, ...["", "name", "uri", "size", "digest", ""].map((t) => h("th", {}, t)))),
+    h("tbody", {}, rows.length ? rows.map(([side, a]) => h("tr", { dataset: { side, name: a.name } },
+      h("td.muted", {}, side), h("td", {}, a.name), h("td", {}, h("code", {}, a.uri)), h("td.num", {}, a.size === undefined || a.size === null ? "" : bytes(a.size)),
+      h("td", {}, h("code.muted", {}, a.digest || "")),
+      h("td", {}, side === "output" && a.uri.startsWith(own) ? h("button.download", { onclick: (e) => download(a, e.target) }, "download") : "")))
+      : [h("tr", {}, h("td.muted", { colSpan: 6 }, "none"))]));
+}
+
+function bytes(n) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return i ? `${n.toFixed(1)} ${units[i]}` : `${n} B`;
+}
+
 export async function runPage(app, runId) {
   let run, lineage, children;
   try {
@@ -31,6 +58,7 @@ export async function runPage(app, runId) {
     h("h2", {}, "Metric summaries"),
     h("table", { id: "run-metrics" }, h("thead", {}, h("tr", {}, h("th", {}, "metric"), ...stats.map((s) => h("th", {}, s)))),
       h("tbody", {}, metrics.map((m) => h("tr", { dataset: { metric: m } }, h("td", {}, m), ...stats.map((s) => h("td.num", {}, fmt(run.metrics[m][s]))))))),
+    h("h2", {}, "Artifacts"), artifactsTable(run),
     h("h2", {}, "Lineage"),
     h("div.charts", { id: "run-lineage" },
       ...[["upstream", lineage.upstream], ["downstream", lineage.downstream]].map(([label, side]) => h("div.panel", { dataset: { side: label } },
