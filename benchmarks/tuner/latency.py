@@ -35,7 +35,8 @@ def import_seconds(repeats: int = 7) -> float:
     return statistics.median(runs)
 
 
-def suggestion_seconds(n_observations: int, dimension: int, repeats: int = 7) -> float:
+def suggestion_seconds(n_observations: int, dimension: int, repeats: int = 7, cpu: bool = False,
+                       **options) -> float:
     space = parse_space({"ContinuousParameterRanges": [
         {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(dimension)]})
     rng = np.random.default_rng(0)
@@ -44,10 +45,11 @@ def suggestion_seconds(n_observations: int, dimension: int, repeats: int = 7) ->
     completed = [Observation(c, float(np.sum((np.array(list(c.values())) - shift) ** 2)))
                  for c in configs[:-1]]
     times = []
+    clock = time.process_time if cpu else time.perf_counter
     for seed in range(repeats):
-        started = time.perf_counter()
-        suggest("Bayesian", space, completed, [configs[-1]], 1, seed)
-        times.append(time.perf_counter() - started)
+        started = clock()
+        suggest("Bayesian", space, completed, [configs[-1]], 1, seed, **options)
+        times.append(clock() - started)
     return statistics.median(times)
 
 
@@ -61,7 +63,16 @@ def package_megabytes() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--mcmc", action="store_true",
+                        help="CPU seconds of one suggestion, MAP vs hyperparameters='mcmc' (a loaded "
+                             "machine's wall time says little; CPU time does)")
     args = parser.parse_args()
+    if args.mcmc:
+        for n, d in ((50, 6), (64, 6), (100, 6), (300, 6), (60, 30)):
+            cpu = [suggestion_seconds(n, d, args.repeats, cpu=True, hyperparameters=mode)
+                   for mode in ("map", "mcmc")]
+            print(f"{n} observations x {d}: MAP {cpu[0]:.3f} s, mcmc {cpu[1]:.3f} s CPU (median)")
+        return
     print(f"import skytune.optimize: {import_seconds(args.repeats):.3f} s (limit 0.5 s)")
     for n, d, limit in ((300, 6, 0.2), (750, 30, 1.0)):
         print(f"Bayesian suggestion, {n} observations, {d} dims: "

@@ -37,3 +37,12 @@ def test_paired_cells_call_wins_losses_and_ties_by_two_standard_errors():
 def test_the_smoke_suite_runs_in_seconds():
     text = main(["--smoke"])
     assert "| branin2 |" in text and "| levy6int |" in text and "diff vs Random" in text
+
+
+def test_every_candidate_variant_names_valid_bayesian_options():
+    from benchmarks.tuner.methods import VARIANTS
+    from skytune.optimize.bayesian import BayesianOptions
+
+    assert "Bayesian+mcmc" in VARIANTS
+    for options in VARIANTS.values():
+        BayesianOptions(**options)  # an unknown option raises TypeError

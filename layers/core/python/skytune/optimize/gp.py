@@ -250,3 +250,147 @@ class GaussianProcess:
         floor = 1e-12 * self.signal
         d_var = np.where((var > floor)[:, None], d_var, 0.0)
         return mean, np.maximum(var, floor), d_mean, d_var
+
+
+# ----- Hyperparameter uncertainty: slice sampling and an ensemble behind one GP interface -----
+# A MAP fit from 20-50 trials is often over-confident about the lengthscales (a dimension judged
+# flat stops being explored). Fully Bayesian GPs (BoTorch's SAASBO, Ax's fully Bayesian models)
+# average the acquisition over posterior samples of the hyperparameters instead. BoTorch uses
+# NUTS; here a coordinate-wise slice sampler (Neal 2003) on theta suffices: it needs only the
+# log posterior (one Cholesky per evaluation, no gradients) and has no step size to tune.
+
+
+def _neg_log_posterior_value(theta: np.ndarray, x: np.ndarray, y: np.ndarray,
+                             structure: KernelStructure, prior: Prior) -> float:
+    """-(log p(y | theta) + log p(theta)) up to a constant, without gradients (one Cholesky)."""
+    n, p = len(y), structure.n_params
+    log_l, log_s2, log_noise = theta[:p], theta[p], theta[p + 1]
+    k = math.exp(log_s2) * matern52(scaled_sqdist(x, x, structure.weights(log_l)))[0]
+    k[np.diag_indices(n)] += NOISE_FLOOR + math.exp(log_noise) + JITTER
+    try:
+        chol = np.linalg.cholesky(k)
+    except np.linalg.LinAlgError:
+        return math.inf
+    half = np.linalg.solve(chol, y)
+    lml = -0.5 * float(half @ half) - float(np.log(np.diag(chol)).sum())
+    log_prior = (prior.log_lengthscale_density(log_l)[0]
+                 - 0.5 * ((log_s2 - prior.log_signal_mean) / prior.log_signal_sd) ** 2
+                 + prior.log_noise_density(log_noise)[0])
+    return -(lml + log_prior)
+
+
+def theta_bounds(n_params: int) -> tuple[np.ndarray, np.ndarray]:
+    lower = np.array([LOG_LENGTHSCALE_BOUNDS[0]] * n_params + [LOG_SIGNAL_BOUNDS[0], LOG_NOISE_BOUNDS[0]])
+    upper = np.array([LOG_LENGTHSCALE_BOUNDS[1]] * n_params + [LOG_SIGNAL_BOUNDS[1], LOG_NOISE_BOUNDS[1]])
+    return lower, upper
+
+
+def slice_sample_hyperparameters(x: np.ndarray, y: np.ndarray, structure: KernelStructure,
+                                 start: np.ndarray, rng: np.random.Generator,
+                                 prior: Prior = Prior(), n_samples: int = 4, burn_in: int = 4,
+                                 thin: int = 2, width: float = 1.0,
+                                 max_steps: int = 4) -> np.ndarray:
+    """``n_samples`` draws of theta from p(theta | y), shape (n_samples, P + 2).
+
+    Coordinate-wise slice sampling with stepping out (``width`` in log units, at most
+    ``max_steps`` each way) and shrinkage, inside the fit's bounds, from ``start`` (the MAP, so a
+    short burn-in suffices); ``burn_in`` sweeps are dropped, then every ``thin``-th sweep kept.
+    """
+    lower, upper = theta_bounds(structure.n_params)
+    theta = np.clip(np.asarray(start, dtype=float).copy(), lower, upper)
+
+    def energy(t: np.ndarray) -> float:
+        return _neg_log_posterior_value(t, x, y, structure, prior)
+
+    current = energy(theta)
+    if not math.isfinite(current):
+        return np.repeat(theta[None, :], n_samples, axis=0)
+    samples = []
+    sweep = 0
+    while len(samples) < n_samples:
+        for j in rng.permutation(len(theta)):
+            level = current + rng.exponential()  # slice: energy below current + Exp(1)
+            left = theta[j] - width * rng.random()
+            right = left + width
+            trial = theta.copy()
+            for _ in range(max_steps):
+                if left <= lower[j]:
+                    break
+                trial[j] = left
+                if energy(trial) >= level:
+                    break
+                left -= width
+            for _ in range(max_steps):
+                if right >= upper[j]:
+                    break
+                trial[j] = right
+                if energy(trial) >= level:
+                    break
+                right += width
+            left, right = max(left, lower[j]), min(right, upper[j])
+            for _ in range(30):
+                trial[j] = left + (right - left) * rng.random()
+                value = energy(trial)
+                if value < level:
+                    theta, current = trial, value
+                    break
+                if trial[j] < theta[j]:
+                    left = trial[j]
+                else:
+                    right = trial[j]
+            # (after 30 shrinks the coordinate keeps its value: the slice has collapsed onto it)
+        sweep += 1
+        if sweep > burn_in and (sweep - burn_in) % thin == 0:
+            samples.append(theta.copy())
+    return np.array(samples)
+
+
+class EnsembleGP:
+    """Several GPs on the same data (hyperparameter samples), seen by the acquisition code as one
+    model through the :class:`GaussianProcess` interface: ``x``, ``weights`` (the kernel weights
+    of the first member, the MAP, used to precondition and shape boxes), ``structure``,
+    ``theta``, ``predict``, ``predict_with_gradient``, ``condition_on``.
+
+    The prediction is the equally weighted mixture's mean and variance (moment matched):
+    mu = mean_i mu_i, var = mean_i (var_i + mu_i^2) - mu^2, so where the samples disagree the
+    variance grows and EI explores there.
+    """
+
+    def __init__(self, members: list[GaussianProcess]) -> None:
+        self.members = members
+        first = members[0]
+        self.x, self.y, self.structure, self.theta = first.x, first.y, first.structure, first.theta
+        self.weights = first.weights
+
+    @classmethod
+    def from_samples(cls, x: np.ndarray, y: np.ndarray, thetas: np.ndarray,
+                     structure: KernelStructure) -> "EnsembleGP":
+        return cls([GaussianProcess(x, y, t, structure) for t in thetas])
+
+    def predict(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        means, second = 0.0, 0.0
+        for gp in self.members:
+            mean, var = gp.predict(xs)
+            means = means + mean
+            second = second + var + mean * mean
+        k = len(self.members)
+        mean = means / k
+        return mean, np.maximum(second / k - mean * mean, 1e-12)
+
+    def predict_with_gradient(self, xs: np.ndarray
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        k = len(self.members)
+        mean, second, d_mean, d_second = 0.0, 0.0, 0.0, 0.0
+        for gp in self.members:
+            m, v, dm, dv = gp.predict_with_gradient(xs)
+            mean, second = mean + m, second + v + m * m
+            d_mean, d_second = d_mean + dm, d_second + dv + 2.0 * m[:, None] * dm
+        mean, second, d_mean, d_second = mean / k, second / k, d_mean / k, d_second / k
+        var = second - mean * mean
+        d_var = d_second - 2.0 * mean[:, None] * d_mean
+        floor = 1e-12
+        d_var = np.where((var > floor)[:, None], d_var, 0.0)
+        return mean, np.maximum(var, floor), d_mean, d_var
+
+    def condition_on(self, x_new: np.ndarray, y_new: np.ndarray) -> "EnsembleGP":
+        return EnsembleGP([gp.condition_on(x_new, y_new) for gp in self.members])
