@@ -24,13 +24,10 @@ from skytune.optimize.bayesian import (
     trust_region_length,
 )
 from skytune.optimize.gp import GaussianProcess
+from tests.unit.optimize.spaces import MIXED_SMALL
 
 FAST_BO = {"n_candidates": 128, "n_local_per_scale": 16, "n_refine": 2, "n_fit_starts": 1}
-SPACE = parse_space({
-    "ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1"},
-                                  {"Name": "b", "MinValue": "1e-4", "MaxValue": "1",
-                                   "ScalingType": "Logarithmic"}],
-    "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}]})
+SPACE = MIXED_SMALL
 
 
 def _gp(n=25, seed=0):

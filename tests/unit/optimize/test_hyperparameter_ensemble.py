@@ -20,12 +20,9 @@ from skytune.optimize.gp import (
     slice_sample_hyperparameters,
     theta_bounds,
 )
+from tests.unit.optimize.spaces import MIXED_SMALL
 
-SPACE = parse_space({
-    "ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1"},
-                                  {"Name": "b", "MinValue": "1e-4", "MaxValue": "1",
-                                   "ScalingType": "Logarithmic"}],
-    "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}]})
+SPACE = MIXED_SMALL
 STRUCTURE = kernel_structure(SPACE)
 
 

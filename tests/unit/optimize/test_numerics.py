@@ -14,12 +14,9 @@ from skytune.optimize.acquisition import (
 )
 from skytune.optimize.bayesian import kernel_structure, warp_outputs
 from skytune.optimize.gp import GaussianProcess, Prior, _neg_log_posterior, fit_hyperparameters
+from tests.unit.optimize.spaces import MIXED_SMALL
 
-SPACE = parse_space({
-    "ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1"},
-                                  {"Name": "b", "MinValue": "1e-4", "MaxValue": "1",
-                                   "ScalingType": "Logarithmic"}],
-    "CategoricalParameterRanges": [{"Name": "c", "Values": ["x", "y", "z"]}]})
+SPACE = MIXED_SMALL
 
 
 def _data(n=25, seed=0):
