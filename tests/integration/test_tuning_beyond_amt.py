@@ -95,9 +95,13 @@ def test_outcome_constraint_best_trial_is_the_best_feasible_one(tuning):
     assert best["TrainingJobName"] == min(feasible, key=loss)["TrainingJobName"]
     # an infeasible trial had a lower loss: without the constraint it would have been the best
     assert min(loss(t) for t in infeasible) < loss(best)
-    # the constrained model steers the search: most trials after the initial design are feasible
-    later = [t for t in trials if t["TrainingJobNumber"] > 4]
-    assert sum(t["Feasible"] for t in later) >= len(later) - 1
+    # the constrained model steers the search to the feasible optimum at the constraint's edge
+    # (x = 0.5), not to the unconstrained one (x = 1): trials after the initial design stay near the
+    # edge. Which side of it they land on is not asserted: with two trials suggested at once, the
+    # second may land a hair past 0.5 (seen in CI: 2 of 4 at x just above 0.5).
+    later = [float(t["TunedHyperParameters"]["x"]) for t in trials if t["TrainingJobNumber"] > 4]
+    assert later and all(0.4 <= x <= 0.6 for x in later), later
+    assert float(best["TunedHyperParameters"]["x"]) >= 0.45
 
 
 def test_conditional_space_trials_get_only_their_active_parameters(tuning):
