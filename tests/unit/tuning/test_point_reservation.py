@@ -22,3 +22,26 @@ def test_points_apart_by_more_than_the_resolution_are_distinct():
     assert point_digest(SPACE, config(0.0069)) != point_digest(SPACE, config(0.0070))
     assert point_digest(SPACE, config(0.01, units=32)) != point_digest(SPACE, config(0.01, units=33))
     assert point_digest(SPACE, config(0.01, act="relu")) != point_digest(SPACE, config(0.01, act="tanh"))
+
+
+def test_a_worker_that_loses_the_race_to_every_other_worker_still_gets_an_untaken_point(monkeypatch):
+    """4 workers suggest at once (max_parallel_training_jobs 4); this one loses the reservation to
+    each of the other 3 in turn. A fixed 3 attempts returned the third point unreserved: a repeat."""
+    from skytune.tuning import engine
+
+    the_job = job()
+    assert the_job.spec.resource_limits.max_parallel_training_jobs == 4
+    taken_by_others = [config(0.001), config(0.002), config(0.003)]
+
+    def suggest_once(repo, job, number, extra_pending):
+        # the model's next best point once the ones already reserved are pending
+        return config(0.001 * (len(extra_pending) + 1))
+
+    class Reservations:
+        def reserve_point(self, job_name, digest, number, now):
+            held = {point_digest(SPACE, c): 90 + i for i, c in enumerate(taken_by_others)}
+            return held.get(digest, number)
+
+    monkeypatch.setattr(engine, "_suggest_once", suggest_once)
+    chosen = engine._suggest(Reservations(), the_job, 5)
+    assert chosen == config(0.004)

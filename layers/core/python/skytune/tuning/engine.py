@@ -154,14 +154,18 @@ def suggest_for_trial(repo, name: str, number: int, worker: int, now: datetime |
 
 
 def _suggest(repo, job: TuningJob, number: int, now: datetime | None = None,
-             attempts: int = 3) -> dict[str, Any] | None:
+             attempts: int | None = None) -> dict[str, Any] | None:
     """A suggestion no other trial holds. The strategies never repeat a completed or pending
     configuration (unless the space is exhausted), but workers suggesting at the same moment see
     the same history and a model-based strategy gives them the same point. So the point is
     reserved atomically for this trial (a conditional write); if another trial reserved it first,
     the choice is redone with that point added as pending: the inputs change, so the retry moves
-    elsewhere. After ``attempts`` the repeat is accepted (the space is exhausted)."""
+    elsewhere. After ``attempts`` the repeat is accepted (the space is exhausted). With W workers
+    suggesting at once, the last may lose to each of the others in turn, so it gets W + 1 attempts
+    (a fixed 3 let the 4th of 4 racing workers through with a repeat, seen in CI)."""
     now = now or utcnow()
+    if attempts is None:
+        attempts = job.spec.resource_limits.max_parallel_training_jobs + 1
     space = job.spec.search_space()
     extra_pending: list[dict[str, Any]] = []
     config = None
