@@ -44,6 +44,7 @@ from skytune.optimize.acquisition import log_expected_improvement
 from skytune.optimize.conditional import embed, embedding_structure
 from skytune.optimize.constraints import OutcomeConstraint, is_feasible, log_probability_of_feasibility
 from skytune.optimize.gp import GaussianProcess, fit_hyperparameters
+from skytune.optimize.history import usable_configs
 from skytune.optimize.multiobjective import (
     MAX_CELLS,
     expected_hypervolume_improvement,
@@ -122,12 +123,7 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
             history.append(Outcome(space.coerce(o.params), dict(o.metrics), o.failed, o.trial_id))
         except ValueError:
             continue
-    running = []
-    for p in pending:
-        try:
-            running.append(space.coerce(p))
-        except ValueError:
-            continue
+    running = usable_configs(space, pending)
     if index is None:
         index = len(history) + len(running)
     rng = np.random.default_rng([seed, index, len(history), len(running), 0xE7])
