@@ -5,7 +5,6 @@ Run with `make test-autolog` (README "MLflow compatibility" lists what passed)."
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -13,27 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.local_process import LocalProcess
+from tests.support.local_process import serving_mlflow_clients
 
 pytest.importorskip("mlflow")
 
 
 @pytest.fixture(scope="module")
 def local_url(cloud_assembly, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("autolog-data")
-    process = LocalProcess(cloud_assembly, data_dir)
-    process.wait_ready(timeout=180)  # a loaded machine (the bench venv imports more)
-    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_TOKEN", "SKYTUNE_DATA_DIR")}
-    os.environ["SKYTUNE_DATA_DIR"] = str(data_dir)
-    if process.token:
-        os.environ["MLFLOW_TRACKING_TOKEN"] = process.token
-    yield process.url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    process.stop(signal.SIGTERM)
+    with serving_mlflow_clients(cloud_assembly, tmp_path_factory.mktemp("autolog-data"), ready_timeout=180) as url:  # a loaded machine (the bench venv imports more)
+        yield url
 
 
 def train(local_url: str, tmp_path: Path, script: str) -> tuple[str, str]:

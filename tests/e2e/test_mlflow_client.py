@@ -4,7 +4,6 @@ skytune's own search finds what MLflow logged."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -14,7 +13,7 @@ import pytest
 
 import skytune
 
-from tests.support.local_process import LocalProcess
+from tests.support.local_process import serving_mlflow_clients
 from tests.support.polling import eventually  # noqa: E402
 
 pytest.importorskip("mlflow")
@@ -22,21 +21,8 @@ pytest.importorskip("mlflow")
 
 @pytest.fixture(scope="module")
 def local_url(cloud_assembly, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("mlflow-data")
-    process = LocalProcess(cloud_assembly, data_dir)
-    process.wait_ready()
-    # the token as a user passes it: MLflow's MLFLOW_TRACKING_TOKEN (Authorization: Bearer), the SDK's data dir
-    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_TOKEN", "SKYTUNE_DATA_DIR")}
-    os.environ["SKYTUNE_DATA_DIR"] = str(data_dir)
-    if process.token:
-        os.environ["MLFLOW_TRACKING_TOKEN"] = process.token
-    yield process.url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    process.stop(signal.SIGTERM)
+    with serving_mlflow_clients(cloud_assembly, tmp_path_factory.mktemp("mlflow-data")) as url:
+        yield url
 
 
 # Runs in its own interpreter, as a user's training script would: MLflow keeps process-wide state.

@@ -2,10 +2,13 @@
 with its token read from the data directory it wrote it to."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -53,3 +56,25 @@ class LocalProcess:
         self.process.send_signal(sig)
         stdout, self.stderr = self.process.communicate(timeout=30)
         return self.process.returncode, stdout
+
+
+@contextmanager
+def serving_mlflow_clients(cloud_assembly: Path, data_dir: Path, ready_timeout: float = 60) -> Iterator[str]:
+    """`skytune local` for MLflow clients: its URL, with the token as a user passes it (MLflow's
+    MLFLOW_TRACKING_TOKEN, sent as Authorization: Bearer) and the SDK's data dir in the environment,
+    both restored afterwards."""
+    process = LocalProcess(cloud_assembly, data_dir)
+    process.wait_ready(timeout=ready_timeout)
+    saved = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_TOKEN", "SKYTUNE_DATA_DIR")}
+    os.environ["SKYTUNE_DATA_DIR"] = str(data_dir)
+    if process.token:
+        os.environ["MLFLOW_TRACKING_TOKEN"] = process.token
+    try:
+        yield process.url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        process.stop(signal.SIGTERM)
