@@ -6,7 +6,8 @@ carries params, tags and trial names). The Query is projected to the params and 
 names; summaries come from the metric store's one read function (`MetricStore.read_summaries`: the
 named metrics of a page of runs in BatchGetItems, or every metric of each run), and are decoded only
 for the metrics a run is actually asked about; a page shown with every column is then read again in
-full, for its runs only (one BatchGetItem per 100). Series (for `.at(step)` and `.window(a, b)`
+full, for its runs only: from the experiment index's row items (`skytune.index.rows`, one
+BatchGetItem per 100) where it has them, else from the tables. Series (for `.at(step)` and `.window(a, b)`
 predicates) are read only for runs that reach such a predicate.
 """
 from __future__ import annotations
