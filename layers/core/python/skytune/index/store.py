@@ -248,6 +248,12 @@ class IndexStore:
             for run_id in removed:
                 batch.delete(IndexRowItem(pk, row_sk(run_id)))
 
+    def run_count(self, experiment: str) -> int | None:
+        """How many runs the experiment's index holds (its manifest's count, kept by every fold and
+        rebuild: one eventually consistent read); None when it has no index yet."""
+        manifest = self._manifest(experiment, consistent=False)
+        return None if manifest is None else int(manifest.runs or 0)
+
     def _manifest(self, experiment: str, consistent: bool) -> IndexManifestItem | None:
         try:
             return IndexManifestItem.get(index_pk(experiment), MANIFEST_SK, consistent_read=consistent)
