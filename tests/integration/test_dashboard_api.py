@@ -6,10 +6,8 @@ import math
 import uuid
 from datetime import datetime
 
-import pytest
 
 from skytune.tuning import engine
-from skytune.tuning.repository import TuningRepository
 
 
 def test_experiments_list_with_stats_counts_runs_and_tracks_the_last_activity(api, local_stack, bound_tables):
@@ -42,11 +40,6 @@ def test_experiments_list_with_stats_counts_runs_and_tracks_the_last_activity(ap
 
 
 _names = (f"imp-{uuid.uuid4().hex[:6]}-{n}" for n in itertools.count())
-
-
-@pytest.fixture
-def tuning_repo(bound_tables) -> TuningRepository:
-    return TuningRepository()
 
 
 def test_importance_route_ranks_the_parameter_that_drives_the_objective(api, tuning_repo):
