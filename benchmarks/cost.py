@@ -234,8 +234,11 @@ def render(template: dict, ingest: dict, search: dict, tuning: dict) -> str:
             "'search index' is the stream consumer keeping the experiment index (docs/tracking.md) current:",
             "each fold rewrites the column groups of the buckets whose runs changed (and the runs' row items),",
             "so it costs per delivery more than per point, and depends on how the stream batches the",
-            "deliveries (measured with the local stack's poller; on AWS a 1 s batching window). Its own Lambda",
-            "time is not included.", "",
+            "deliveries (measured with the local stack's poller; on AWS a 1 s batching window). It also grows",
+            "with the experiment: these runs are in small experiments, whose column groups are small; in an",
+            "experiment of 10,000 runs a fold of one run whose one metric changed writes 27 WCU",
+            "(BENCHMARKS.md, search round 5), i.e. ~$0.00003 per delivery and metric. Its own Lambda time is",
+            "not included.", "",
             "## Per 10,000 searches", ""]
     searches = per_10k_searches(template, search)
     out += [f"First page (100 rows) of `{search['query']}` at {searches['runs']:,} runs:", "",
