@@ -252,6 +252,11 @@ METHODS = {
     "constrained": ["skytune", "optuna-tpe", "optuna-gp", "random"],
 }
 OURS = {"multiobjective": "skytune-ehvi", "conditional": "skytune", "constrained": "skytune"}
+# Round 5 ablations (BENCHMARKS.md, "Round 5: DTLZ2"), run only when named in --methods: a tighter
+# default reference (30% inside the worst value observed instead of 10% past it), less exploration
+# (posterior standard deviations x 0.3 in EHVI), both, and BoTorch's front-based reference
+ABLATIONS = {"multiobjective": ["skytune-ehvi-tight", "skytune-ehvi-calm", "skytune-ehvi-tight-calm",
+                                "skytune-ehvi-known-ref-calm", "skytune-ehvi-front-ref"]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,6 +373,14 @@ def make_method(name: str, problem: Problem, seed: int):
         return Skytune(problem, seed, "ehvi", reference=problem.reference)
     if name == "skytune-ehvi-front-ref":  # ablation: BoTorch's reference point (lost on ZDT1)
         return Skytune(problem, seed, "ehvi", ehvi_reference="front")
+    if name == "skytune-ehvi-tight":
+        return Skytune(problem, seed, "ehvi", ehvi_margin=-0.3)
+    if name == "skytune-ehvi-calm":
+        return Skytune(problem, seed, "ehvi", ehvi_sd_scale=0.3)
+    if name == "skytune-ehvi-tight-calm":
+        return Skytune(problem, seed, "ehvi", ehvi_margin=-0.3, ehvi_sd_scale=0.3)
+    if name == "skytune-ehvi-known-ref-calm":
+        return Skytune(problem, seed, "ehvi", reference=problem.reference, ehvi_sd_scale=0.3)
     if name == "skytune-flat":
         return SkytuneFlat(problem, seed)
     if name == "random":
@@ -518,7 +531,7 @@ def main(argv: list[str] | None = None) -> str:
         if args.smoke:
             methods = [m for m in methods if not m.startswith("optuna")]
         if args.methods:
-            methods = [m for m in methods if m in args.methods.split(",")]
+            methods = [m for m in methods + ABLATIONS.get(part, []) if m in args.methods.split(",")]
         problems = [p for p in PARTS[part] if not args.problems or p in args.problems.split(",")]
         tasks += [(part, p, m, s, args.budget) for p in problems for m in methods for s in range(args.seeds)]
     todo = [t for t in tasks if t not in done]

@@ -140,6 +140,8 @@ def per_million_points(template: dict, ingest: dict) -> list[dict]:
         gb_s = path["seconds"] * scale * memory_gb
         items = {
             "DynamoDB writes": path["wcu"] * scale * PRICES["dynamodb_wru"].usd,
+            # the search index's stream consumer folding the changed runs (measured apart; round 5)
+            "DynamoDB writes, search index": path.get("index_consumer_wcu", 0.0) * scale * PRICES["dynamodb_wru"].usd,
             "Lambda duration": gb_s * PRICES["lambda_gb_s_arm64"].usd,
             "Lambda requests": invocations * PRICES["lambda_request"].usd,
             "Lambda logs": invocations * LOG_BYTES_PER_INVOCATION / GB * PRICES["logs_ingest_gb"].usd,
@@ -217,16 +219,26 @@ def render(template: dict, ingest: dict, search: dict, tuning: dict) -> str:
             "free, so a first stack in an account may cost less. Data at rest adds",
             f"{usd(PRICES['dynamodb_storage'].usd)} per GB-month (plus {usd(PRICES['dynamodb_pitr'].usd)} per GB-month for point-in-time recovery).",
             "", "## Per 1 million ingested points", "",
-            "| path | DynamoDB | Lambda (duration + requests + logs) | other | **total** |",
-            "|---|---:|---:|---:|---:|"]
+            "| path | DynamoDB (writers) | DynamoDB (search index) | Lambda (duration + requests + logs) | other | **total** |",
+            "|---|---:|---:|---:|---:|---:|"]
     for row in per_million_points(template, ingest):
         items = row["items"]
         lam = items["Lambda duration"] + items["Lambda requests"] + items["Lambda logs"]
-        other = row["total"] - items["DynamoDB writes"] - lam
-        out.append(f"| {row['label']} | {usd(items['DynamoDB writes'])} | {usd(lam)} | {usd(other)} | **{usd(row['total'])}** |")
+        index = items["DynamoDB writes, search index"]
+        other = row["total"] - items["DynamoDB writes"] - index - lam
+        out.append(f"| {row['label']} | {usd(items['DynamoDB writes'])} | {usd(index)} | {usd(lam)} | {usd(other)} | "
+                   f"**{usd(row['total'])}** |")
     out += ["", f"Measured by: `{ingest['command']}`. 'other' is the HTTP API requests, X-Ray traces, the",
             "metric stream's updates and Firehose, or the CloudWatch Logs ingestion of the lines the metrics",
-            "were scraped from (which a training job's logs cost anyway).", "",
+            "were scraped from (which a training job's logs cost anyway).",
+            "'search index' is the stream consumer keeping the experiment index (docs/tracking.md) current:",
+            "each fold rewrites the column groups of the buckets whose runs changed (and the runs' row items),",
+            "so it costs per delivery more than per point, and depends on how the stream batches the",
+            "deliveries (measured with the local stack's poller; on AWS a 1 s batching window). It also grows",
+            "with the experiment: these runs are in small experiments, whose column groups are small; in an",
+            "experiment of 10,000 runs a fold of one run whose one metric changed writes 27 WCU",
+            "(BENCHMARKS.md, search round 5), i.e. ~$0.00003 per delivery and metric. Its own Lambda time is",
+            "not included.", "",
             "## Per 10,000 searches", ""]
     searches = per_10k_searches(template, search)
     out += [f"First page (100 rows) of `{search['query']}` at {searches['runs']:,} runs:", "",

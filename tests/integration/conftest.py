@@ -36,6 +36,14 @@ class Functions:
         return self.stack.functions.invoke(self.logical_id(handler), event)
 
 
+@pytest.fixture
+def tuning_repo(bound_tables):
+    """The tuning repository on the template's tables (the engine's steps are driven in-process)."""
+    from skytune.tuning.repository import TuningRepository
+
+    return TuningRepository()
+
+
 @pytest.fixture(scope="session")
 def functions(local_stack) -> Functions:
     return Functions(local_stack)

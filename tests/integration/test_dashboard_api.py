@@ -6,13 +6,13 @@ import math
 import uuid
 from datetime import datetime
 
-import pytest
 
 from skytune.tuning import engine
-from skytune.tuning.repository import TuningRepository
 
 
-def test_experiments_list_with_stats_counts_runs_and_tracks_the_last_activity(api):
+def test_experiments_list_with_stats_counts_runs_and_tracks_the_last_activity(api, local_stack, bound_tables):
+    from skytune.index.items import IndexManifestItem, index_pk
+
     name = f"stats-{uuid.uuid4().hex[:8]}"
     assert api.post("/v1/experiments", {"name": name}).status == 201
     listed = lambda: next(e for e in api.get(f"/v1/experiments?stats=true&limit=1000").json()["experiments"] if e["name"] == name)  # noqa: E731
@@ -21,21 +21,25 @@ def test_experiments_list_with_stats_counts_runs_and_tracks_the_last_activity(ap
     run_ids = [api.post("/v1/runs", {"experiment": name, "name": f"r{i}"}).json()["run_id"] for i in range(3)]
     api.post(f"/v1/runs/{run_ids[-1]}/log-batch", {"metrics": [{"name": "loss", "value": 1.0, "step": 0}]})
     newest = api.get(f"/v1/runs/{run_ids[-1]}").json()
+    local_stack.streams.flush()  # the count is the index's: as fresh as search (docs/tracking.md)
     stats = listed()
     assert stats["run_count"] == 3
     assert datetime.fromisoformat(stats["last_activity"]) == datetime.fromisoformat(newest["updated_at"])
     api.delete(f"/v1/runs/{run_ids[0]}")
+    local_stack.streams.flush()
+    assert listed()["run_count"] == 2
+    # read from the index's manifest (one item), not counted over the run-name items
+    manifest = IndexManifestItem.get(index_pk(name), "MANIFEST", consistent_read=True)
+    manifest.runs = 42
+    manifest.save()
+    assert listed()["run_count"] == 42
+    assert api.post("/v1/index/rebuild", {"experiments": [name]}).status == 200
     assert listed()["run_count"] == 2
     plain = next(e for e in api.get("/v1/experiments?limit=1000").json()["experiments"] if e["name"] == name)
     assert plain["run_count"] is None and plain["last_activity"] is None  # only on request: it costs reads
 
 
 _names = (f"imp-{uuid.uuid4().hex[:6]}-{n}" for n in itertools.count())
-
-
-@pytest.fixture
-def tuning_repo(bound_tables) -> TuningRepository:
-    return TuningRepository()
 
 
 def test_importance_route_ranks_the_parameter_that_drives_the_objective(api, tuning_repo):

@@ -7,30 +7,28 @@ description to the on-failure queue; the folds already done are idempotent on re
 """
 from __future__ import annotations
 
-from functools import cache
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from skytune import storage
+from skytune.handlers import FunctionResources
 from skytune.index import IndexStore
 from skytune.index.consumer import apply
-from skytune.settings import Settings
-from skytune.storage.repository import DynamoRepository
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+_resources = FunctionResources()
 
 
-@cache
 def index() -> IndexStore:
-    storage.bind(Settings.from_environment())
-    return IndexStore(DynamoRepository())
+    store = _resources.index()
+    if store is None:
+        raise RuntimeError("the index consumer runs without INDEX_TABLE in its environment")
+    return store
 
 
-index()
+index()  # at cold start: a missing variable fails there, not on the first batch
 
 
 @logger.inject_lambda_context

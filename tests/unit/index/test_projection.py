@@ -87,11 +87,27 @@ class CountingRepo(Repo):
         return super().run_records(run_ids, consistent)
 
 
-def test_a_full_page_is_read_in_slices_on_threads_in_the_page_order():
+def test_a_full_page_is_read_from_the_row_items_and_no_run_from_the_tables():
     records = [record(i) for i in range(600)]
     repo = CountingRepo(records)
     request = SearchRequest(experiments=["e1"], order_by="metrics.loss.min DESC", limit=45)
     rows = run_search.search(repo, Series({}), request, Index(records, buckets=2))[0]
+    assert rows == run_search.search(Repo(records), Series({}), request)[0]
+    assert repo.calls == []
+
+
+def test_runs_without_rows_are_read_in_slices_on_threads_in_the_page_order():
+    """An index written before row items existed (or runs whose row is missing): those runs are
+    read from the tables."""
+    records = [record(i) for i in range(600)]
+    repo, index = CountingRepo(records), Index(records, buckets=2)
+    index.rows = {key: blob for n, (key, blob) in enumerate(sorted(index.rows.items())) if n % 60}  # 10 of the 600 rows lost
+    request = SearchRequest(experiments=["e1"], order_by="metrics.loss.min DESC", limit=45)
+    rows = run_search.search(repo, Series({}), request, index)[0]
+    assert rows == run_search.search(Repo(records), Series({}), request)[0]
+    index.rows = {}
+    repo.calls.clear()
+    rows = run_search.search(repo, Series({}), request, index)[0]
     assert rows == run_search.search(Repo(records), Series({}), request)[0]
     assert sorted(len(call) for call in repo.calls) == [5, 10, 10, 10, 10]  # PAGE_SLICE
     assert len(repo.threads) > 1

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from skytune import limits
 from skytune.tracking import experiments
 from skytune.tracking.records import Experiment, ExperimentInput, ExperimentUpdate
-from skytune_api.context import repository
+from skytune_api.context import index, repository
 from skytune_api.routes._common import errors
 from skytune_api.routes._params import ExperimentName
 
@@ -50,11 +50,11 @@ def list_experiments(
     limit: Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX)] = 100,
     cursor: Annotated[str | None, Query()] = None,
     stats: Annotated[bool, Query(description="Add run_count and last_activity to each experiment "
-                                             "(reads each experiment's run index: costs reads per run)")] = False,
+                                             "(run_count from the experiment index, as fresh as search)")] = False,
 ) -> ExperimentPage:
     items, next_cursor = repository().list_experiments(limit, cursor)
     listed = [ExperimentListed(**item.model_dump(),
-                               **(experiments.experiment_activity(repository(), item) if stats else {}))
+                               **(experiments.experiment_activity(repository(), item, index()) if stats else {}))
               for item in items]
     return ExperimentPage(experiments=listed, next_cursor=next_cursor)
 

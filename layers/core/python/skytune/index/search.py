@@ -210,6 +210,12 @@ def full_runs(index, loaded: Sequence[ExperimentSnapshot], runs: Sequence, rest:
     return list(runs)
 
 
+def run_experiments(loaded: Sequence[ExperimentSnapshot], runs: Sequence) -> list[tuple[str, str]]:
+    """(experiment, run_id) of each of these runs of `loaded` (where their rows are: IndexStore.records)."""
+    experiment_of = {id(chunk): snapshot.experiment for snapshot in loaded for chunk in snapshot.chunks}
+    return [(experiment_of[id(run.chunk)], run.run_id) for run in runs]
+
+
 def project(runs, columns: Sequence[Column]):
     from skytune.tracking.query import projector
 

@@ -26,15 +26,19 @@ from pynamodb.exceptions import DeleteError, PutError
 
 from skytune.errors import Conflict
 from skytune.index import format as fmt
+from skytune.index import rows as row_format
 from skytune.index import series as sv
 from skytune.index.items import (
     LOCK_SK,
     MANIFEST_SK,
+    ROW_PREFIX,
     IndexChunkItem,
     IndexLockItem,
     IndexManifestItem,
+    IndexRowItem,
     chunk_sk,
     index_pk,
+    row_sk,
 )
 
 log = logging.getLogger(__name__)
@@ -212,6 +216,44 @@ class IndexStore:
             raise fmt.ChunkCorrupt(f"chunk groups {missing[:5]} of generation {gen} are missing or inconsistent")
         return found
 
+    def records(self, runs: Sequence[tuple[str, str]]) -> dict[str, dict]:
+        """run_id -> record (`repo.run_records`' shape) of these (experiment, run_id) from the
+        index's row items (skytune.index.rows): one BatchGetItem per 100, eventually consistent. Runs
+        without a stored row, or whose row does not decode, are left out (read them from the tables)."""
+        keys = [(index_pk(experiment), row_sk(run_id)) for experiment, run_id in dict.fromkeys(runs)]
+        batches = [keys[start:start + _BATCH_GET_MAX] for start in range(0, len(keys), _BATCH_GET_MAX)]
+        found: dict[str, dict] = {}
+        for items in _on_threads(lambda batch: list(IndexRowItem.batch_get(batch)), batches):
+            for item in items:
+                blob = bytes(item.blob)
+                record = row_format.decode(blob) if fmt.checksum(blob) == int(item.crc) else None
+                if record is not None and index_pk(record.get("experiment", "")) == item.pk \
+                        and row_sk(record.get("run_id", "")) == item.sk:
+                    found[record["run_id"]] = record
+                else:
+                    log.error("index row %s of %s does not decode: reading the run from the tables", item.sk, item.pk)
+        return found
+
+    def _write_rows(self, experiment: str, records: Sequence[dict], removed: Iterable[str] = ()) -> None:
+        """Store the rows of these records (the runs of `experiment`); delete those of `removed`
+        and of any record whose row cannot be stored (so no older row of it is ever read)."""
+        pk = index_pk(experiment)
+        with IndexRowItem.batch_write() as batch:
+            for record in records:
+                blob = row_format.encode(record)
+                if blob is None:
+                    batch.delete(IndexRowItem(pk, row_sk(record["run_id"])))
+                else:
+                    batch.save(IndexRowItem(pk, row_sk(record["run_id"]), crc=fmt.checksum(blob), blob=blob))
+            for run_id in removed:
+                batch.delete(IndexRowItem(pk, row_sk(run_id)))
+
+    def run_count(self, experiment: str) -> int | None:
+        """How many runs the experiment's index holds (its manifest's count, kept by every fold and
+        rebuild: one eventually consistent read); None when it has no index yet."""
+        manifest = self._manifest(experiment, consistent=False)
+        return None if manifest is None else int(manifest.runs or 0)
+
     def _manifest(self, experiment: str, consistent: bool) -> IndexManifestItem | None:
         try:
             return IndexManifestItem.get(index_pk(experiment), MANIFEST_SK, consistent_read=consistent)
@@ -255,6 +297,9 @@ class IndexStore:
                 delta += len(rows) - before
                 old = fmt.encode(chunk.rows().values())
                 changed[bucket] = (version + 1, list(rows.values()), fmt.encode(rows.values()), old)
+            # The rows first: a reader that sees the new chunks then finds rows at least as new.
+            mine = [record for record in records.values() if record["experiment"] == experiment]
+            self._write_rows(experiment, mine, [run_id for run_id in run_ids if run_id not in fresh])
             if any(fmt.splits(blobs) > SPLIT_BYTES for _v, _rows, blobs, _old in changed.values()):
                 return self._split_locked(experiment, manifest, changed)
             with IndexChunkItem.batch_write() as batch:
@@ -293,6 +338,11 @@ class IndexStore:
             for item in IndexChunkItem.query(index_pk(experiment), IndexChunkItem.sk.startswith("G")):
                 batch.delete(item)
                 deleted += 1
+        with IndexRowItem.batch_write() as batch:
+            for item in IndexRowItem.query(index_pk(experiment), IndexRowItem.sk.startswith(ROW_PREFIX),
+                                           attributes_to_get=["pk", "sk"]):
+                batch.delete(item)
+                deleted += 1
         try:
             IndexManifestItem(index_pk(experiment), MANIFEST_SK).delete(condition=IndexManifestItem.pk.exists())
             deleted += 1
@@ -306,7 +356,13 @@ class IndexStore:
         if self.repo.get_experiment(experiment) is None:
             self.drop(experiment)
             return FoldStats(rebuilt=True)
-        rows = self._rows(list(self.repo.iter_run_records(experiment)))
+        records = list(self.repo.iter_run_records(experiment))
+        rows = self._rows(records)
+        kept = {record["run_id"] for record in records}
+        stale = [item.sk[len(ROW_PREFIX):] for item in IndexRowItem.query(
+            index_pk(experiment), IndexRowItem.sk.startswith(ROW_PREFIX), attributes_to_get=["pk", "sk"])
+            if item.sk[len(ROW_PREFIX):] not in kept]
+        self._write_rows(experiment, records, stale)
         self._write_generation(experiment, manifest, rows)
         return FoldStats(upserted=len(rows), rebuilt=True)
 

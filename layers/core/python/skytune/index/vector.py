@@ -86,7 +86,9 @@ class Vector:
             except OverflowError:  # an integer beyond float64's range
                 return cls._general(values)
             kinds = np.where(np.isnan(nums), np.int8(MISSING), np.int8(NUM))
-            exact = int not in classes or not (np.abs(nums) > _EXACT).any()
+            # Only an integer can be rounded (at 2**53 + 1 already: hence >=); an infinite or a
+            # large float beside integers is exact as it is.
+            exact = int not in classes or not ((np.abs(nums) >= _EXACT) & np.isfinite(nums)).any()
             return cls(kinds, nums, None, None, exact)
         if classes <= _TEXT:
             strs = np.array(values, dtype=object) if n else np.zeros(0, dtype=object)

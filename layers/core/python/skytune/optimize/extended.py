@@ -94,6 +94,11 @@ def outcomes_from_observations(observations: Sequence[Observation], metric: str)
 class ExtendedOptions:
     acquisition: str = "ehvi"
     ehvi_reference: str = "observed"  # or "front": the nadir of the Pareto front + 10% of its range
+    # ablations measured in round 5 (BENCHMARKS.md, "Round 5: DTLZ2"; defaults unchanged): how far
+    # past the worst value (observed) or the front's nadir (front) the reference sits, as a share
+    # of the range; and a factor on the posterior standard deviations EHVI sees (< 1 explores less)
+    ehvi_margin: float = 0.1
+    ehvi_sd_scale: float = 1.0
     n_initial: int | None = None  # None: max(4, min(10, P + 1)), as the Bayesian strategy
     n_candidates: int = 1024
     n_local: int = 64
@@ -115,6 +120,10 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
         raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}")
     if opts.ehvi_reference not in ("front", "observed"):
         raise ValueError("ehvi_reference must be front or observed")
+    if not (math.isfinite(opts.ehvi_margin) and opts.ehvi_margin > -1.0):
+        raise ValueError("ehvi_margin must be a number above -1")
+    if not (math.isfinite(opts.ehvi_sd_scale) and opts.ehvi_sd_scale > 0.0):
+        raise ValueError("ehvi_sd_scale must be a positive number")
     if not objectives:
         raise ValueError("at least one objective is required")
     history = []
@@ -272,21 +281,25 @@ class _Models:
     def _front(self) -> np.ndarray:
         points = [self.y[self.feasible]]
         if self.fantasy_y:
-            points.append((np.array(self.fantasy_y) - self.norm_low) / self.norm_span)
+            # already in normalised units (the models' own); until round 5 they were normalised
+            # a second time, so with a wide objective range a pending trial's fantasy sat far
+            # ahead of the front and the next picks of a batch saw a front that did not exist
+            points.append(np.array(self.fantasy_y))
         front = np.vstack(points) if any(len(p) for p in points) else np.empty((0, self.y.shape[1]))
         return front[pareto_mask(front)] if len(front) else front
 
     def _reference(self, front: np.ndarray) -> np.ndarray:
         """The hypervolume reference point, in normalised units (0 best observed, 1 worst)."""
         m = self.y.shape[1]
+        margin = self.opts.ehvi_margin
         if self.opts.ehvi_reference == "observed" or not len(front):
-            reference = np.full(m, 1.1)  # 10% past the worst value observed
+            reference = np.full(m, 1.0 + margin)  # 10% (the margin) past the worst value observed
         else:
             # BoTorch/Ax's default (infer_reference_point): the nadir of the Pareto front, 10% of
             # the front's range further (measured: worse than "observed" on ZDT1, no better on
             # DTLZ2; kept as an option)
             nadir, ideal = front.max(axis=0), front.min(axis=0)
-            reference = nadir + 0.1 * np.maximum(nadir - ideal, 0.1)
+            reference = nadir + margin * np.maximum(nadir - ideal, 0.1)
         for j, goal in enumerate(self.objectives):  # a stated reference wins
             if goal.reference is not None and math.isfinite(goal.reference):
                 reference[j] = (sign_for(goal.type) * goal.reference - self.norm_low[j]) / self.norm_span[j]
@@ -300,7 +313,7 @@ class _Models:
         for gp, mean, scale in self.objective_models:
             mu, var = gp.predict(x)
             means.append(mu * scale + mean)
-            sds.append(np.sqrt(var) * scale)
+            sds.append(np.sqrt(var) * scale * self.opts.ehvi_sd_scale)
         mu, sd = np.array(means).T, np.array(sds).T  # (c, m), normalised units
         inside = front[np.all(front < reference, axis=1)] if len(front) else front
         if (len(inside) + 1) ** (m - 1) <= MAX_CELLS:

@@ -19,7 +19,7 @@ class ExperimentRepository(Protocol):
     def get_experiment(self, name: str) -> Experiment | None: ...
     def list_experiments(self, limit: int, cursor: str | None) -> tuple[list[Experiment], str | None]: ...
 
-    def experiment_stats(self, name: str) -> tuple[int, datetime | None]: ...
+    def experiment_stats(self, name: str, count: bool = True) -> tuple[int | None, datetime | None]: ...
 
 
 def _now(now: datetime | None) -> datetime:
@@ -38,9 +38,15 @@ def create_experiment(repo: ExperimentRepository, request: ExperimentInput, now:
     return experiment
 
 
-def experiment_activity(repo: ExperimentRepository, experiment: Experiment) -> dict:
-    """Run count and last activity (the later of the experiment's own update and its newest run's)."""
-    count, newest_run_update = repo.experiment_stats(experiment.name)
+def experiment_activity(repo: ExperimentRepository, experiment: Experiment, index=None) -> dict:
+    """Run count and last activity (the later of the experiment's own update and its newest run's).
+    The count comes from the experiment's index (`index.run_count`: one read of its manifest, as
+    fresh as search) when it has one; else a COUNT over its run-name items, whose read capacity grows
+    with the runs (10,000 runs: 84 RCU and ~1 s on DynamoDB Local, against 0.5 RCU for the manifest),
+    for every experiment on the dashboard's first page."""
+    indexed = None if index is None else index.run_count(experiment.name)
+    count, newest_run_update = repo.experiment_stats(experiment.name, count=indexed is None)
+    count = indexed if indexed is not None else count
     last = max(t for t in (experiment.updated_at, newest_run_update) if t is not None)
     return {"run_count": count, "last_activity": last}
 

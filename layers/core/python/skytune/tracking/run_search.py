@@ -6,7 +6,8 @@ carries params, tags and trial names). The Query is projected to the params and 
 names; summaries come from the metric store's one read function (`MetricStore.read_summaries`: the
 named metrics of a page of runs in BatchGetItems, or every metric of each run), and are decoded only
 for the metrics a run is actually asked about; a page shown with every column is then read again in
-full, for its runs only (one BatchGetItem per 100). Series (for `.at(step)` and `.window(a, b)`
+full, for its runs only: from the experiment index's row items (`skytune.index.rows`, one
+BatchGetItem per 100) where it has them, else from the tables. Series (for `.at(step)` and `.window(a, b)`
 predicates) are read only for runs that reach such a predicate.
 """
 from __future__ import annotations
@@ -134,8 +135,12 @@ def search(repo, store, request: SearchRequest, index=None) -> tuple[list[dict],
         raise InvalidInput(f"cursor: {error}", field="cursor", details=error.to_dict()) from None
     if columns:
         return result.rows, result.runs, result.next_cursor
-    # Every column: the page's runs in full. A run deleted between the two reads drops out of the page.
-    runs = [run_view(record, store) for record in page_records(repo, [run.run_id for run in result.runs])]
+    # Every column: the page's runs in full, from the index's rows (skytune.index.rows) where it has
+    # them, the others from the tables. A run deleted between the two reads drops out of the page.
+    run_ids = [run.run_id for run in result.runs]
+    records = {} if index is None else index.records(indexed.run_experiments(loaded, result.runs))
+    records.update((record["run_id"], record) for record in page_records(repo, [i for i in run_ids if i not in records]))
+    runs = [run_view(records[run_id], store) for run_id in run_ids if run_id in records]
     return query.runs_table(runs), runs, result.next_cursor
 
 
@@ -160,6 +165,8 @@ def _pool():
 
 def page_records(repo, run_ids: list[str]) -> list[dict[str, Any]]:
     """`repo.run_records(run_ids)`, read in slices on threads when the page is long."""
+    if not run_ids:
+        return []
     if len(run_ids) <= PAGE_SLICE:
         return repo.run_records(run_ids)
     slices = [run_ids[start:start + PAGE_SLICE] for start in range(0, len(run_ids), PAGE_SLICE)]
