@@ -45,7 +45,7 @@ def encode(record: Mapping[str, Any]) -> bytes | None:
     except (TypeError, ValueError):
         return None
     blob = zlib.compress(text.encode(), 6)
-    if len(blob) > ROW_BYTES_MAX or not _same(decode(blob), record):
+    if len(blob) > ROW_BYTES_MAX or not _identical(decode(blob), dict(record)):
         return None
     return blob
 
@@ -62,13 +62,9 @@ def decode(blob: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def _same(decoded: Any, record: Mapping[str, Any]) -> bool:
+def _identical(a: Any, b: Any) -> bool:
     """Equal, and of the same types all the way down (1 == 1.0 == True in Python; a row must give
     back exactly what the tables would), with NaN equal to NaN."""
-    return _identical(decoded, dict(record))
-
-
-def _identical(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):

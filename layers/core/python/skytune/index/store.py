@@ -40,6 +40,7 @@ from skytune.index.items import (
     index_pk,
     row_sk,
 )
+from skytune.threads import on_threads as _on_threads
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,11 @@ class IndexStore:
             for run_id in removed:
                 batch.delete(IndexRowItem(pk, row_sk(run_id)))
 
+    def _row_ids(self, experiment: str) -> list[str]:
+        """The run ids of the experiment's row items (keys only)."""
+        return [item.sk[len(ROW_PREFIX):] for item in IndexRowItem.query(
+            index_pk(experiment), IndexRowItem.sk.startswith(ROW_PREFIX), attributes_to_get=["pk", "sk"])]
+
     def run_count(self, experiment: str) -> int | None:
         """How many runs the experiment's index holds (its manifest's count, kept by every fold and
         rebuild: one eventually consistent read); None when it has no index yet."""
@@ -282,7 +288,8 @@ class IndexStore:
             except (fmt.ChunkCorrupt, _Moved):
                 return self._rebuild_locked(experiment, manifest)
             stats, changed, delta = FoldStats(), {}, 0
-            fresh = {row["id"]: row for row in self._rows([r for r in records.values() if r["experiment"] == experiment])}
+            mine = [record for record in records.values() if record["experiment"] == experiment]
+            fresh = {row["id"]: row for row in self._rows(mine)}
             for bucket, ids in by_bucket.items():
                 version, chunk = current[bucket]
                 rows = chunk.rows()
@@ -298,7 +305,6 @@ class IndexStore:
                 old = fmt.encode(chunk.rows().values())
                 changed[bucket] = (version + 1, list(rows.values()), fmt.encode(rows.values()), old)
             # The rows first: a reader that sees the new chunks then finds rows at least as new.
-            mine = [record for record in records.values() if record["experiment"] == experiment]
             self._write_rows(experiment, mine, [run_id for run_id in run_ids if run_id not in fresh])
             if any(fmt.splits(blobs) > SPLIT_BYTES for _v, _rows, blobs, _old in changed.values()):
                 return self._split_locked(experiment, manifest, changed)
@@ -339,9 +345,8 @@ class IndexStore:
                 batch.delete(item)
                 deleted += 1
         with IndexRowItem.batch_write() as batch:
-            for item in IndexRowItem.query(index_pk(experiment), IndexRowItem.sk.startswith(ROW_PREFIX),
-                                           attributes_to_get=["pk", "sk"]):
-                batch.delete(item)
+            for run_id in self._row_ids(experiment):
+                batch.delete(IndexRowItem(index_pk(experiment), row_sk(run_id)))
                 deleted += 1
         try:
             IndexManifestItem(index_pk(experiment), MANIFEST_SK).delete(condition=IndexManifestItem.pk.exists())
@@ -359,10 +364,7 @@ class IndexStore:
         records = list(self.repo.iter_run_records(experiment))
         rows = self._rows(records)
         kept = {record["run_id"] for record in records}
-        stale = [item.sk[len(ROW_PREFIX):] for item in IndexRowItem.query(
-            index_pk(experiment), IndexRowItem.sk.startswith(ROW_PREFIX), attributes_to_get=["pk", "sk"])
-            if item.sk[len(ROW_PREFIX):] not in kept]
-        self._write_rows(experiment, records, stale)
+        self._write_rows(experiment, records, [run_id for run_id in self._row_ids(experiment) if run_id not in kept])
         self._write_generation(experiment, manifest, rows)
         return FoldStats(upserted=len(rows), rebuilt=True)
 
@@ -447,38 +449,8 @@ class IndexStore:
                 log.warning("lock of index %r was taken over before release", experiment)
 
 
-#: BatchGetItems of one read (100 keys each) overlap on threads: a 100,000-run first page reads
-#: ~1,500 group items, 15 sequential round trips otherwise.
-_READ_THREADS = 8
-#: A fold's or rebuild's series reads (two Queries a run) overlap on threads too.
+#: A fold's or rebuild's series reads (two Queries a run) overlap on threads of their own.
 _SERIES_THREADS = 16
-
-
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _on_threads(work, parts: list, threads: int | None = None) -> list:
-    """`work` on each part, on the process's reader threads: one pool for the life of the container
-    (starting 8 threads per read was ~0.2 s of a cold 100,000-run query on the loaded machine).
-    `work` must not call this again (it would wait on its own pool). `threads`: a pool of that
-    many threads for this call alone (a fold's or rebuild's series reads, where starting them is
-    nothing next to the reads)."""
-    global _pool
-    if len(parts) <= 1:
-        return [work(part) for part in parts]
-    if threads is not None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(threads, len(parts))) as own:
-            return list(own.map(work, parts))
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(_READ_THREADS, thread_name_prefix="index-read")
-    return list(_pool.map(work, parts))
 
 
 class _Moved(Exception):

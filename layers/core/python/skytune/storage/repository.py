@@ -221,11 +221,11 @@ class DynamoRepository:
         experiments = [_experiment(item) for item in page]
         return experiments, encode_cursor(page.last_evaluated_key, listing)
 
-    def experiment_stats(self, name: str, count: bool = True) -> tuple[int | None, datetime | None]:
+    def experiment_stats(self, name: str, count_runs: bool = True) -> tuple[int | None, datetime | None]:
         """(number of runs, last update of the newest run): a COUNT over the experiment's run-name
-        claims (small items, but read capacity per run; `count=False`: None instead) and the newest
-        run of the listing index (run ids are ULIDs)."""
-        count = RunNameItem.count(experiment_pk(name), RunNameItem.sk.startswith("RUNNAME#")) if count else None
+        claims (small items, but read capacity per run; `count_runs=False`: None instead) and the
+        newest run of the listing index (run ids are ULIDs)."""
+        count = RunNameItem.count(experiment_pk(name), RunNameItem.sk.startswith("RUNNAME#")) if count_runs else None
         newest = next(iter(RunItem.listing.query(RunItem.listing_key(name), scan_index_forward=False, limit=1)), None)
         return count, newest.updated_at if newest is not None else None
 

@@ -19,7 +19,7 @@ class ExperimentRepository(Protocol):
     def get_experiment(self, name: str) -> Experiment | None: ...
     def list_experiments(self, limit: int, cursor: str | None) -> tuple[list[Experiment], str | None]: ...
 
-    def experiment_stats(self, name: str, count: bool = True) -> tuple[int | None, datetime | None]: ...
+    def experiment_stats(self, name: str, count_runs: bool = True) -> tuple[int | None, datetime | None]: ...
 
 
 def _now(now: datetime | None) -> datetime:
@@ -45,7 +45,7 @@ def experiment_activity(repo: ExperimentRepository, experiment: Experiment, inde
     with the runs (10,000 runs: 84 RCU and ~1 s on DynamoDB Local, against 0.5 RCU for the manifest),
     for every experiment on the dashboard's first page."""
     indexed = None if index is None else index.run_count(experiment.name)
-    count, newest_run_update = repo.experiment_stats(experiment.name, count=indexed is None)
+    count, newest_run_update = repo.experiment_stats(experiment.name, count_runs=indexed is None)
     count = indexed if indexed is not None else count
     last = max(t for t in (experiment.updated_at, newest_run_update) if t is not None)
     return {"run_count": count, "last_activity": last}

@@ -144,33 +144,18 @@ def search(repo, store, request: SearchRequest, index=None) -> tuple[list[dict],
     return query.runs_table(runs), runs, result.next_cursor
 
 
-#: Runs per thread when a page is read in full: a run's summaries are one Query each (the metric
-#: store's `read_summaries` without names), so a 100-row page was 100 sequential round trips, most
-#: of a first page's time; in slices on threads they overlap (same requests, same capacity).
+#: Runs per thread when a page is read from the tables: a run's summaries are one Query each (the
+#: metric store's `read_summaries` without names), so a 100-row page was 100 sequential round trips;
+#: in slices on the process's kept threads they overlap (same requests, same capacity).
 PAGE_SLICE = 10
-PAGE_THREADS = 8
-_page_pool = None
-
-
-def _pool():
-    """One pool per process, kept: starting 8 threads per page took 0.3-0.4 s on a loaded machine
-    (profiled: `Thread.start` waits for each thread to be scheduled)."""
-    global _page_pool
-    if _page_pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _page_pool = ThreadPoolExecutor(PAGE_THREADS, thread_name_prefix="page-rows")
-    return _page_pool
 
 
 def page_records(repo, run_ids: list[str]) -> list[dict[str, Any]]:
     """`repo.run_records(run_ids)`, read in slices on threads when the page is long."""
-    if not run_ids:
-        return []
-    if len(run_ids) <= PAGE_SLICE:
-        return repo.run_records(run_ids)
+    from skytune.threads import on_threads
+
     slices = [run_ids[start:start + PAGE_SLICE] for start in range(0, len(run_ids), PAGE_SLICE)]
-    return [record for part in _pool().map(repo.run_records, slices) for record in part]
+    return [record for part in on_threads(repo.run_records, slices) for record in part]
 
 
 def table(repo, store, request: TableRequest, index=None) -> tuple[list[dict], list[str], str | None]:
