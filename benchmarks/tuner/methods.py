@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
+
+import numpy as np
 
 from benchmarks.tuner.problems import Problem
 from skytune.optimize import Observation, parse_space, suggest
@@ -148,14 +151,29 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+wnoise6": {"prior": Prior(log_noise_mean=-6.0, log_noise_sd=3.0)},
     "Bayesian+mixnoise": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.5)},
     "Bayesian+mixnoise10": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.1)},  # the default since round 6
-    "Bayesian+lognoise": {"prior": Prior()},  # round 5's default: the log-normal noise prior alone
+    "Bayesian+lognoise": {"prior": Prior()},
+    # the default with a squared-exponential kernel (BoTorch's since 0.12) instead of Matern 5/2:
+    # only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
+    "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},  # round 5's default: the log-normal noise prior alone
     "Bayesian+bls": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=-3.0)},
     "Bayesian+botorch": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=-3.0,
                                         log_noise_mean=-5.0, log_noise_sd=1.0)},
 }
 
 
+def _rbf(r2):
+    k = np.exp(-0.5 * r2)
+    return k, -0.5 * k
+
+
+if os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf":  # an experiment: the whole process's GPs
+    import skytune.optimize.gp as _gp
+    _gp.matern52 = _rbf
+
+
 def make_method(name: str, problem: Problem, seed: int, parallel: bool):
+    if (name == "Bayesian+rbf") != (os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf"):
+        raise SystemExit("Bayesian+rbf runs alone, in a process started with SKYTUNE_BENCH_KERNEL=rbf")
     if name in VARIANTS:
         # variants were measured with the prior of their day (rounds 2-5: Prior()) unless they set one
         return SkytuneMethod("Bayesian", problem, seed, **{"prior": Prior(), **VARIANTS[name]})

@@ -46,3 +46,26 @@ def test_every_candidate_variant_names_valid_bayesian_options():
     assert "Bayesian+mcmc" in VARIANTS
     for options in VARIANTS.values():
         BayesianOptions(**options)  # an unknown option raises TypeError
+
+
+def test_paired_table_pairs_by_seed_takes_the_longest_run_and_reads_a_seed_range(tmp_path):
+    import json
+
+    from benchmarks.tuner import paired
+
+    def row(method, seed, curve):
+        return json.dumps({"problem": "p", "method": method, "workers": 1, "seed": seed, "budget": len(curve),
+                           "log10_regret": curve}) + "\n"
+
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    # candidate is 1.0 lower on seeds 0-2 (a clear win) and 0.0-0.2 higher on seeds 3-5
+    first.write_text("".join(row("new", s, [0.0, 0.0]) for s in range(3))
+                     + "".join(row("new", s, [1.0, 1.0 + 0.1 * (s - 3)]) for s in range(3, 6))
+                     + "".join(row("old", s, [1.0]) for s in range(6)))  # budget-1 runs only...
+    second.write_text("".join(row("old", s, [1.0, 1.0]) for s in range(6)))  # ...the longer ones serve budget 2
+    table = paired.main(["--json", f"{first},{second}", "--candidates", "new", "--baseline", "old",
+                         "--problems", "p", "--budgets", "2", "--seeds", "0-2"])
+    assert "| `new` | p | -1.00 ± 0.00 **win** |" in table
+    table = paired.main(["--json", f"{first},{second}", "--candidates", "new", "--baseline", "old",
+                         "--problems", "p", "--budgets", "2", "--seeds", "3-6"])
+    assert "| `new` | p | +0.10 ± 0.06 tie (3 seeds) |" in table
