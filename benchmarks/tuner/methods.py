@@ -139,12 +139,26 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+dsp": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=0.0),
                      "hyperparameters": "map"},
     "Bayesian+restarts": {"n_refine": 20, "n_candidates": 2048, "hyperparameters": "map"},
+    # round 6: BoTorch's default priors (Ax's model), as our densities on ln l and ln noise. Its
+    # LogNormal(sqrt2 + ln(P)/2, sqrt3) on l is, for a MAP or posterior over ln l, a normal with the
+    # mean shifted by -sd^2 = -3; its LogNormal(-4, 1) on the noise variance likewise a normal at -5.
+    "Bayesian+bnoise": {"prior": Prior(log_noise_mean=-5.0, log_noise_sd=1.0)},
+    # wider noise priors: let the data choose between interpolation and smoothing
+    "Bayesian+wnoise8": {"prior": Prior(log_noise_mean=-8.0, log_noise_sd=3.0)},
+    "Bayesian+wnoise6": {"prior": Prior(log_noise_mean=-6.0, log_noise_sd=3.0)},
+    "Bayesian+mixnoise": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.5)},
+    "Bayesian+mixnoise10": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.1)},  # the default since round 6
+    "Bayesian+lognoise": {"prior": Prior()},  # round 5's default: the log-normal noise prior alone
+    "Bayesian+bls": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=-3.0)},
+    "Bayesian+botorch": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=-3.0,
+                                        log_noise_mean=-5.0, log_noise_sd=1.0)},
 }
 
 
 def make_method(name: str, problem: Problem, seed: int, parallel: bool):
     if name in VARIANTS:
-        return SkytuneMethod("Bayesian", problem, seed, **VARIANTS[name])
+        # variants were measured with the prior of their day (rounds 2-5: Prior()) unless they set one
+        return SkytuneMethod("Bayesian", problem, seed, **{"prior": Prior(), **VARIANTS[name]})
     if name == "Ax":
         return AxMethod(problem, seed, parallel)
     if name in OPTUNA_METHODS:

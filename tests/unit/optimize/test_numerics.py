@@ -41,7 +41,7 @@ def test_log_h_is_exact_near_zero_and_finite_far_below():
 
 
 @pytest.mark.parametrize("lengthscale_form", ["symmetric", "lognormal"])
-@pytest.mark.parametrize("noise_form", ["lognormal", "gamma"])
+@pytest.mark.parametrize("noise_form", ["lognormal", "gamma", "mixture"])
 def test_marginal_likelihood_gradient_matches_finite_differences(lengthscale_form, noise_form):
     x, y = _data()
     structure = kernel_structure(SPACE)
@@ -146,3 +146,22 @@ def test_preconditioned_refinement_climbs_log_ei():
     assert after > before + 1e-3
     assert np.all((out[numeric] >= 0) & (out[numeric] <= 1))
     assert np.array_equal(np.delete(out, numeric), np.delete(start, numeric))
+
+
+
+def test_mixture_noise_prior_puts_its_weight_on_the_smooth_mode_and_starts_the_fit_in_both():
+    prior = Prior(noise_form="mixture")
+    t = np.linspace(-25.0, 5.0, 30001)
+    density = np.exp([prior.log_noise_density(v)[0] for v in t])
+    mass = density / density.sum()
+    assert mass[t > -7.0].sum() == pytest.approx(0.1 + 0.9 * 0.0668, abs=0.01)  # the smooth mode, and the
+    assert t[np.argmax(density)] == pytest.approx(-10.0, abs=0.01)                # interpolating tail above -7
+    assert prior.noise_modes() == [-10.0, -5.0] and Prior().noise_modes() == [-10.0]
+    # identifiable noise (sd 0.1 on a 1-D sine, 30 points) is found from either prior
+    space = parse_space({"ContinuousParameterRanges": [{"Name": "a", "MinValue": "0", "MaxValue": "1"}]})
+    rng = np.random.default_rng(1)
+    x = space.features_from_unit(rng.random((30, 1)))
+    y = np.sin(6 * x[:, 0]) / 0.7 + 0.1 * rng.standard_normal(30)
+    y = (y - y.mean()) / y.std()
+    noise = fit_hyperparameters(x, y, kernel_structure(space), np.random.default_rng(0), prior)[-1]
+    assert -5.5 < noise < -4.0

@@ -67,7 +67,7 @@ class BayesianOptions:
     refine_iter: int = 100
     max_fit_points: int = 100
     n_fit_starts: int = 3
-    prior: Prior = Prior()
+    prior: Prior = Prior(noise_form="mixture")  # round 6's default (BENCHMARKS.md); Prior(): round 5's
     output_transform: str = "none"  # or "power": Box-Cox, see warp_outputs
     # "ei" (log EI), or "portfolio": the job's picks cycle through log EI, the lower confidence
     # bound (kappa below) and log PI by their position in the job, HEBO's three acquisitions
