@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -29,7 +28,7 @@ TRIAL_FUNCTION = "skytune-trial-cost-benchmark"
 
 
 def measure(trials: int, parallel: int) -> dict:
-    assembly = synthesise(ROOT, Path(tempfile.mkdtemp(prefix="cost-cdk-")), stage="bench")
+    assembly = synthesise(ROOT, ROOT / "build" / "bench-cdk.out", stage="bench")
     stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None).start()
     try:
         tuning = stack.tuning

@@ -31,6 +31,11 @@ def cdk_context(**overrides) -> dict:
     return {**context, **overrides}
 
 
+# An in-process synth copies every asset (~100 MB of layers) into its outdir unless staging is off;
+# tests read templates, never the copies, and two dozen copies once filled CI's disk.
+NO_ASSET_COPIES = {"aws:cdk:disable-asset-staging": True}
+
+
 @pytest.fixture(scope="session")
 def cloud_assembly(tmp_path_factory) -> Path:
     """The app synthesised once per session by the project's own CDK CLI (as `skytune local` does)."""

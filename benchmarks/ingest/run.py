@@ -11,7 +11,6 @@ import base64
 import json
 import random
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -134,7 +133,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000, help="points per path")
     parser.add_argument("--json", type=Path, help="also write the large-delivery rows here (for benchmarks.cost)")
     args = parser.parse_args()
-    assembly = synthesise(ROOT, Path(tempfile.mkdtemp()) / "cdk.out", "bench")
+    assembly = synthesise(ROOT, ROOT / "build" / "bench-cdk.out", "bench")
     stack = LocalStack(assembly_dir=assembly, stack_name=stack_name("bench"), data_dir=None, tuning_enabled=False).start()
     try:
         emulator = stack.http_api()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import random
 import subprocess
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,7 @@ def synthesised_assembly(root: Path) -> Path:
     """The stack template, synthesised into a temporary folder. The CDK app needs aws-cdk-lib, which
     the bench venv (the MLflow peer's) does not carry: then the project venv (`make install`)
     synthesises, with the same `synthesise` function."""
-    out_dir = Path(tempfile.mkdtemp()) / "cdk.out"
+    out_dir = root / "build" / "bench-cdk.out"  # one folder, overwritten: a temp folder per run leaked 100 MB each
     if importlib.util.find_spec("aws_cdk") is not None:
         return synthesise(root, out_dir, "bench")
     project_python = root / ".venv" / "bin" / "python"

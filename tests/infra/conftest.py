@@ -4,13 +4,13 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-from tests.conftest import cdk_context
+from tests.conftest import NO_ASSET_COPIES, cdk_context
 
 
 def synth_stack(tmp_path, **context):
     from infra.app import build
 
-    app = App(context=cdk_context(**context), outdir=str(tmp_path))
+    app = App(context={**cdk_context(**context), **NO_ASSET_COPIES}, outdir=str(tmp_path))
     stack = build(app)
     app.synth()
     return stack

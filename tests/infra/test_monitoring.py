@@ -9,6 +9,7 @@ from aws_cdk import App, Stack, aws_sqs as sqs
 from aws_cdk.assertions import Template
 from constructs import Construct
 
+from tests.conftest import NO_ASSET_COPIES
 from tests.infra.conftest import synth_stack
 
 
@@ -158,7 +159,7 @@ def test_a_function_added_anywhere_in_the_stack_is_watched_without_registration(
     from infra.constructs.function import SharedLayers, SkytuneFunction
     from infra.constructs.monitoring import Monitoring
 
-    app = App(outdir=str(tmp_path))
+    app = App(context=NO_ASSET_COPIES, outdir=str(tmp_path))
     stack = Stack(app, "probe")
     config = StageConfig()
     layers = SharedLayers(stack, "Layers", config=config)

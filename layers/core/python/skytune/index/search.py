@@ -143,7 +143,7 @@ def store_reads(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequenc
 
 
 def _evaluate_on_threads(runs: list, matches, key_of) -> list:
-    from concurrent.futures import ThreadPoolExecutor
+    from skytune.threads import on_threads
 
     def evaluate(part):
         return [(key_of(run), run) for run in part if matches(run)]
@@ -151,8 +151,7 @@ def _evaluate_on_threads(runs: list, matches, key_of) -> list:
     slices = [runs[start:start + _SERIES_SLICE] for start in range(0, len(runs), _SERIES_SLICE)]
     if len(slices) <= 1:
         return evaluate(runs)
-    with ThreadPoolExecutor(min(SERIES_THREADS, len(slices))) as pool:
-        return [pair for part in pool.map(evaluate, slices) for pair in part]
+    return [pair for part in on_threads(evaluate, slices, threads=SERIES_THREADS) for pair in part]
 
 
 def page(loaded: Sequence[ExperimentSnapshot], expr: Expr, order: Sequence[SortKey], cursor: str | None,

@@ -351,6 +351,16 @@ def _failure_code(error: Exception) -> str | None:
     return getattr(error, "cause_response_code", None)
 
 
+
+def _in_series_order(parts: list) -> tuple:
+    """(steps, timestamps, values) arrays of several decoded segments, joined and ordered by (step,
+    timestamp, value): the one order every series read returns."""
+    import numpy as np
+
+    steps, stamps, values = (np.concatenate(column) for column in zip(*parts))
+    order = np.lexsort((values, stamps, steps))
+    return steps[order], stamps[order], values[order]
+
 class MetricStore:
     def __init__(self, max_attempts: int = 15, sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
                  metrics_per_run_max: int | None = None, auto_fold: bool = True) -> None:
@@ -742,9 +752,7 @@ class MetricStore:
         if not parts:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, np.empty(0, dtype=np.float64)
-        steps, stamps, values = (np.concatenate(column) for column in zip(*parts))
-        order = np.lexsort((values, stamps, steps))  # by (step, timestamp, value)
-        return steps[order], stamps[order], values[order]
+        return _in_series_order(parts)
 
     def run_series(self, run_id: str, metrics: Iterable[str]) -> dict[str, tuple[list[int], list[float]]]:
         """metric -> (steps, values) of several metrics of a run, each exactly as `series` orders it
@@ -752,8 +760,6 @@ class MetricStore:
         them (one Query, where `series` makes two per metric), plus the round-2 own segments of the
         metrics that have them. For the experiment index's series columns (skytune.index.series),
         which the stream consumer refreshes after each delivery."""
-        import numpy as np
-
         wanted = set(metrics)
         if not wanted:
             return {}
@@ -772,11 +778,9 @@ class MetricStore:
                         parts[metric].append(arrays)
         out = {}
         for metric, found in parts.items():
-            if not found:
-                continue
-            steps, stamps, values = (np.concatenate(column) for column in zip(*found))
-            order = np.lexsort((values, stamps, steps))  # as `_series_arrays`
-            out[metric] = (steps[order].tolist(), values[order].tolist())
+            if found:
+                steps, _, values = _in_series_order(found)
+                out[metric] = (steps.tolist(), values.tolist())
         return out
 
     def delete_run(self, run_id: str, metrics=None) -> None:

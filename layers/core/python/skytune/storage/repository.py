@@ -723,13 +723,13 @@ def _summaries(run_ids: Sequence[str], metrics: Collection[str] | None = None, p
 
     if metrics is not None or len(run_ids) <= SUMMARY_SLICE:
         return MetricStore().read_summaries(run_ids, metrics, public=public)
-    from concurrent.futures import ThreadPoolExecutor
+    from skytune.threads import on_threads
 
     slices = [run_ids[start:start + SUMMARY_SLICE] for start in range(0, len(run_ids), SUMMARY_SLICE)]
     out: dict[str, dict] = {}
-    with ThreadPoolExecutor(min(SUMMARY_THREADS, len(slices))) as pool:
-        for part in pool.map(lambda ids: MetricStore().read_summaries(ids, None, public=public), slices):
-            out.update(part)
+    for part in on_threads(lambda ids: MetricStore().read_summaries(ids, None, public=public), slices,
+                           threads=SUMMARY_THREADS):
+        out.update(part)
     return out
 
 

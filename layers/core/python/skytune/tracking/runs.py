@@ -157,8 +157,7 @@ def read_series_batch(store, request: SeriesBatchRequest) -> SeriesBatch:
     the summaries (a run has a summary per logged metric; a deleted run has none), then the series
     read concurrently (each is one or two DynamoDB queries: I/O the threads overlap), or cut from the
     container's decoded copy when the summary's point count says it is current (metrics.series_cache)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    from skytune.threads import on_threads
     from skytune.tracking.records import SeriesColumns, SeriesRef
 
     pairs = [(run_id, metric) for run_id in request.runs for metric in request.metrics]
@@ -181,7 +180,6 @@ def read_series_batch(store, request: SeriesBatchRequest) -> SeriesBatch:
                                                      max_points=request.max_points, count=held[pair[0]][pair[1]].get("count"))
         return SeriesColumns(run_id=pair[0], metric=pair[1], steps=steps, timestamps_ms=stamps, values=values)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(SERIES_READ_THREADS, len(present)))) as pool:
-        series = list(pool.map(read, present))
+    series = on_threads(read, present, threads=SERIES_READ_THREADS)
     absent = set(pairs) - set(present)
     return SeriesBatch(series=series, missing=[SeriesRef(run_id=r, metric=m) for r, m in pairs if (r, m) in absent])
