@@ -152,6 +152,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+mixnoise": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.5)},
     "Bayesian+mixnoise10": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.1)},  # the default since round 6
     "Bayesian+lognoise": {"prior": Prior()},
+    "Bayesian+wins": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"},  # Ax's Winsorize
     # the default with a squared-exponential kernel (BoTorch's since 0.12) instead of Matern 5/2:
     # only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},  # round 5's default: the log-normal noise prior alone

@@ -94,3 +94,13 @@ def test_suggest_with_input_warping_is_valid_and_deterministic():
     first = suggest("Bayesian", SPACE, history, [], 2, 0, **opts)
     assert first == suggest("Bayesian", SPACE, history, [], 2, 0, **opts)
     assert all(SPACE.contains(p) for p in first)
+
+
+def test_winsorize_clips_only_the_bad_tail_at_tukeys_fence():
+    from skytune.optimize.bayesian import winsorize_outputs
+
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 1000.0])  # q1 2.25, q3 4.75: fence 8.5
+    clipped = winsorize_outputs(y)
+    assert clipped.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 8.5]
+    assert winsorize_outputs(np.array([-1e6, 0.0, 0.0, 0.0])).tolist() == [-1e6, 0.0, 0.0, 0.0]  # the good tail stays
+    assert winsorize_outputs(np.array([0.0, 0.0, 0.0, 0.0, 9.0])).tolist() == [0.0, 0.0, 0.0, 0.0, 9.0]  # IQR 0: as is

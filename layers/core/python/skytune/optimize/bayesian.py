@@ -68,7 +68,8 @@ class BayesianOptions:
     max_fit_points: int = 100
     n_fit_starts: int = 3
     prior: Prior = Prior(noise_form="mixture")  # round 6's default (BENCHMARKS.md); Prior(): round 5's
-    output_transform: str = "none"  # or "power": Box-Cox, see warp_outputs
+    # or "power": Box-Cox, see warp_outputs; or "winsorize": Ax's default, see winsorize_outputs
+    output_transform: str = "none"
     # "ei" (log EI), or "portfolio": the job's picks cycle through log EI, the lower confidence
     # bound (kappa below) and log PI by their position in the job, HEBO's three acquisitions
     # (log EI replaces log PI while other trials are in flight)
@@ -135,7 +136,7 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     x = space.to_features([o.params for o in usable])
     worst = max(sign * o.value for o in successes)
     y_raw = np.array([sign * o.value if o.is_success else worst for o in usable])
-    y = warp_outputs(y_raw) if opts.output_transform == "power" else y_raw
+    y = {"power": warp_outputs, "winsorize": winsorize_outputs}.get(opts.output_transform, np.copy)(y_raw)
     y = (y - y.mean()) / max(y.std(), 1e-12)
 
     fit_idx, long_history = np.arange(len(y)), len(y) > opts.max_fit_points
@@ -230,6 +231,16 @@ def initial_design(space: SearchSpace, taken: set, n: int, index: int, seed: int
 
 
 BOX_COX_LAMBDAS = np.linspace(-1.0, 1.0, 21)
+
+
+def winsorize_outputs(y: np.ndarray) -> np.ndarray:
+    """Minimised values above Tukey's upper fence (q3 + 1.5 IQR) clipped to it, Ax's default for an
+    objective: a few huge values (a shifted polynomial's far edge) otherwise flatten the basin once
+    standardised. The best values, hence the incumbent, are untouched."""
+    q1, q3 = np.percentile(y, [25.0, 75.0])
+    if q3 <= q1:
+        return y.copy()
+    return np.minimum(y, q3 + 1.5 * (q3 - q1))
 
 
 def warp_outputs(y: np.ndarray) -> np.ndarray:
