@@ -150,9 +150,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+wnoise8": {"prior": Prior(log_noise_mean=-8.0, log_noise_sd=3.0)},
     "Bayesian+wnoise6": {"prior": Prior(log_noise_mean=-6.0, log_noise_sd=3.0)},
     "Bayesian+mixnoise": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.5)},
-    "Bayesian+mixnoise10": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.1)},  # the default since round 6
+    "Bayesian+mixnoise10": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.1)},  # round 6's first default
     "Bayesian+lognoise": {"prior": Prior()},
-    "Bayesian+wins": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"},  # Ax's Winsorize
+    # Ax's Winsorize on top: the default since round 6 (BENCHMARKS.md)
+    "Bayesian+wins": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"},
     # the default with a squared-exponential kernel (BoTorch's since 0.12) instead of Matern 5/2:
     # only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},  # round 5's default: the log-normal noise prior alone
@@ -176,8 +177,10 @@ def make_method(name: str, problem: Problem, seed: int, parallel: bool):
     if (name == "Bayesian+rbf") != (os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf"):
         raise SystemExit("Bayesian+rbf runs alone, in a process started with SKYTUNE_BENCH_KERNEL=rbf")
     if name in VARIANTS:
-        # variants were measured with the prior of their day (rounds 2-5: Prior()) unless they set one
-        return SkytuneMethod("Bayesian", problem, seed, **{"prior": Prior(), **VARIANTS[name]})
+        # variants were measured with the settings of their day (rounds 2-5: Prior(), no output
+        # transform) unless they set their own
+        return SkytuneMethod("Bayesian", problem, seed,
+                             **{"prior": Prior(), "output_transform": "none", **VARIANTS[name]})
     if name == "Ax":
         return AxMethod(problem, seed, parallel)
     if name in OPTUNA_METHODS:

@@ -68,8 +68,9 @@ class BayesianOptions:
     max_fit_points: int = 100
     n_fit_starts: int = 3
     prior: Prior = Prior(noise_form="mixture")  # round 6's default (BENCHMARKS.md); Prior(): round 5's
-    # or "power": Box-Cox, see warp_outputs; or "winsorize": Ax's default, see winsorize_outputs
-    output_transform: str = "none"
+    # "winsorize" (default since round 6, BENCHMARKS.md): Ax's clipping of the bad tail, see
+    # winsorize_outputs; "none"; or "power": Box-Cox, see warp_outputs
+    output_transform: str = "winsorize"
     # "ei" (log EI), or "portfolio": the job's picks cycle through log EI, the lower confidence
     # bound (kappa below) and log PI by their position in the job, HEBO's three acquisitions
     # (log EI replaces log PI while other trials are in flight)
