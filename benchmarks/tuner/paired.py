@@ -17,18 +17,22 @@ import json
 import math
 
 
-def load(paths: list[str]) -> dict:
-    """(problem, method, workers, seed) -> the longest curve stored (a run to a larger budget serves a
-    smaller one, as in the suite); among equally long ones, the first read."""
-    curves: dict = {}
+def load_rows(paths: list[str]) -> dict:
+    """(problem, method, workers, seed) -> the stored row with the longest curve (a run to a larger
+    budget serves a smaller one, as in the suite); among equally long ones, the first read."""
+    rows: dict = {}
     for path in paths:
         with open(path) as lines:
             for line in lines:
                 r = json.loads(line)
                 key = (r["problem"], r["method"], r["workers"], r["seed"])
-                if len(r["log10_regret"]) > len(curves.get(key, ())):
-                    curves[key] = r["log10_regret"]
-    return curves
+                if key not in rows or len(r["log10_regret"]) > len(rows[key]["log10_regret"]):
+                    rows[key] = r
+    return rows
+
+
+def load(paths: list[str]) -> dict:
+    return {key: row["log10_regret"] for key, row in load_rows(paths).items()}
 
 
 def cell(curves: dict, problem: str, candidate: str, baseline: str, budget: int, workers: int,
@@ -51,13 +55,21 @@ def cell(curves: dict, problem: str, candidate: str, baseline: str, budget: int,
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", required=True, help="comma-separated JSON-lines files")
-    parser.add_argument("--candidates", required=True)
-    parser.add_argument("--baseline", required=True)
-    parser.add_argument("--problems", required=True)
+    parser.add_argument("--candidates")
+    parser.add_argument("--baseline")
+    parser.add_argument("--problems")
     parser.add_argument("--budgets", default="30,50")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seeds", default="0-19", help="first-last, inclusive")
+    parser.add_argument("--pool", help="only write the joined rows (one per run, as load_rows keeps them) "
+                                       "to this JSON-lines file, for the suite's --report-only")
     args = parser.parse_args(argv)
+    if args.pool:
+        with open(args.pool, "w") as out:
+            out.writelines(json.dumps(row) + "\n" for row in load_rows(args.json.split(",")).values())
+        return args.pool
+    if not (args.candidates and args.baseline and args.problems):
+        parser.error("--candidates, --baseline and --problems are required (unless --pool)")
     first, last = (int(v) for v in args.seeds.split("-"))
     seeds = range(first, last + 1)
     budgets = [int(b) for b in args.budgets.split(",")]
