@@ -146,20 +146,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # LogNormal(sqrt2 + ln(P)/2, sqrt3) on l is, for a MAP or posterior over ln l, a normal with the
     # mean shifted by -sd^2 = -3; its LogNormal(-4, 1) on the noise variance likewise a normal at -5.
     "Bayesian+bnoise": {"prior": Prior(log_noise_mean=-5.0, log_noise_sd=1.0)},
+    "Bayesian+bls": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=-3.0)},
+    "Bayesian+botorch": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=-3.0,
+                                        log_noise_mean=-5.0, log_noise_sd=1.0)},
     # wider noise priors: let the data choose between interpolation and smoothing
     "Bayesian+wnoise8": {"prior": Prior(log_noise_mean=-8.0, log_noise_sd=3.0)},
     "Bayesian+wnoise6": {"prior": Prior(log_noise_mean=-6.0, log_noise_sd=3.0)},
     "Bayesian+mixnoise": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.5)},
     "Bayesian+mixnoise10": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.1)},  # round 6's first default
-    "Bayesian+lognoise": {"prior": Prior()},
+    "Bayesian+lognoise": {"prior": Prior()},  # round 5's default: the log-normal noise prior alone
     # Ax's Winsorize on top: the default since round 6 (BENCHMARKS.md)
     "Bayesian+wins": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"},
-    # the default with a squared-exponential kernel (BoTorch's since 0.12) instead of Matern 5/2:
-    # only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
-    "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},  # round 5's default: the log-normal noise prior alone
-    "Bayesian+bls": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=-3.0)},
-    "Bayesian+botorch": {"prior": Prior(lengthscale_form="lognormal", lengthscale_shift=-3.0,
-                                        log_noise_mean=-5.0, log_noise_sd=1.0)},
+    # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
+    # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
+    "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},
 }
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+
+from benchmarks.tuner.suite import paired_cells
 
 
 def load_rows(paths: list[str]) -> dict:
@@ -31,25 +32,28 @@ def load_rows(paths: list[str]) -> dict:
     return rows
 
 
-def load(paths: list[str]) -> dict:
-    return {key: row["log10_regret"] for key, row in load_rows(paths).items()}
+def table(rows: dict, candidates: list[str], baseline: str, problems: list[str], budgets: list[int],
+          workers: int, seeds: range) -> str:
+    """The markdown table, each cell from the suite's own paired statistics (suite.paired_cells)."""
+    chosen = [r for r in rows.values() if r["workers"] == workers and r["seed"] in seeds]
+    out = ["| candidate | problem | " + " | ".join(f"budget {b}" for b in budgets) + " |",
+           "|---|---|" + "---|" * len(budgets)]
+    for candidate in candidates:
+        pair = [r for r in chosen if r["method"] in (candidate, baseline)]
+        found = {(c["problem"], c["budget"]): c for c in paired_cells(pair, budgets, ours=candidate)
+                 if c["peer"] == baseline}
+        for problem in problems:
+            out.append(f"| `{candidate}` | {problem} | "
+                       + " | ".join(_cell(found.get((problem, b)), len(seeds)) for b in budgets) + " |")
+    return "\n".join(out)
 
 
-def cell(curves: dict, problem: str, candidate: str, baseline: str, budget: int, workers: int,
-         seeds: range) -> str:
-    diffs = []
-    for seed in seeds:
-        a = curves.get((problem, candidate, workers, seed))
-        b = curves.get((problem, baseline, workers, seed))
-        if a is not None and b is not None and len(a) >= budget and len(b) >= budget:
-            diffs.append(a[budget - 1] - b[budget - 1])
-    if len(diffs) < 2:
+def _cell(c: dict | None, seeds: int) -> str:
+    if c is None:
         return "-"
-    mean = sum(diffs) / len(diffs)
-    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
-    verdict = "**win**" if mean < -2 * se else "**loss**" if mean > 2 * se else "tie"
-    note = "" if len(diffs) == len(seeds) else f" ({len(diffs)} seeds)"
-    return f"{mean:+.2f} ± {se:.2f} {verdict}{note}"
+    verdict = "tie" if c["verdict"] == "tie" else f"**{c['verdict']}**"
+    note = "" if c["seeds"] == seeds else f" ({c['seeds']} seeds)"
+    return f"{c['diff']:+.2f} ± {c['diff_se']:.2f} {verdict}{note}"
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -71,16 +75,9 @@ def main(argv: list[str] | None = None) -> str:
     if not (args.candidates and args.baseline and args.problems):
         parser.error("--candidates, --baseline and --problems are required (unless --pool)")
     first, last = (int(v) for v in args.seeds.split("-"))
-    seeds = range(first, last + 1)
-    budgets = [int(b) for b in args.budgets.split(",")]
-    curves = load(args.json.split(","))
-    out = ["| candidate | problem | " + " | ".join(f"budget {b}" for b in budgets) + " |",
-           "|---|---|" + "---|" * len(budgets)]
-    for candidate in args.candidates.split(","):
-        for problem in args.problems.split(","):
-            cells = [cell(curves, problem, candidate, args.baseline, b, args.workers, seeds) for b in budgets]
-            out.append(f"| `{candidate}` | {problem} | " + " | ".join(cells) + " |")
-    text = "\n".join(out)
+    text = table(load_rows(args.json.split(",")), args.candidates.split(","), args.baseline,
+                 args.problems.split(","), [int(b) for b in args.budgets.split(",")], args.workers,
+                 range(first, last + 1))
     print(text)
     return text
 

@@ -148,7 +148,6 @@ def test_preconditioned_refinement_climbs_log_ei():
     assert np.array_equal(np.delete(out, numeric), np.delete(start, numeric))
 
 
-
 def test_mixture_noise_prior_puts_its_weight_on_the_smooth_mode_and_starts_the_fit_in_both():
     prior = Prior(noise_form="mixture")
     t = np.linspace(-25.0, 5.0, 30001)

@@ -351,7 +351,6 @@ def _failure_code(error: Exception) -> str | None:
     return getattr(error, "cause_response_code", None)
 
 
-
 def _in_series_order(parts: list) -> tuple:
     """(steps, timestamps, values) arrays of several decoded segments, joined and ordered by (step,
     timestamp, value): the one order every series read returns."""
@@ -360,6 +359,7 @@ def _in_series_order(parts: list) -> tuple:
     steps, stamps, values = (np.concatenate(column) for column in zip(*parts))
     order = np.lexsort((values, stamps, steps))
     return steps[order], stamps[order], values[order]
+
 
 class MetricStore:
     def __init__(self, max_attempts: int = 15, sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
