@@ -61,6 +61,11 @@ from skytune.optimize.warping import WarpedGP, fit_input_warp
 @dataclass(frozen=True)
 class BayesianOptions:
     n_initial: int | None = None  # None: max(4, min(10, P + 1))
+    # "sobol": the initial design is the job's scrambled Sobol sequence; "center": a fresh job's
+    # first trial is the centre of the space (mid-range in each parameter's own scale, the middle
+    # category; Ax's default first point), then the Sobol sequence from its start; measured in
+    # round 7 (BENCHMARKS.md): not the default
+    first_point: str = "sobol"
     n_candidates: int = 1024
     n_local_per_scale: int = 64
     n_refine: int = 10
@@ -91,10 +96,6 @@ class BayesianOptions:
     # ``mcmc_max_points`` trials are completed (beyond, MAP: the latency budget); "map": the
     # single MAP fit (round 3's default)
     hyperparameters: str = "mcmc"
-    # "sobol": the initial design is the job's scrambled Sobol sequence; "center": a fresh job's
-    # first trial is the centre of the space (mid-range in each parameter's own scale, the middle
-    # category; Ax's default first point), then the Sobol sequence from its start
-    first_point: str = "sobol"
     mcmc_samples: int = 4
     mcmc_max_points: int = 64  # 0.14 s CPU at 64 x 6 (0.24 s at 100: over the 0.2 s budget)
 
