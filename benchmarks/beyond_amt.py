@@ -45,6 +45,7 @@ from skytune.optimize import Observation, parse_space, suggest  # noqa: E402
 from skytune.optimize.conditional import resolution_order  # noqa: E402
 from skytune.optimize.constraints import OutcomeConstraint  # noqa: E402
 from skytune.optimize.extended import Goal, Outcome, suggest_extended  # noqa: E402
+from skytune.optimize.gp import Prior  # noqa: E402
 from skytune.optimize.multiobjective import hypervolume  # noqa: E402
 
 
@@ -256,7 +257,8 @@ OURS = {"multiobjective": "skytune-ehvi", "conditional": "skytune", "constrained
 # default reference (30% inside the worst value observed instead of 10% past it), less exploration
 # (posterior standard deviations x 0.3 in EHVI), both, and BoTorch's front-based reference
 ABLATIONS = {"multiobjective": ["skytune-ehvi-tight", "skytune-ehvi-calm", "skytune-ehvi-tight-calm",
-                                "skytune-ehvi-known-ref-calm", "skytune-ehvi-front-ref"]}
+                                "skytune-ehvi-known-ref-calm", "skytune-ehvi-front-ref", "skytune-ehvi-r6"],
+             "constrained": ["skytune-r6"]}  # round 7: the single-objective model's round-6 choices
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,6 +383,9 @@ def make_method(name: str, problem: Problem, seed: int):
         return Skytune(problem, seed, "ehvi", ehvi_margin=-0.3, ehvi_sd_scale=0.3)
     if name == "skytune-ehvi-known-ref-calm":
         return Skytune(problem, seed, "ehvi", reference=problem.reference, ehvi_sd_scale=0.3)
+    if name in ("skytune-ehvi-r6", "skytune-r6"):  # round 7's candidate: the single-objective model's
+        # round-6 choices (mixture noise prior, winsorized objective values)
+        return Skytune(problem, seed, "ehvi", prior=Prior(noise_form="mixture"), output_transform="winsorize")
     if name == "skytune-flat":
         return SkytuneFlat(problem, seed)
     if name == "random":

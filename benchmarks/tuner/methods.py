@@ -157,6 +157,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+lognoise": {"prior": Prior()},  # round 5's default: the log-normal noise prior alone
     # Ax's Winsorize on top: the default since round 6 (BENCHMARKS.md)
     "Bayesian+wins": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"},
+    # round 7: Ax's first point, the centre of the space, before the Sobol design
+    "Bayesian+center": {"first_point": "center"},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
     # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},

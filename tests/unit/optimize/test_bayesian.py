@@ -52,6 +52,38 @@ def test_initial_design_is_sobol_then_the_model_takes_over():
     assert bayes == sobol
 
 
+MIXED_SPACE = parse_space({
+    "ContinuousParameterRanges": [{"Name": "lr", "MinValue": "1e-4", "MaxValue": "1", "ScalingType": "Logarithmic"}],
+    "IntegerParameterRanges": [{"Name": "units", "MinValue": "1", "MaxValue": "4"}],
+    "CategoricalParameterRanges": [{"Name": "act", "Values": ["relu", "tanh", "gelu"]}]})
+
+
+def test_center_first_tries_the_centre_then_the_whole_sobol_design():
+    picks = suggest("Bayesian", MIXED_SPACE, [], [], 5, seed=3, first_point="center")
+    # mid-range on the log scale, the integer tie broken upwards (as Ax does), the middle category
+    assert picks[0]["lr"] == pytest.approx(1e-2) and picks[0]["units"] == 3 and picks[0]["act"] == "tanh"
+    assert picks[1:] == suggest("Sobol", MIXED_SPACE, [], [], 4, seed=3)
+    # later calls continue the same design: trial k is Sobol point k - 1; the centre is one of the
+    # initial design's trials
+    assert count_initial(MIXED_SPACE) == 4
+    one_by_one = []
+    for _ in range(4):
+        one_by_one += suggest("Bayesian", MIXED_SPACE, [Observation(c, 1.0) for c in one_by_one], [], 1,
+                              seed=3, first_point="center")
+    assert one_by_one == picks[:4]
+
+
+def test_an_unknown_first_point_is_refused():
+    with pytest.raises(ValueError, match="first_point"):
+        suggest("Bayesian", MIXED_SPACE, [], [], 1, seed=3, first_point="middle")
+
+
+def test_center_first_keeps_sixteen_sobol_points_in_sixteen_cells():
+    picks = suggest("Bayesian", BRANIN_SPACE, [], [], 17, seed=7, first_point="center", n_initial=17)
+    cells = {(int((c["x1"] + 5) / 15 * 4), int(c["x2"] / 15 * 4)) for c in picks[1:]}
+    assert len(cells) == 16
+
+
 def _history(n):
     configs = BRANIN_SPACE.from_unit(np.random.default_rng(1).random((n, 2)))
     return [Observation(c, branin(c)) for c in configs]

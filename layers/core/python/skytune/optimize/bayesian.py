@@ -61,6 +61,11 @@ from skytune.optimize.warping import WarpedGP, fit_input_warp
 @dataclass(frozen=True)
 class BayesianOptions:
     n_initial: int | None = None  # None: max(4, min(10, P + 1))
+    # "sobol": the initial design is the job's scrambled Sobol sequence; "center": a fresh job's
+    # first trial is the centre of the space (mid-range in each parameter's own scale, the middle
+    # category; Ax's default first point), then the Sobol sequence from its start; measured in
+    # round 7 (BENCHMARKS.md): not the default
+    first_point: str = "sobol"
     n_candidates: int = 1024
     n_local_per_scale: int = 64
     n_refine: int = 10
@@ -113,6 +118,8 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
                      objective: Objective = "Minimize", index: int | None = None,
                      **options: Any) -> list[dict[str, Any]]:
     opts = BayesianOptions(**options)
+    if opts.first_point not in ("sobol", "center"):
+        raise ValueError("first_point must be sobol or center")
     sign = sign_for(objective)
     usable = [o for o in completed if space.contains(o.params)]
     pending = [p for p in pending if space.contains(p)]
@@ -129,7 +136,8 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     picks: list[dict[str, Any]] = []
     if n_sobol:
         taken = {space.key(o.params) for o in usable} | {space.key(p) for p in pending}
-        picks = initial_design(space, taken, n_sobol, index, seed)
+        picks = initial_design(space, taken, n_sobol, index, seed,
+                               center_first=opts.first_point == "center")
     if n_sobol == n:
         return picks
 
@@ -209,26 +217,39 @@ def _theta_bounds(structure: KernelStructure) -> list[tuple[float, float]]:
 INITIAL_DESIGN_LOOKAHEAD = 256
 
 
-def initial_design(space: SearchSpace, taken: set, n: int, index: int, seed: int
-                   ) -> list[dict[str, Any]]:
+def initial_design(space: SearchSpace, taken: set, n: int, index: int, seed: int, *,
+                   center_first: bool = False) -> list[dict[str, Any]]:
     """``n`` points of the job's Sobol sequence from position ``index`` on, skipping points whose
     configuration is already taken (on a small integer or categorical space several Sobol points
     snap to the same configuration). After ``INITIAL_DESIGN_LOOKAHEAD`` points without a new one
-    the point at ``index`` is returned as is (the caller replaces repeats, see ``suggest``)."""
+    the point at ``index`` is returned as is (the caller replaces repeats, see ``suggest``).
+
+    With ``center_first`` the job's trial 0 is the centre of the space and trial ``k`` the Sobol
+    point ``k - 1``, so the Sobol part keeps its balance (its first 2^m points are whole)."""
     picks: list[dict[str, Any]] = []
     taken = set(taken)
+    if center_first:
+        if index == 0 and n:
+            center = space.from_unit(np.full((1, space.dimension), 0.5))[0]
+            if space.key(center) not in taken:
+                picks.append(center)
+                taken.add(space.key(center))
+        else:
+            index -= 1
+    n -= len(picks)
+    found: list[dict[str, Any]] = []
     batch = max(16, 2 * n)
     start = index
-    while len(picks) < n and start < index + INITIAL_DESIGN_LOOKAHEAD:
+    while len(found) < n and start < index + INITIAL_DESIGN_LOOKAHEAD:
         for config in space.from_unit(sobol(start, batch, space.dimension, seed)):
             key = space.key(config)
-            if key not in taken and len(picks) < n:
-                picks.append(config)
+            if key not in taken and len(found) < n:
+                found.append(config)
                 taken.add(key)
         start += batch
-    if len(picks) < n:
-        picks += space.from_unit(sobol(index + len(picks), n - len(picks), space.dimension, seed))
-    return picks
+    if len(found) < n:
+        found += space.from_unit(sobol(index + len(found), n - len(found), space.dimension, seed))
+    return picks + found
 
 
 BOX_COX_LAMBDAS = np.linspace(-1.0, 1.0, 21)

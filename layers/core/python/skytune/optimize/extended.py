@@ -41,9 +41,10 @@ from typing import Any
 import numpy as np
 
 from skytune.optimize.acquisition import log_expected_improvement
+from skytune.optimize.bayesian import winsorize_outputs
 from skytune.optimize.conditional import embed, embedding_structure
 from skytune.optimize.constraints import OutcomeConstraint, is_feasible, log_probability_of_feasibility
-from skytune.optimize.gp import GaussianProcess, fit_hyperparameters
+from skytune.optimize.gp import GaussianProcess, Prior, fit_hyperparameters
 from skytune.optimize.history import usable_configs
 from skytune.optimize.multiobjective import (
     MAX_CELLS,
@@ -108,6 +109,11 @@ class ExtendedOptions:
     n_fit_starts: int = 2
     refine_rounds: int = 4
     refine_top: int = 3
+    # the single-objective strategy's model choices (skytune.optimize.bayesian); measured here in
+    # round 7 (BENCHMARKS.md, "Beyond AMT"): the GP hyperparameter prior, and "none" or
+    # "winsorize" for the objective values the GPs fit (constraint models are never clipped)
+    prior: Prior = Prior()
+    output_transform: str = "none"
 
 
 def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: Sequence[Mapping[str, Any]],
@@ -124,6 +130,8 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
         raise ValueError("ehvi_margin must be a number above -1")
     if not (math.isfinite(opts.ehvi_sd_scale) and opts.ehvi_sd_scale > 0.0):
         raise ValueError("ehvi_sd_scale must be a positive number")
+    if opts.output_transform not in ("none", "winsorize"):
+        raise ValueError("output_transform must be none or winsorize")
     if not objectives:
         raise ValueError("at least one objective is required")
     history = []
@@ -177,17 +185,18 @@ def _sobol_points(space: SearchSpace, taken: set, n: int, index: int, seed: int)
     return picks
 
 
-def _fit(x: np.ndarray, y: np.ndarray, space: SearchSpace, rng: np.random.Generator, starts: int
-         ) -> tuple[GaussianProcess, float, float]:
+def _fit(x: np.ndarray, y: np.ndarray, space: SearchSpace, rng: np.random.Generator, starts: int,
+         prior: Prior = Prior()) -> tuple[GaussianProcess, float, float]:
     """A GP on standardised ``y``; returns it with the mean and scale used."""
     mean, scale = float(np.mean(y)), float(max(np.std(y), 1e-12))
     structure = embedding_structure(space)
     z = (y - mean) / scale
     if len(z) > MAX_FIT_POINTS:  # as the Bayesian strategy: fit on a subset, condition on all
         rows = np.sort(rng.choice(len(z), MAX_FIT_POINTS, replace=False))
-        theta = fit_hyperparameters(x[rows], z[rows], structure, rng, n_starts=starts, climb_all_starts=False)
+        theta = fit_hyperparameters(x[rows], z[rows], structure, rng, prior, n_starts=starts,
+                                    climb_all_starts=False)
     else:
-        theta = fit_hyperparameters(x, z, structure, rng, n_starts=starts)
+        theta = fit_hyperparameters(x, z, structure, rng, prior, n_starts=starts)
     return GaussianProcess(x, z, theta, structure), mean, scale
 
 
@@ -223,19 +232,24 @@ class _Models:
                 self.constraint_models.append(None)  # too little to model: no pressure yet
                 continue
             values = np.array([history[i].metrics[c.metric] for i in rows])
-            self.constraint_models.append(_fit(x[rows], values, space, rng, opts.n_fit_starts))
+            self.constraint_models.append(_fit(x[rows], values, space, rng, opts.n_fit_starts, opts.prior))
 
         self.multi = len(objectives) > 1
         if self.multi and opts.acquisition == "parego":
             weights = rng.dirichlet(np.ones(len(objectives)))
             self.weights = weights
             target = self._chebyshev(y)
-            self.objective_models = [_fit(x, target, space, rng, opts.n_fit_starts)]
+            self.objective_models = [_fit(x, self._fitted(target), space, rng, opts.n_fit_starts, opts.prior)]
         else:
-            self.objective_models = [_fit(x, y[:, j], space, rng, opts.n_fit_starts)
+            self.objective_models = [_fit(x, self._fitted(y[:, j]), space, rng, opts.n_fit_starts, opts.prior)
                                      for j in range(y.shape[1])]
         self.fantasy_y: list[np.ndarray] = []
         self._box: tuple[np.ndarray, float] | None = None
+
+    def _fitted(self, values: np.ndarray) -> np.ndarray:
+        """What an objective GP fits. Normalisation, the front and the reference point keep the
+        values as observed."""
+        return winsorize_outputs(values) if self.opts.output_transform == "winsorize" else values
 
     def _chebyshev(self, y: np.ndarray) -> np.ndarray:
         weighted = y * self.weights
