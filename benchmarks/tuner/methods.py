@@ -159,6 +159,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+wins": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"},
     # round 7: Ax's first point, the centre of the space, before the Sobol design
     "Bayesian+center": {"first_point": "center"},
+    # the same on spaces of 8 or more parameters only (first_point="auto")
+    "Bayesian+center8": {"first_point": "auto"},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
     # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},

@@ -73,6 +73,15 @@ def test_center_first_tries_the_centre_then_the_whole_sobol_design():
     assert one_by_one == picks[:4]
 
 
+def test_auto_first_point_uses_the_centre_from_eight_parameters_on():
+    wide = parse_space({"ContinuousParameterRanges": [
+        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "2"} for i in range(8)]})
+    assert suggest("Bayesian", wide, [], [], 1, seed=3, first_point="auto")[0] == {f"x{i}": 1.0 for i in range(8)}
+    # below the threshold "auto" is the plain Sobol design
+    assert (suggest("Bayesian", MIXED_SPACE, [], [], 3, seed=3, first_point="auto")
+            == suggest("Sobol", MIXED_SPACE, [], [], 3, seed=3))
+
+
 def test_an_unknown_first_point_is_refused():
     with pytest.raises(ValueError, match="first_point"):
         suggest("Bayesian", MIXED_SPACE, [], [], 1, seed=3, first_point="middle")

@@ -63,9 +63,11 @@ class BayesianOptions:
     n_initial: int | None = None  # None: max(4, min(10, P + 1))
     # "sobol": the initial design is the job's scrambled Sobol sequence; "center": a fresh job's
     # first trial is the centre of the space (mid-range in each parameter's own scale, the middle
-    # category; Ax's default first point), then the Sobol sequence from its start; measured in
-    # round 7 (BENCHMARKS.md): not the default
+    # category; Ax's default first point), then the Sobol sequence from its start; "auto": the
+    # centre on spaces of at least center_min_dim parameters. Both measured in round 7 and not
+    # adopted (BENCHMARKS.md)
     first_point: str = "sobol"
+    center_min_dim: int = 8
     n_candidates: int = 1024
     n_local_per_scale: int = 64
     n_refine: int = 10
@@ -99,6 +101,10 @@ class BayesianOptions:
     mcmc_samples: int = 4
     mcmc_max_points: int = 64  # 0.14 s CPU at 64 x 6 (0.24 s at 100: over the 0.2 s budget)
 
+    def center_first(self, space: SearchSpace) -> bool:
+        return self.first_point == "center" or (self.first_point == "auto"
+                                                  and space.dimension >= self.center_min_dim)
+
     def initial_count(self, space: SearchSpace) -> int:
         if self.n_initial is not None:
             return self.n_initial
@@ -118,8 +124,8 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
                      objective: Objective = "Minimize", index: int | None = None,
                      **options: Any) -> list[dict[str, Any]]:
     opts = BayesianOptions(**options)
-    if opts.first_point not in ("sobol", "center"):
-        raise ValueError("first_point must be sobol or center")
+    if opts.first_point not in ("sobol", "center", "auto"):
+        raise ValueError("first_point must be sobol, center or auto")
     sign = sign_for(objective)
     usable = [o for o in completed if space.contains(o.params)]
     pending = [p for p in pending if space.contains(p)]
@@ -137,7 +143,7 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     if n_sobol:
         taken = {space.key(o.params) for o in usable} | {space.key(p) for p in pending}
         picks = initial_design(space, taken, n_sobol, index, seed,
-                               center_first=opts.first_point == "center")
+                               center_first=opts.center_first(space))
     if n_sobol == n:
         return picks
 
