@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from skytune.optimize.acquisition import log_expected_improvement
-from skytune.optimize.bayesian import winsorize_outputs
+from skytune.optimize.bayesian import initial_design, winsorize_outputs
 from skytune.optimize.conditional import embed, embedding_structure
 from skytune.optimize.constraints import OutcomeConstraint, is_feasible, log_probability_of_feasibility
 from skytune.optimize.gp import GaussianProcess, Prior, fit_hyperparameters
@@ -152,7 +152,7 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
     picks: list[dict[str, Any]] = []
     n_sobol = n if len(successes) < 2 else min(n, max(0, n_initial - len(history) - len(running)))
     if n_sobol:
-        picks = replace_repeats(space, _sobol_points(space, taken, n_sobol, index, seed), taken, rng)
+        picks = replace_repeats(space, initial_design(space, taken, n_sobol, index, seed), taken, rng)
     if n_sobol == n:
         return picks
 
@@ -169,20 +169,6 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _sobol_points(space: SearchSpace, taken: set, n: int, index: int, seed: int) -> list[dict[str, Any]]:
-    picks: list[dict[str, Any]] = []
-    start = index
-    while len(picks) < n and start < index + 256:
-        for config in space.from_unit(sobol(start, 16, space.dimension, seed)):
-            if space.key(config) not in taken and len(picks) < n:
-                picks.append(config)
-                taken = taken | {space.key(config)}
-        start += 16
-    while len(picks) < n:  # a nearly exhausted space: the caller's distinct-point pass decides
-        picks += space.from_unit(sobol(index + len(picks), 1, space.dimension, seed))
-    return picks
 
 
 def _fit(x: np.ndarray, y: np.ndarray, space: SearchSpace, rng: np.random.Generator, starts: int,
