@@ -61,12 +61,12 @@ from skytune.optimize.warping import WarpedGP, fit_input_warp
 @dataclass(frozen=True)
 class BayesianOptions:
     n_initial: int | None = None  # None: max(4, min(10, P + 1))
-    # "sobol": the initial design is the job's scrambled Sobol sequence; "center": a fresh job's
-    # first trial is the centre of the space (mid-range in each parameter's own scale, the middle
-    # category; Ax's default first point), then the Sobol sequence from its start; "auto": the
-    # centre on spaces of at least center_min_dim parameters. Both measured in round 7 and not
-    # adopted (BENCHMARKS.md)
-    first_point: str = "sobol"
+    # "center" (default since round 8, BENCHMARKS.md: better on griewank12 and ackley20, where Ax
+    # led by it, and no suite cell worse): a fresh job's first trial is the centre of the space
+    # (mid-range in each parameter's own scale, the middle category; Ax's default first point),
+    # then the job's scrambled Sobol sequence from its start; "sobol": the Sobol sequence alone
+    # (rounds 1-7); "auto": the centre on spaces of at least center_min_dim parameters
+    first_point: str = "center"
     center_min_dim: int = 8
     n_candidates: int = 1024
     n_local_per_scale: int = 64
