@@ -167,3 +167,16 @@ def test_integer_and_log_inputs_reach_the_optimum(objective):
     best = min(observations, key=lambda o: sign * o.value)
     assert best.params["layers"] == 4
     assert abs(math.log10(best.params["lr"]) + 3) < 0.2
+
+
+def test_a_warm_started_job_fills_its_initial_design_with_the_centre_unless_a_parent_ran_it():
+    parents = _history(2)  # fewer than the 4 of the initial design
+    centre = {"x1": 2.5, "x2": 7.5}
+    assert suggest("Bayesian", BRANIN_SPACE, parents, [], 1, seed=3, index=0) == [centre]
+    with_centre = parents + [Observation(centre, branin(centre))]
+    first = suggest("Bayesian", BRANIN_SPACE, with_centre, [], 1, seed=3, index=0)
+    assert first != [centre] and first == suggest("Sobol", BRANIN_SPACE, [], [], 1, seed=3)
+    # parents holding the whole initial design: the model picks trial 1
+    many = _history(6)
+    assert suggest("Bayesian", BRANIN_SPACE, many, [], 1, seed=3, index=0) not in (
+        [centre], suggest("Sobol", BRANIN_SPACE, [], [], 1, seed=3))
