@@ -166,6 +166,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the current default with the centre first: the comparison round 7 meant to make
     "Bayesian+wins+center": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize",
                              "first_point": "center"},
+    # round 8: the default (since round 8 the centre first) with EI averaged over the ensemble
+    "Bayesian+iei": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize",
+                     "first_point": "center", "ensemble_acquisition": "average"},
+    # round 8: the default with Ax's initialisation budget (5 trials: the centre and 4 Sobol points,
+    # whatever the dimension) instead of max(4, min(10, P + 1))
+    "Bayesian+init5": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize",
+                       "first_point": "center", "n_initial": 5},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
     # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},
@@ -182,14 +189,17 @@ if os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf":  # an experiment: the whole 
     _gp.matern52 = _rbf
 
 
+SETTINGS_OF_THE_DAY = {"prior": Prior(), "output_transform": "none", "first_point": "sobol"}
+
+
 def make_method(name: str, problem: Problem, seed: int, parallel: bool):
     if (name == "Bayesian+rbf") != (os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf"):
         raise SystemExit("Bayesian+rbf runs alone, in a process started with SKYTUNE_BENCH_KERNEL=rbf")
     if name in VARIANTS:
         # variants were measured with the settings of their day (rounds 2-5: Prior(), no output
-        # transform) unless they set their own
-        return SkytuneMethod("Bayesian", problem, seed,
-                             **{"prior": Prior(), "output_transform": "none", **VARIANTS[name]})
+        # transform; rounds 2-7: the Sobol design first) unless they set their own, so a stored
+        # row is what its command reproduces after later defaults change
+        return SkytuneMethod("Bayesian", problem, seed, **{**SETTINGS_OF_THE_DAY, **VARIANTS[name]})
     if name == "Ax":
         return AxMethod(problem, seed, parallel)
     if name in OPTUNA_METHODS:

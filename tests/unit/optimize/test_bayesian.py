@@ -180,3 +180,49 @@ def test_a_warm_started_job_fills_its_initial_design_with_the_centre_unless_a_pa
     many = _history(6)
     assert suggest("Bayesian", BRANIN_SPACE, many, [], 1, seed=3, index=0) not in (
         [centre], suggest("Sobol", BRANIN_SPACE, [], [], 1, seed=3))
+
+
+def _ensemble(n_points=12, seed=0):
+    from skytune.optimize.bayesian import kernel_structure
+    from skytune.optimize.gp import EnsembleGP, GaussianProcess
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((n_points, 2))
+    y = np.sin(6 * x[:, 0]) + x[:, 1] ** 2
+    y = (y - y.mean()) / y.std()
+    structure = kernel_structure(BRANIN_SPACE)
+    thetas = [np.array([np.log(l0), np.log(l1), 0.0, np.log(1e-4)]) for l0, l1 in
+              [(0.2, 0.5), (0.05, 0.3), (0.6, 1.2)]]
+    return EnsembleGP([GaussianProcess(x, y, t, structure) for t in thetas]), x, y
+
+
+def test_averaged_ei_is_the_log_of_the_members_mean_ei_with_its_exact_gradient():
+    from skytune.optimize.bayesian import _Acquisition
+
+    gp, x, y = _ensemble()
+    best = float(np.min(gp.predict(x)[0]))
+    averaged = _Acquisition("ei", best, 2.0, average=True)
+    xs = np.random.default_rng(5).random((40, 2))
+    members = np.stack([np.exp(averaged(*m.predict(xs))) for m in gp.members])
+    assert np.allclose(averaged.score(gp, xs), np.log(members.mean(axis=0)))
+    # not the moment-matched mixture's EI: the members disagree here
+    moments = _Acquisition("ei", best, 2.0)
+    assert np.max(np.abs(averaged.score(gp, xs) - moments.score(gp, xs))) > 0.05
+    value, grad = averaged.score_with_gradient(gp, xs[:5])
+    assert np.allclose(value, averaged.score(gp, xs[:5]))
+    h = 1e-6
+    for d in range(2):
+        step = np.zeros(2)
+        step[d] = h
+        numeric = (averaged.score(gp, xs[:5] + step) - averaged.score(gp, xs[:5] - step)) / (2 * h)
+        assert np.allclose(grad[:, d], numeric, rtol=1e-4, atol=1e-6)
+
+
+def test_averaged_ei_is_an_option_and_unknown_values_are_refused():
+    completed = _history(10)
+    differ = [suggest("Bayesian", BRANIN_SPACE, completed[:n], [], 1, seed=4)
+              != suggest("Bayesian", BRANIN_SPACE, completed[:n], [], 1, seed=4, ensemble_acquisition="average")
+              for n in (6, 8, 10)]
+    assert any(differ)
+    with pytest.raises(ValueError, match="ensemble_acquisition"):
+        suggest("Bayesian", BRANIN_SPACE, completed, [], 1, seed=4, ensemble_acquisition="mean")

@@ -69,3 +69,18 @@ def test_paired_table_pairs_by_seed_takes_the_longest_run_and_reads_a_seed_range
     table = paired.main(["--json", f"{first},{second}", "--candidates", "new", "--baseline", "old",
                          "--problems", "p", "--budgets", "2", "--seeds", "3-6"])
     assert "| `new` | p | +0.10 ± 0.06 tie (3 seeds) |" in table
+
+
+def test_a_variant_runs_the_settings_of_its_day_after_the_defaults_change():
+    from benchmarks.tuner.methods import make_method
+    from benchmarks.tuner.problems import PROBLEMS
+    from skytune.optimize.gp import Prior
+
+    problem = PROBLEMS["branin"]
+    # round 6-7's default, measured with the Sobol design first: the centre default (round 8) must
+    # not leak into it, or re-running its command would not reproduce the stored rows
+    wins = make_method("Bayesian+wins", problem, 0, parallel=False)
+    assert wins.options["first_point"] == "sobol" and wins.options["output_transform"] == "winsorize"
+    assert wins.options["prior"] == Prior(noise_form="mixture")
+    assert make_method("Bayesian+mcmc", problem, 0, parallel=False).options["prior"] == Prior()
+    assert make_method("Bayesian+wins+center", problem, 0, parallel=False).options["first_point"] == "center"
