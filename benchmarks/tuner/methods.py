@@ -189,7 +189,7 @@ if os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf":  # an experiment: the whole 
     _gp.matern52 = _rbf
 
 
-SETTINGS_OF_THE_DAY = {"prior": Prior(), "output_transform": "none", "first_point": "sobol"}
+SETTINGS_OF_THE_DAY = {"prior": Prior(), "output_transform": "none", "first_point": "sobol", "n_initial": None}
 
 
 def make_method(name: str, problem: Problem, seed: int, parallel: bool):
@@ -197,8 +197,9 @@ def make_method(name: str, problem: Problem, seed: int, parallel: bool):
         raise SystemExit("Bayesian+rbf runs alone, in a process started with SKYTUNE_BENCH_KERNEL=rbf")
     if name in VARIANTS:
         # variants were measured with the settings of their day (rounds 2-5: Prior(), no output
-        # transform; rounds 2-7: the Sobol design first) unless they set their own, so a stored
-        # row is what its command reproduces after later defaults change
+        # transform; rounds 2-7: the Sobol design first, max(4, min(10, P + 1)) initial trials)
+        # unless they set their own, so a stored row is what its command reproduces after later
+        # defaults change
         return SkytuneMethod("Bayesian", problem, seed, **{**SETTINGS_OF_THE_DAY, **VARIANTS[name]})
     if name == "Ax":
         return AxMethod(problem, seed, parallel)

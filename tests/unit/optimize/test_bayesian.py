@@ -46,7 +46,8 @@ def test_maximise_is_minimise_of_the_negation():
 
 def test_initial_design_is_the_centre_then_sobol_then_the_model_takes_over():
     n0 = count_initial(BRANIN_SPACE)
-    assert n0 == 4
+    assert n0 == 5  # since round 8 (Ax's budget); rounds 1-7: max(4, min(10, P + 1)) = 4 here
+    assert count_initial(BRANIN_SPACE, n_initial=None) == 4
     sobol = suggest("Sobol", BRANIN_SPACE, [], [], n0, seed=3)
     bayes = suggest("Bayesian", BRANIN_SPACE, [], [], n0, seed=3)
     # the default since round 8 (BENCHMARKS.md): the centre first, as Ax does
@@ -71,12 +72,12 @@ def test_center_first_tries_the_centre_then_the_whole_sobol_design():
     assert picks[1:] == suggest("Sobol", MIXED_SPACE, [], [], 4, seed=3)
     # later calls continue the same design: trial k is Sobol point k - 1; the centre is one of the
     # initial design's trials
-    assert count_initial(MIXED_SPACE) == 4
+    assert count_initial(MIXED_SPACE) == 5
     one_by_one = []
-    for _ in range(4):
+    for _ in range(5):
         one_by_one += suggest("Bayesian", MIXED_SPACE, [Observation(c, 1.0) for c in one_by_one], [], 1,
                               seed=3, first_point="center")
-    assert one_by_one == picks[:4]
+    assert one_by_one == picks
 
 
 def test_auto_first_point_uses_the_centre_from_eight_parameters_on():
@@ -170,7 +171,7 @@ def test_integer_and_log_inputs_reach_the_optimum(objective):
 
 
 def test_a_warm_started_job_fills_its_initial_design_with_the_centre_unless_a_parent_ran_it():
-    parents = _history(2)  # fewer than the 4 of the initial design
+    parents = _history(2)  # fewer than the 5 of the initial design
     centre = {"x1": 2.5, "x2": 7.5}
     assert suggest("Bayesian", BRANIN_SPACE, parents, [], 1, seed=3, index=0) == [centre]
     with_centre = parents + [Observation(centre, branin(centre))]

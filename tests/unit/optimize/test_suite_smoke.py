@@ -83,4 +83,6 @@ def test_a_variant_runs_the_settings_of_its_day_after_the_defaults_change():
     assert wins.options["first_point"] == "sobol" and wins.options["output_transform"] == "winsorize"
     assert wins.options["prior"] == Prior(noise_form="mixture")
     assert make_method("Bayesian+mcmc", problem, 0, parallel=False).options["prior"] == Prior()
+    assert wins.options["n_initial"] is None  # rounds 1-7's max(4, min(10, P + 1)), not round 8's 5
     assert make_method("Bayesian+wins+center", problem, 0, parallel=False).options["first_point"] == "center"
+    assert make_method("Bayesian+init5", problem, 0, parallel=False).options["n_initial"] == 5

@@ -60,7 +60,10 @@ from skytune.optimize.warping import WarpedGP, fit_input_warp
 
 @dataclass(frozen=True)
 class BayesianOptions:
-    n_initial: int | None = None  # None: max(4, min(10, P + 1))
+    # Trials of the initial design, whatever the number of parameters P (default since round 8:
+    # 5, Ax's initialisation budget, better than rounds 1-7's max(4, min(10, P + 1)) on
+    # styblinski10, hartmann6 and levy6int and nowhere worse, BENCHMARKS.md); None: that old rule
+    n_initial: int | None = 5
     # "center" (default since round 8, BENCHMARKS.md: better on griewank12 and ackley20, where Ax
     # led by it, and no suite cell worse): a fresh job's first trial is the centre of the space
     # (mid-range in each parameter's own scale, the middle category; Ax's default first point),

@@ -100,7 +100,7 @@ class ExtendedOptions:
     # of the range; and a factor on the posterior standard deviations EHVI sees (< 1 explores less)
     ehvi_margin: float = 0.1
     ehvi_sd_scale: float = 1.0
-    n_initial: int | None = None  # None: max(4, min(10, P + 1)), as the Bayesian strategy
+    n_initial: int | None = None  # None: max(4, min(10, P + 1)), the Bayesian strategy's rule of rounds 1-7
     n_candidates: int = 1024
     n_local: int = 64
     mc_samples: int = 32
