@@ -532,6 +532,6 @@ def _is_taken(point: np.ndarray, taken: np.ndarray) -> bool:
 
 
 def count_initial(space: SearchSpace, **options: Any) -> int:
-    """How many trials the Bayesian strategy spends on its Sobol initial design."""
+    """How many trials the Bayesian strategy spends on its initial design (the centre, then Sobol points)."""
     return BayesianOptions(**options).initial_count(space)
 
