@@ -360,18 +360,15 @@ class _Acquisition:
     def score(self, gp: "GaussianProcess | EnsembleGP", xs: np.ndarray) -> np.ndarray:
         if self._averages(gp):
             values = np.stack([self(*member.predict(xs)) for member in gp.members])
-            return _log_mean_exp(values)
+            return _log_mean_exp(values)[0]
         return self(*gp.predict(xs))
 
     def score_with_gradient(self, gp: "GaussianProcess | EnsembleGP", xs: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
         if self._averages(gp):
             parts = [self.with_gradient(*member.predict_with_gradient(xs)) for member in gp.members]
-            values = np.stack([v for v, _ in parts])
-            grads = np.stack([g for _, g in parts])
-            weights = np.exp(values - values.max(axis=0))
-            weights /= weights.sum(axis=0)
-            return _log_mean_exp(values), np.einsum("kn,knd->nd", weights, grads)
+            value, weights = _log_mean_exp(np.stack([v for v, _ in parts]))
+            return value, np.einsum("kn,knd->nd", weights, np.stack([g for _, g in parts]))
         return self.with_gradient(*gp.predict_with_gradient(xs))
 
     def _averages(self, gp) -> bool:
@@ -461,9 +458,14 @@ def _maximise_acquisition(space: SearchSpace, gp: GaussianProcess, rng: np.rando
     return space.features_from_unit(rng.random((1, space.dimension)))[0]
 
 
-def _log_mean_exp(values: np.ndarray) -> np.ndarray:
+def _log_mean_exp(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log(mean_k exp(values[k])) over axis 0, and the weights exp(values[k]) / sum_k exp(values[k])
+    (its gradient is their weighted sum of the members' gradients). By hand: scipy.special's
+    logsumexp does not fit the Lambda layer (see acquisition.py)."""
     top = values.max(axis=0)
-    return top + np.log(np.mean(np.exp(values - top), axis=0))
+    scaled = np.exp(values - top)
+    total = scaled.sum(axis=0)
+    return top + np.log(total / len(values)), scaled / total
 
 
 def _refine_starts(scores: np.ndarray, n_more: int, rng: np.random.Generator) -> np.ndarray:
