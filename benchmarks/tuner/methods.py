@@ -128,6 +128,9 @@ ALL_METHODS = ("Bayesian", "OptunaGP", "OptunaTPE", "Random")
 
 # Candidate settings of skytune's Bayesian strategy, measured against the default on the suite's
 # development problems (``--methods Bayesian,<variant> --ours <variant>``; BENCHMARKS.md).
+# rounds 6-7's default model (the mixture noise prior, winsorized outputs); round 8's variants add to it
+ROUND7_DEFAULT: dict[str, Any] = {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"}
+
 VARIANTS: dict[str, dict[str, Any]] = {
     # rounds 2-3 measured these with a single MAP fit (round 3's default), hence "map" here
     "Bayesian+ei": {"acquisition": "ei", "hyperparameters": "map"},  # round 3's default
@@ -156,7 +159,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+mixnoise10": {"prior": Prior(noise_form="mixture", smooth_noise_weight=0.1)},  # round 6's first default
     "Bayesian+lognoise": {"prior": Prior()},  # round 5's default: the log-normal noise prior alone
     # Ax's Winsorize on top: the default since round 6 (BENCHMARKS.md)
-    "Bayesian+wins": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"},
+    "Bayesian+wins": ROUND7_DEFAULT,
     # round 7: Ax's first point, the centre of the space, before the Sobol design. These two set only
     # first_point, so make_method gave them round 5's model (Prior(), no output transform): round 7
     # measured them against the current default by mistake (BENCHMARKS.md says so)
@@ -164,15 +167,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the same on spaces of 8 or more parameters only (first_point="auto")
     "Bayesian+center8": {"first_point": "auto"},
     # the current default with the centre first: the comparison round 7 meant to make
-    "Bayesian+wins+center": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize",
-                             "first_point": "center"},
+    "Bayesian+wins+center": {**ROUND7_DEFAULT, "first_point": "center"},
     # round 8: the default (since round 8 the centre first) with EI averaged over the ensemble
-    "Bayesian+iei": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize",
-                     "first_point": "center", "ensemble_acquisition": "average"},
+    "Bayesian+iei": {**ROUND7_DEFAULT, "first_point": "center", "ensemble_acquisition": "average"},
     # round 8: the default with Ax's initialisation budget (5 trials: the centre and 4 Sobol points,
     # whatever the dimension) instead of max(4, min(10, P + 1))
-    "Bayesian+init5": {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize",
-                       "first_point": "center", "n_initial": 5},
+    "Bayesian+init5": {**ROUND7_DEFAULT, "first_point": "center", "n_initial": 5},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
     # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},
