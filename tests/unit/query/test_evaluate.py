@@ -280,3 +280,12 @@ def test_compiled_filter_is_reused():
     expr = parse_filter("params.lr < 1")
     assert expr.compile() is expr.compile()
     assert expr == parse_filter("params.lr < 1")  # the cache does not take part in equality
+
+
+def test_in_on_a_list_or_object_valued_parameter_is_false_not_an_error():
+    # a parameter logged as a JSON list or object: unhashable, so never looked up in the literal set
+    # (found by tests/unit/index/test_differential.py, whose scan raised TypeError here)
+    target = run("run-2", params={"layers": [64, 32], "opt": {"name": "adam"}})
+    assert holds("params.layers IN (64, 'a')", target) is False
+    assert holds("params.opt IN ('adam')", target) is False
+    assert holds("params.layers NOT IN (64)", target) is True  # present, and not one of the literals

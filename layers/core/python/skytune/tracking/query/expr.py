@@ -219,10 +219,12 @@ class InList(Expr):
             by_kind[kind_of(literal)].add(literal)
         # Separate sets per kind: True == 1 and hash(True) == hash(1), but true IN (1) is false.
         sets = {kind: frozenset(values) for kind, values in by_kind.items()}
-        empty: frozenset[object] = frozenset()
 
         def member(value: object) -> bool:
-            return value in sets.get(kind_of(value), empty)
+            # Only a number, string or boolean can equal a literal; anything else (a missing value,
+            # a list or object logged as a parameter) is not looked up, since it may be unhashable
+            members = sets.get(kind_of(value))
+            return members is not None and value in members
 
         if self.negated:
             return _lift(self.field, _negate(member), negative=True)
