@@ -227,3 +227,13 @@ def test_averaged_ei_is_an_option_and_unknown_values_are_refused():
     assert any(differ)
     with pytest.raises(ValueError, match="ensemble_acquisition"):
         suggest("Bayesian", BRANIN_SPACE, completed, [], 1, seed=4, ensemble_acquisition="mean")
+
+
+@pytest.mark.parametrize("option", ["output_transform", "trust_region", "input_warp", "hyperparameters",
+                                    "acquisition", "first_point", "ensemble_acquisition"])
+def test_every_choice_option_refuses_an_unknown_value_before_any_work(option):
+    # Before round 9, an unknown output_transform, trust_region or input_warp silently ran as
+    # "none"/"off" (a typo in a benchmark variant measured the default under another name).
+    # An empty history: the refusal must not depend on reaching the model fit.
+    with pytest.raises(ValueError, match=f"{option} must be one of .*not 'bogus'"):
+        suggest("Bayesian", BRANIN_SPACE, [], [], 1, seed=4, **{option: "bogus"})

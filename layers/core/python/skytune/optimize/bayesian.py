@@ -58,6 +58,17 @@ from skytune.optimize.space import CategoricalParameter, SearchSpace
 from skytune.optimize.warping import WarpedGP, fit_input_warp
 
 
+_CHOICES = {
+    "first_point": ("center", "sobol", "auto"),
+    "output_transform": ("winsorize", "none", "power"),
+    "acquisition": ("ei", "portfolio", "pi", "lcb"),
+    "trust_region": ("off", "auto"),
+    "input_warp": ("none", "kumaraswamy"),
+    "hyperparameters": ("mcmc", "map"),
+    "ensemble_acquisition": ("moments", "average"),
+}
+
+
 @dataclass(frozen=True)
 class BayesianOptions:
     # Trials of the initial design, whatever the number of parameters P (default since round 8:
@@ -108,6 +119,14 @@ class BayesianOptions:
     mcmc_samples: int = 4
     mcmc_max_points: int = 64  # 0.14 s CPU at 64 x 6 (0.24 s at 100: over the 0.2 s budget)
 
+    def __post_init__(self) -> None:
+        # Refused here, before any work: an unknown value used to fall through to the default
+        # branch (a misspelt output_transform ran "none" under the variant's name)
+        for option, choices in _CHOICES.items():
+            value = getattr(self, option)
+            if value not in choices:
+                raise ValueError(f"{option} must be one of {', '.join(choices)}, not {value!r}")
+
     def center_first(self, space: SearchSpace) -> bool:
         return self.first_point == "center" or (self.first_point == "auto"
                                                   and space.dimension >= self.center_min_dim)
@@ -131,10 +150,6 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
                      objective: Objective = "Minimize", index: int | None = None,
                      **options: Any) -> list[dict[str, Any]]:
     opts = BayesianOptions(**options)
-    if opts.first_point not in ("sobol", "center", "auto"):
-        raise ValueError("first_point must be sobol, center or auto")
-    if opts.ensemble_acquisition not in ("moments", "average"):
-        raise ValueError("ensemble_acquisition must be moments or average")
     sign = sign_for(objective)
     usable = [o for o in completed if space.contains(o.params)]
     pending = [p for p in pending if space.contains(p)]
@@ -160,7 +175,7 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     x = space.to_features([o.params for o in usable])
     worst = max(sign * o.value for o in successes)
     y_raw = np.array([sign * o.value if o.is_success else worst for o in usable])
-    y = {"power": warp_outputs, "winsorize": winsorize_outputs}.get(opts.output_transform, np.copy)(y_raw)
+    y = {"power": warp_outputs, "winsorize": winsorize_outputs, "none": np.copy}[opts.output_transform](y_raw)
     y = (y - y.mean()) / max(y.std(), 1e-12)
 
     fit_idx, long_history = np.arange(len(y)), len(y) > opts.max_fit_points
@@ -173,8 +188,6 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
         thetas = slice_sample_hyperparameters(x, y, structure, theta, rng, opts.prior,
                                               n_samples=opts.mcmc_samples)
         gp = EnsembleGP([gp] + [GaussianProcess(x, y, t, structure) for t in thetas])
-    elif opts.hyperparameters not in ("map", "mcmc"):
-        raise ValueError(f"hyperparameters must be map or mcmc, not {opts.hyperparameters!r}")
     if opts.input_warp == "kumaraswamy" and space.dimension <= opts.input_warp_max_dim:
         gp = _warped(space, x, y, fit_idx, theta, structure, opts)
 
