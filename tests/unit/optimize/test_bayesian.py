@@ -237,3 +237,24 @@ def test_every_choice_option_refuses_an_unknown_value_before_any_work(option):
     # An empty history: the refusal must not depend on reaching the model fit.
     with pytest.raises(ValueError, match=f"{option} must be one of .*not 'bogus'"):
         suggest("Bayesian", BRANIN_SPACE, [], [], 1, seed=4, **{option: "bogus"})
+
+
+def test_coordinate_moves_redraw_one_or_two_parameters_of_a_centre():
+    from skytune.optimize.bayesian import _coordinate_moves
+    rng = np.random.default_rng(5)
+    centres = MIXED_SPACE.features_from_unit(rng.random((3, MIXED_SPACE.dimension)))
+    moves = _coordinate_moves(MIXED_SPACE, centres, 400, rng, None)
+    blocks = MIXED_SPACE.feature_blocks()
+
+    def changed(row, centre):
+        return sum(not np.array_equal(row[s:s + w], centre[s:s + w]) for s, w in blocks)
+
+    counts = [min(changed(row, c) for c in centres) for row in moves]
+    assert max(counts) <= 2
+    assert {1, 2} <= set(counts)  # both move sizes happen (0: a redraw that hit the same value)
+    # each parameter is redrawn across its whole range: the 3 categories, the 4 integers, and
+    # log-scaled rates below and above the centres'
+    for s, w in blocks[1:]:
+        assert len({tuple(r) for r in moves[:, s:s + w]}) == (3 if w == 3 else 4)
+    assert moves[:, 0].min() < centres[:, 0].min() and moves[:, 0].max() > centres[:, 0].max()
+    assert np.array_equal(MIXED_SPACE.snap_features(moves), moves)
