@@ -196,7 +196,8 @@ if os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf":  # an experiment: the whole 
     _gp.matern52 = _rbf
 
 
-SETTINGS_OF_THE_DAY = {"prior": Prior(), "output_transform": "none", "first_point": "sobol", "n_initial": None}
+SETTINGS_OF_THE_DAY = {"prior": Prior(), "output_transform": "none", "first_point": "sobol", "n_initial": None,
+                       "trust_region": "off"}
 
 
 def make_method(name: str, problem: Problem, seed: int, parallel: bool):
@@ -204,7 +205,8 @@ def make_method(name: str, problem: Problem, seed: int, parallel: bool):
         raise SystemExit("Bayesian+rbf runs alone, in a process started with SKYTUNE_BENCH_KERNEL=rbf")
     if name in VARIANTS:
         # variants were measured with the settings of their day (rounds 2-5: Prior(), no output
-        # transform; rounds 2-7: the Sobol design first, max(4, min(10, P + 1)) initial trials)
+        # transform; rounds 2-7: the Sobol design first, max(4, min(10, P + 1)) initial trials;
+        # rounds 2-8: no trust region)
         # unless they set their own, so a stored row is what its command reproduces after later
         # defaults change
         return SkytuneMethod("Bayesian", problem, seed, **{**SETTINGS_OF_THE_DAY, **VARIANTS[name]})

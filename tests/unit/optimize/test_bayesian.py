@@ -258,3 +258,23 @@ def test_coordinate_moves_redraw_one_or_two_parameters_of_a_centre():
         assert len({tuple(r) for r in moves[:, s:s + w]}) == (3 if w == 3 else 4)
     assert moves[:, 0].min() < centres[:, 0].min() and moves[:, 0].max() > centres[:, 0].max()
     assert np.array_equal(MIXED_SPACE.snap_features(moves), moves)
+
+
+def test_the_default_searches_a_trust_region_from_eight_parameters_on():
+    # round 9's default (BENCHMARKS.md): TuRBO's trust region on spaces of >= 8 parameters only
+    rng = np.random.default_rng(11)
+
+    def history(dimension):
+        space = parse_space({"ContinuousParameterRanges": [
+            {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(dimension)]})
+        points = rng.random((30, dimension))
+        return space, [Observation({f"x{i}": float(v) for i, v in enumerate(p)},
+                                   float(np.sum((p - 0.3) ** 2))) for p in points]
+
+    wide, completed = history(8)
+    default = suggest("Bayesian", wide, completed, [], 1, seed=2)
+    assert default == suggest("Bayesian", wide, completed, [], 1, seed=2, trust_region="auto")
+    assert default != suggest("Bayesian", wide, completed, [], 1, seed=2, trust_region="off")
+    narrow, completed = history(7)
+    assert (suggest("Bayesian", narrow, completed, [], 1, seed=2)
+            == suggest("Bayesian", narrow, completed, [], 1, seed=2, trust_region="off"))

@@ -86,3 +86,6 @@ def test_a_variant_runs_the_settings_of_its_day_after_the_defaults_change():
     assert wins.options["n_initial"] is None  # rounds 1-7's max(4, min(10, P + 1)), not round 8's 5
     assert make_method("Bayesian+wins+center", problem, 0, parallel=False).options["first_point"] == "center"
     assert make_method("Bayesian+init5", problem, 0, parallel=False).options["n_initial"] == 5
+    # round 8's default ran no trust region; round 9's default turns it on from 8 parameters
+    assert make_method("Bayesian+init5", problem, 0, parallel=False).options["trust_region"] == "off"
+    assert make_method("Bayesian+init5+tr", problem, 0, parallel=False).options["trust_region"] == "auto"

@@ -98,9 +98,10 @@ class BayesianOptions:
     acquisition: str = "ei"
     lcb_kappa: float = 2.0
     # Trust region (TuRBO, Eriksson et al. 2019), replayed from the history (see
-    # trust_region_length): "off", or "auto" = on when the space has >= trust_region_min_dim
-    # parameters
-    trust_region: str = "off"
+    # trust_region_length): "auto" (default since round 9, BENCHMARKS.md: better on
+    # Styblinski-Tang 10 at 100 trials, the one suite loss to TPE, and no cell worse) = on when the
+    # space has >= trust_region_min_dim parameters, or "off" (rounds 1-8)
+    trust_region: str = "auto"
     trust_region_min_dim: int = 8
     # "none", or "kumaraswamy": per-feature input warping (see skytune.optimize.warping), for
     # spaces of at most input_warp_max_dim parameters (its grid fit costs ~9 factorisations each)
