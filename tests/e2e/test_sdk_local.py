@@ -77,6 +77,9 @@ def test_a_failing_block_marks_the_run_failed(local_url):
 # -- a process that ends without closing its run loses nothing ---------------------------------
 _SCRIPT = """
 import os, signal, sys, time
+# As in a terminal's foreground job: a test runner started in the background without job control
+# ignores SIGINT, and children inherit that (Python then keeps it ignored, and so does the SDK)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import skytune
 if sys.argv[4] == "chained":  # the script's own handler, installed before the run starts
     signal.signal(signal.SIGTERM, lambda s, f: (print("user handler ran", flush=True), sys.exit(0)))
