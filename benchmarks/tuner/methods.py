@@ -130,6 +130,8 @@ ALL_METHODS = ("Bayesian", "OptunaGP", "OptunaTPE", "Random")
 # development problems (``--methods Bayesian,<variant> --ours <variant>``; BENCHMARKS.md).
 # rounds 6-7's default model (the mixture noise prior, winsorized outputs); round 8's variants add to it
 ROUND7_DEFAULT: dict[str, Any] = {"prior": Prior(noise_form="mixture"), "output_transform": "winsorize"}
+# round 8's default (the centre first, 5 initial trials); round 9's variants add to it
+ROUND8_DEFAULT: dict[str, Any] = {**ROUND7_DEFAULT, "first_point": "center", "n_initial": 5}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     # rounds 2-3 measured these with a single MAP fit (round 3's default), hence "map" here
@@ -172,14 +174,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+iei": {**ROUND7_DEFAULT, "first_point": "center", "ensemble_acquisition": "average"},
     # round 8: the default with Ax's initialisation budget (5 trials: the centre and 4 Sobol points,
     # whatever the dimension) instead of max(4, min(10, P + 1))
-    "Bayesian+init5": {**ROUND7_DEFAULT, "first_point": "center", "n_initial": 5},
+    "Bayesian+init5": ROUND8_DEFAULT,
     # round 9: the default with the TuRBO trust region on spaces of >= 8 parameters (round 3 measured
     # it only with the MAP model, at 30 and 50 trials)
-    "Bayesian+init5+tr": {**ROUND7_DEFAULT, "first_point": "center", "n_initial": 5, "trust_region": "auto"},
+    "Bayesian+init5+tr": {**ROUND8_DEFAULT, "trust_region": "auto"},
     # round 9: the default plus 256 candidates that redraw 1 or 2 parameters of a best-believed
     # trial across their whole range (coordinate moves; Styblinski-Tang 10, a sum of 1-D terms, was
     # the one loss to TPE)
-    "Bayesian+coord": {**ROUND7_DEFAULT, "first_point": "center", "n_initial": 5, "coordinate_candidates": 256},
+    "Bayesian+coord": {**ROUND8_DEFAULT, "coordinate_candidates": 256},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
     # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},
