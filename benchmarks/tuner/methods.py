@@ -182,6 +182,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # trial across their whole range (coordinate moves; Styblinski-Tang 10, a sum of 1-D terms, was
     # the one loss to TPE)
     "Bayesian+coord": {**ROUND8_DEFAULT, "coordinate_candidates": 256},
+    # round 10: the default (round 9's, the trust region from 8 parameters) with trials in flight
+    # integrated over 16 joint draws of their values instead of the kriging believer
+    "Bayesian+fant": {**ROUND8_DEFAULT, "trust_region": "auto", "in_flight": "fantasies"},
+    # round 10: the default with the trust region on spaces of any size (from 1 parameter, not 8)
+    "Bayesian+trall": {**ROUND8_DEFAULT, "trust_region": "auto", "trust_region_min_dim": 1},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
     # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},

@@ -230,7 +230,7 @@ def test_averaged_ei_is_an_option_and_unknown_values_are_refused():
 
 
 @pytest.mark.parametrize("option", ["output_transform", "trust_region", "input_warp", "hyperparameters",
-                                    "acquisition", "first_point", "ensemble_acquisition"])
+                                    "acquisition", "first_point", "ensemble_acquisition", "in_flight"])
 def test_every_choice_option_refuses_an_unknown_value_before_any_work(option):
     # Before round 9, an unknown output_transform, trust_region or input_warp silently ran as
     # "none"/"off" (a typo in a benchmark variant measured the default under another name).

@@ -72,16 +72,16 @@ def log_expected_improvement(mean: np.ndarray, var: np.ndarray, best: float) -> 
 def log_expected_improvement_and_gradient(mean: np.ndarray, var: np.ndarray, d_mean: np.ndarray,
                                           d_var: np.ndarray, best: float
                                           ) -> tuple[np.ndarray, np.ndarray]:
-    """log EI and its gradient, from the posterior and its gradient (shapes (m,), (m, F)).
+    """log EI and its gradient, from the posterior and its gradient (shapes (m,), (m, F); or (K, m), (K, m, F) for K models at once).
 
     d log EI = d sigma / sigma + (Phi/h)(z) dz,   dz = -(d mu + z d sigma) / sigma.
     """
     sigma = np.sqrt(var)
     z = (best - mean) / sigma
     value, ratio = log_h(z)
-    d_sigma = d_var / (2.0 * sigma)[:, None]
-    dz = -(d_mean + z[:, None] * d_sigma) / sigma[:, None]
-    grad = d_sigma / sigma[:, None] + ratio[:, None] * dz
+    d_sigma = d_var / (2.0 * sigma)[..., None]
+    dz = -(d_mean + z[..., None] * d_sigma) / sigma[..., None]
+    grad = d_sigma / sigma[..., None] + ratio[..., None] * dz
     return value + np.log(sigma), grad
 
 
@@ -107,9 +107,9 @@ def log_probability_of_improvement_and_gradient(mean, var, d_mean, d_var, best):
     sigma = np.sqrt(var)
     z = (best - mean) / sigma
     value, ratio = log_normal_cdf(z)
-    d_sigma = d_var / (2.0 * sigma)[:, None]
-    dz = -(d_mean + z[:, None] * d_sigma) / sigma[:, None]
-    return value, ratio[:, None] * dz
+    d_sigma = d_var / (2.0 * sigma)[..., None]
+    dz = -(d_mean + z[..., None] * d_sigma) / sigma[..., None]
+    return value, ratio[..., None] * dz
 
 
 def negative_lower_confidence_bound(mean: np.ndarray, var: np.ndarray, kappa: float) -> np.ndarray:

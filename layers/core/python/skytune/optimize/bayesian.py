@@ -45,6 +45,7 @@ from skytune.optimize.gp import (
     LOG_NOISE_BOUNDS,
     LOG_SIGNAL_BOUNDS,
     EnsembleGP,
+    FantasyGP,
     GaussianProcess,
     KernelStructure,
     Prior,
@@ -66,6 +67,7 @@ _CHOICES = {
     "input_warp": ("none", "kumaraswamy"),
     "hyperparameters": ("mcmc", "map"),
     "ensemble_acquisition": ("moments", "average"),
+    "in_flight": ("believer", "fantasies"),
 }
 
 
@@ -121,6 +123,12 @@ class BayesianOptions:
     # kept (a move along few coordinates across the whole range, which the Gaussian local
     # candidates never make: e.g. another basin of one coordinate of a separable function)
     coordinate_candidates: int = 0
+    # Trials in flight (and earlier picks of a batch): "believer" (kriging believer: observed at
+    # the posterior mean, so their variance collapses and the incumbent counts them), or
+    # "fantasies": EI averaged over n_fantasies joint posterior draws of their values, each with its
+    # own incumbent (gp.FantasyGP). An input-warped model always uses the believer
+    in_flight: str = "believer"
+    n_fantasies: int = 16
     mcmc_samples: int = 4
     mcmc_max_points: int = 64  # 0.14 s CPU at 64 x 6 (0.24 s at 100: over the 0.2 s budget)
 
@@ -196,15 +204,17 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     if opts.input_warp == "kumaraswamy" and space.dimension <= opts.input_warp_max_dim:
         gp = _warped(space, x, y, fit_idx, theta, structure, opts)
 
-    fantasies = [space.to_features(picks + list(pending))] if picks or pending else []
-    if fantasies:
-        gp = gp.condition_on(fantasies[0], gp.predict(fantasies[0])[0])
+    believe = opts.in_flight == "believer" or isinstance(gp, WarpedGP)
+    model, in_flight = gp, space.to_features(picks + list(pending))
+    if len(in_flight):
+        model = (gp.condition_on(in_flight, gp.predict(in_flight)[0]) if believe
+                 else FantasyGP(gp, in_flight, rng, opts.n_fantasies))
 
     box = None
     if opts.trust_region == "auto" and space.dimension >= opts.trust_region_min_dim:
         signed = [sign * o.value for o in usable if o.is_success]
         length = trust_region_length(signed, opts.initial_count(space), space.dimension)
-        box = trust_region_box(space, gp, x[int(np.argmin(y))], length)
+        box = trust_region_box(space, model, x[int(np.argmin(y))], length)
     for k in range(n - n_sobol):
         kind = opts.acquisition
         if kind == "portfolio":
@@ -213,9 +223,13 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
                 # PI against a kriging-believer incumbent piles onto the fantasies (a batch's
                 # picks 0.01 apart in the unit square): with trials in flight, EI instead
                 kind = "ei"
-        x_next = _maximise_acquisition(space, gp, rng, opts, seed, kind, box)
+        x_next = _maximise_acquisition(space, model, rng, opts, seed, kind, box)
         picks.extend(space.from_features(x_next[None, :]))
-        gp = gp.condition_on(x_next[None, :], gp.predict(x_next[None, :])[0])
+        if believe:
+            model = model.condition_on(x_next[None, :], model.predict(x_next[None, :])[0])
+        else:
+            in_flight = np.vstack([in_flight, x_next[None, :]])
+            model = FantasyGP(gp, in_flight, rng, opts.n_fantasies)
     return picks
 
 
@@ -375,7 +389,9 @@ class _Acquisition:
             raise ValueError(f"acquisition must be ei, pi, lcb or portfolio, not {kind!r}")
         self.kind, self.best, self.kappa, self.average = kind, best, kappa, average
 
-    def score(self, gp: "GaussianProcess | EnsembleGP", xs: np.ndarray) -> np.ndarray:
+    def score(self, gp: "GaussianProcess | EnsembleGP | FantasyGP", xs: np.ndarray) -> np.ndarray:
+        if self._over_draws(gp):
+            return _log_mean_exp(self._at(*gp.predict_draws(xs), self.draw_bests[:, None]))[0]
         if self._averages(gp):
             values = np.stack([self(*member.predict(xs)) for member in gp.members])
             return _log_mean_exp(values)[0]
@@ -383,6 +399,12 @@ class _Acquisition:
 
     def score_with_gradient(self, gp: "GaussianProcess | EnsembleGP", xs: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
+        if self._over_draws(gp):
+            means, variances, d_means, d_variances = gp.predict_draws_with_gradient(xs)
+            values, grads = self._at(means, variances, self.draw_bests[:, None], d_means, d_variances,
+                                     with_gradient=True)
+            value, weights = _log_mean_exp(values)
+            return value, np.einsum("kn,knd->nd", weights, grads)
         if self._averages(gp):
             parts = [self.with_gradient(*member.predict_with_gradient(xs)) for member in gp.members]
             value, weights = _log_mean_exp(np.stack([v for v, _ in parts]))
@@ -391,6 +413,20 @@ class _Acquisition:
 
     def _averages(self, gp) -> bool:
         return self.average and self.kind != "lcb" and isinstance(gp, EnsembleGP)
+
+    def _over_draws(self, gp) -> bool:
+        # EI (or PI) averaged over the fantasies' draws, each against its own incumbent; -LCB
+        # has no incumbent and sees the believer's mean and variance
+        return self.kind != "lcb" and isinstance(gp, FantasyGP)
+
+    def _at(self, mean, var, best, d_mean=None, d_var=None, with_gradient: bool = False):
+        if self.kind == "ei":
+            if with_gradient:
+                return log_expected_improvement_and_gradient(mean, var, d_mean, d_var, best)
+            return log_expected_improvement(mean, var, best)
+        if with_gradient:
+            return log_probability_of_improvement_and_gradient(mean, var, d_mean, d_var, best)
+        return log_probability_of_improvement(mean, var, best)
 
     def __call__(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
         if self.kind == "ei":
@@ -464,6 +500,8 @@ def _maximise_acquisition(space: SearchSpace, gp: GaussianProcess, rng: np.rando
     mean_at_data = gp.predict(gp.x)[0]
     best = float(np.min(mean_at_data))
     acquisition = _Acquisition(kind, best, opts.lcb_kappa, opts.ensemble_acquisition == "average")
+    if isinstance(gp, FantasyGP):
+        acquisition.draw_bests = gp.draw_incumbents()
     candidates = _candidates(space, gp, mean_at_data, rng, opts, seed, box)
     scores = acquisition.score(gp, candidates)
     order = np.argsort(-scores)

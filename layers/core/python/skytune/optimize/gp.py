@@ -257,6 +257,33 @@ class GaussianProcess:
         var = self.signal - np.einsum("ij,ij->i", ks @ self.k_inv, ks)
         return mean, np.maximum(var, 1e-12 * self.signal)
 
+    def joint_posterior(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean (m,) and covariance (m, m) of f at the rows of xs, jointly."""
+        ks = self.signal * matern52(scaled_sqdist(xs, self.x, self.weights))[0]
+        kss = self.signal * matern52(scaled_sqdist(xs, xs, self.weights))[0]
+        return ks @ self.alpha, kss - ks @ self.k_inv @ ks.T
+
+    def predict_with_coefficients(self, xs: np.ndarray, coefficients: np.ndarray,
+                                  gradient: bool = False):
+        """Means with each column of ``coefficients`` (n, K) in place of ``alpha``, shape (K, m),
+        and the variance, shape (m,); with ``gradient`` also their derivatives w.r.t. xs, shapes
+        (K, m, F) and (m, F). The means of a GP whose data's values changed (see FantasyGP)."""
+        m, dm = matern52(scaled_sqdist(xs, self.x, self.weights))
+        ks = self.signal * m
+        kinv_k = ks @ self.k_inv
+        means = (ks @ coefficients).T
+        var = self.signal - np.einsum("ij,ij->i", kinv_k, ks)
+        floor = 1e-12 * self.signal
+        if not gradient:
+            return means, np.maximum(var, floor)
+        scale = 2.0 * self.signal * dm  # (m, n), as in predict_with_gradient
+        q = scale[None, :, :] * coefficients.T[:, None, :]  # (K, m, n)
+        d_means = self.weights * (q.sum(axis=2)[:, :, None] * xs[None, :, :] - q @ self.x)
+        b = scale * kinv_k
+        d_var = -2.0 * self.weights * (xs * b.sum(1)[:, None] - b @ self.x)
+        d_var = np.where((var > floor)[:, None], d_var, 0.0)
+        return means, np.maximum(var, floor), d_means, d_var
+
     def predict_with_gradient(self, xs: np.ndarray
                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mean, variance and their gradients w.r.t. xs, shapes (m,), (m,), (m, F), (m, F).
@@ -422,3 +449,91 @@ class EnsembleGP:
 
     def condition_on(self, x_new: np.ndarray, y_new: np.ndarray) -> "EnsembleGP":
         return EnsembleGP([gp.condition_on(x_new, y_new) for gp in self.members])
+
+
+class FantasyGP:
+    """The model with trials in flight at ``x_pending`` whose values are unknown: ``n_draws`` joint
+    draws of f there from the posterior, each conditioned on as if observed (the fantasies of Snoek
+    et al. 2012 and BoTorch's ``X_pending``), instead of one kriging-believer fantasy at the mean.
+
+    Conditioning on a draw does not change the variance, and moves the mean linearly in the
+    draw: with the believer model B (the data plus the pending points at the posterior mean) and
+    a draw differing from that mean by ``z``, the draw's mean is ``mu_B(x) + k(x, X_B) c`` with
+    ``c = K_B^-1 [0; z]``. So every draw costs one extra matrix product, not a refit or an
+    inverse. ``predict`` is the believer's (candidate centres, -LCB); the acquisition uses
+    ``predict_draws`` and a per-draw incumbent (``draw_incumbents``).
+    """
+
+    def __init__(self, base: "GaussianProcess | EnsembleGP", x_pending: np.ndarray,
+                 rng: np.random.Generator, n_draws: int) -> None:
+        mean_pending = base.predict(x_pending)[0]
+        self.believer = base.condition_on(x_pending, mean_pending)
+        self.x, self.structure, self.theta = self.believer.x, self.believer.structure, self.believer.theta
+        self.weights = self.believer.weights
+        base_members = base.members if isinstance(base, EnsembleGP) else [base]
+        self.members = self.believer.members if isinstance(base, EnsembleGP) else [self.believer]
+        draws = np.empty((n_draws, len(x_pending)))
+        for k in range(n_draws):
+            # a mixture's draw: a member in turn, then a joint draw from its posterior
+            mean, cov = base_members[k % len(base_members)].joint_posterior(x_pending)
+            cov[np.diag_indices(len(mean))] += 1e-9
+            draws[k] = mean + _psd_factor(cov) @ rng.standard_normal(len(mean))
+        z = np.zeros((len(self.x), n_draws))
+        z[-len(x_pending):] = (draws - mean_pending).T
+        self.coefficients = [member.alpha[:, None] + member.k_inv @ z for member in self.members]
+
+    def predict(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.believer.predict(xs)
+
+    def predict_with_gradient(self, xs: np.ndarray):
+        return self.believer.predict_with_gradient(xs)
+
+    def condition_on(self, x_new: np.ndarray, y_new: np.ndarray):
+        raise NotImplementedError("rebuild the FantasyGP with the new point among the pending ones")
+
+    def predict_draws(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each draw's mean and variance at the rows of xs, shapes (K, m), (K, m)."""
+        if len(self.members) == 1:
+            means, var = self.members[0].predict_with_coefficients(xs, self.coefficients[0])
+            return means, np.broadcast_to(var, means.shape)
+        means, second = 0.0, 0.0
+        for member, coefficients in zip(self.members, self.coefficients):
+            mean, var = member.predict_with_coefficients(xs, coefficients)
+            means, second = means + mean, second + var[None, :] + mean * mean
+        k = len(self.members)
+        means = means / k
+        return means, np.maximum(second / k - means * means, 1e-12)
+
+    def predict_draws_with_gradient(self, xs: np.ndarray):
+        """As ``predict_draws`` plus the gradients w.r.t. xs, shapes (K, m, F)."""
+        if len(self.members) == 1:
+            means, var, d_means, d_var = self.members[0].predict_with_coefficients(
+                xs, self.coefficients[0], gradient=True)
+            return (means, np.broadcast_to(var, means.shape), d_means,
+                    np.broadcast_to(d_var, d_means.shape))
+        means, second, d_means, d_second = 0.0, 0.0, 0.0, 0.0
+        for member, coefficients in zip(self.members, self.coefficients):
+            mean, var, d_mean, d_var = member.predict_with_coefficients(xs, coefficients, gradient=True)
+            means, second = means + mean, second + var[None, :] + mean * mean
+            d_means = d_means + d_mean
+            d_second = d_second + d_var[None] + 2.0 * mean[:, :, None] * d_mean
+        k = len(self.members)
+        means, second, d_means, d_second = means / k, second / k, d_means / k, d_second / k
+        var = second - means * means
+        d_var = d_second - 2.0 * means[:, :, None] * d_means
+        d_var = np.where((var > 1e-12)[:, :, None], d_var, 0.0)
+        return means, np.maximum(var, 1e-12), d_means, d_var
+
+    def draw_incumbents(self) -> np.ndarray:
+        """Each draw's best (lowest) posterior mean over the data and pending points, shape (K,)."""
+        return self.predict_draws(self.x)[0].min(axis=1)
+
+
+def _psd_factor(cov: np.ndarray) -> np.ndarray:
+    """A matrix L with L L^T = cov for a covariance that may be singular to rounding (two pending
+    points very close): Cholesky, else the eigendecomposition with negative eigenvalues at 0."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(cov)
+        return vectors * np.sqrt(np.maximum(values, 0.0))
