@@ -187,6 +187,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Bayesian+fant": {**ROUND8_DEFAULT, "trust_region": "auto", "in_flight": "fantasies"},
     # round 10: the default with the trust region on spaces of any size (from 1 parameter, not 8)
     "Bayesian+trall": {**ROUND8_DEFAULT, "trust_region": "auto", "trust_region_min_dim": 1},
+    # round 10: that, with every other pick of the job global (no box): svm_cancer's plateaus held
+    # the box-only version around the first good region
+    "Bayesian+tralt": {**ROUND8_DEFAULT, "trust_region": "auto", "trust_region_min_dim": 1,
+                       "trust_region_global_every": 2},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
     # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},

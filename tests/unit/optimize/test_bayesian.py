@@ -278,3 +278,23 @@ def test_the_default_searches_a_trust_region_from_eight_parameters_on():
     narrow, completed = history(7)
     assert (suggest("Bayesian", narrow, completed, [], 1, seed=2)
             == suggest("Bayesian", narrow, completed, [], 1, seed=2, trust_region="off"))
+
+
+def test_every_other_pick_can_search_the_whole_space_with_the_trust_region_on():
+    # trust_region_global_every=2: picks at odd positions in the job ignore the box, the others
+    # search it (round 10's candidate against the box holding a plateau, BENCHMARKS.md)
+    rng = np.random.default_rng(3)
+    space = parse_space({"ContinuousParameterRanges": [
+        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(3)]})
+    points = rng.random((30, 3))
+    completed = [Observation({f"x{i}": float(v) for i, v in enumerate(p)},
+                             float(np.sum((p - 0.3) ** 2) + np.sum(np.sin(9 * p)))) for p in points]
+    boxed = {"trust_region": "auto", "trust_region_min_dim": 1}
+    for index in (30, 31):
+        alternating = suggest("Bayesian", space, completed, [], 1, seed=2, index=index,
+                              trust_region_global_every=2, **boxed)
+        expected = (suggest("Bayesian", space, completed, [], 1, seed=2, index=index, trust_region="off")
+                    if index % 2 else suggest("Bayesian", space, completed, [], 1, seed=2, index=index, **boxed))
+        assert alternating == expected
+    assert (suggest("Bayesian", space, completed, [], 1, seed=2, index=31, **boxed)
+            != suggest("Bayesian", space, completed, [], 1, seed=2, index=31, trust_region="off"))

@@ -105,6 +105,9 @@ class BayesianOptions:
     # space has >= trust_region_min_dim parameters, or "off" (rounds 1-8)
     trust_region: str = "auto"
     trust_region_min_dim: int = 8
+    # With the trust region on, every k-th pick of the job (by its position) maximises the
+    # acquisition over the whole space instead of the box (0: every pick in the box)
+    trust_region_global_every: int = 0
     # "none", or "kumaraswamy": per-feature input warping (see skytune.optimize.warping), for
     # spaces of at most input_warp_max_dim parameters (its grid fit costs ~9 factorisations each)
     input_warp: str = "none"
@@ -223,7 +226,10 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
                 # PI against a kriging-believer incumbent piles onto the fantasies (a batch's
                 # picks 0.01 apart in the unit square): with trials in flight, EI instead
                 kind = "ei"
-        x_next = _maximise_acquisition(space, model, rng, opts, seed, kind, box)
+        position = index + n_sobol + k
+        every = opts.trust_region_global_every
+        pick_box = None if every and position % every == every - 1 else box
+        x_next = _maximise_acquisition(space, model, rng, opts, seed, kind, pick_box)
         picks.extend(space.from_features(x_next[None, :]))
         if believe:
             model = model.condition_on(x_next[None, :], model.predict(x_next[None, :])[0])
