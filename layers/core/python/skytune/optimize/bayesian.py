@@ -426,6 +426,7 @@ class _Acquisition:
         return self.kind != "lcb" and isinstance(gp, FantasyGP)
 
     def _at(self, mean, var, best, d_mean=None, d_var=None, with_gradient: bool = False):
+        """log EI or log PI against ``best`` (a float, or one per row of a stack of draws)."""
         if self.kind == "ei":
             if with_gradient:
                 return log_expected_improvement_and_gradient(mean, var, d_mean, d_var, best)
@@ -435,18 +436,14 @@ class _Acquisition:
         return log_probability_of_improvement(mean, var, best)
 
     def __call__(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-        if self.kind == "ei":
-            return log_expected_improvement(mean, var, self.best)
-        if self.kind == "pi":
-            return log_probability_of_improvement(mean, var, self.best)
-        return negative_lower_confidence_bound(mean, var, self.kappa)
+        if self.kind == "lcb":
+            return negative_lower_confidence_bound(mean, var, self.kappa)
+        return self._at(mean, var, self.best)
 
     def with_gradient(self, mean, var, d_mean, d_var) -> tuple[np.ndarray, np.ndarray]:
-        if self.kind == "ei":
-            return log_expected_improvement_and_gradient(mean, var, d_mean, d_var, self.best)
-        if self.kind == "pi":
-            return log_probability_of_improvement_and_gradient(mean, var, d_mean, d_var, self.best)
-        return negative_lower_confidence_bound_and_gradient(mean, var, d_mean, d_var, self.kappa)
+        if self.kind == "lcb":
+            return negative_lower_confidence_bound_and_gradient(mean, var, d_mean, d_var, self.kappa)
+        return self._at(mean, var, self.best, d_mean, d_var, with_gradient=True)
 
 
 def _candidates(space: SearchSpace, gp: GaussianProcess, mean_at_data: np.ndarray,
