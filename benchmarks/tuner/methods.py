@@ -208,7 +208,7 @@ if os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf":  # an experiment: the whole 
 
 
 SETTINGS_OF_THE_DAY = {"prior": Prior(), "output_transform": "none", "first_point": "sobol", "n_initial": None,
-                       "trust_region": "off"}
+                       "trust_region": "off", "trust_region_min_dim": 8, "trust_region_global_every": 0}
 
 
 def make_method(name: str, problem: Problem, seed: int, parallel: bool):
@@ -217,7 +217,7 @@ def make_method(name: str, problem: Problem, seed: int, parallel: bool):
     if name in VARIANTS:
         # variants were measured with the settings of their day (rounds 2-5: Prior(), no output
         # transform; rounds 2-7: the Sobol design first, max(4, min(10, P + 1)) initial trials;
-        # rounds 2-8: no trust region)
+        # rounds 2-8: no trust region; round 9: the trust region from 8 parameters, every pick in it)
         # unless they set their own, so a stored row is what its command reproduces after later
         # defaults change
         return SkytuneMethod("Bayesian", problem, seed, **{**SETTINGS_OF_THE_DAY, **VARIANTS[name]})

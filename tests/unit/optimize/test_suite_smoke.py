@@ -89,3 +89,11 @@ def test_a_variant_runs_the_settings_of_its_day_after_the_defaults_change():
     # round 8's default ran no trust region; round 9's default turns it on from 8 parameters
     assert make_method("Bayesian+init5", problem, 0, parallel=False).options["trust_region"] == "off"
     assert make_method("Bayesian+init5+tr", problem, 0, parallel=False).options["trust_region"] == "auto"
+    # round 9's default: the box from 8 parameters, every pick in it, pinned so a later default
+    # cannot move its stored rows; round 10's candidates set their own
+    round9 = make_method("Bayesian+init5+tr", problem, 0, parallel=False).options
+    assert round9["trust_region_min_dim"] == 8 and round9["trust_region_global_every"] == 0
+    trall = make_method("Bayesian+trall", problem, 0, parallel=False).options
+    assert trall["trust_region_min_dim"] == 1 and trall["trust_region_global_every"] == 0
+    tralt = make_method("Bayesian+tralt", problem, 0, parallel=False).options
+    assert tralt["trust_region_min_dim"] == 1 and tralt["trust_region_global_every"] == 2
