@@ -209,13 +209,17 @@ def test_averaged_ei_is_the_log_of_the_members_mean_ei_with_its_exact_gradient()
     # not the moment-matched mixture's EI: the members disagree here
     moments = _Acquisition("ei", best, 2.0)
     assert np.max(np.abs(averaged.score(gp, xs) - moments.score(gp, xs))) > 0.05
-    value, grad = averaged.score_with_gradient(gp, xs[:5])
-    assert np.allclose(value, averaged.score(gp, xs[:5]))
-    h = 1e-6
-    for d in range(2):
-        step = np.zeros(2)
+    assert_gradient_is_exact(averaged, gp, xs[:5])
+
+
+def assert_gradient_is_exact(acquisition, model, xs, h=1e-6):
+    """score_with_gradient's value is score's, and its gradient the central difference's."""
+    value, grad = acquisition.score_with_gradient(model, xs)
+    assert np.allclose(value, acquisition.score(model, xs))
+    for d in range(xs.shape[1]):
+        step = np.zeros(xs.shape[1])
         step[d] = h
-        numeric = (averaged.score(gp, xs[:5] + step) - averaged.score(gp, xs[:5] - step)) / (2 * h)
+        numeric = (acquisition.score(model, xs + step) - acquisition.score(model, xs - step)) / (2 * h)
         assert np.allclose(grad[:, d], numeric, rtol=1e-4, atol=1e-6)
 
 
