@@ -72,7 +72,8 @@ def log_expected_improvement(mean: np.ndarray, var: np.ndarray, best: float) -> 
 def log_expected_improvement_and_gradient(mean: np.ndarray, var: np.ndarray, d_mean: np.ndarray,
                                           d_var: np.ndarray, best: float
                                           ) -> tuple[np.ndarray, np.ndarray]:
-    """log EI and its gradient, from the posterior and its gradient (shapes (m,), (m, F); or (K, m), (K, m, F) for K models at once).
+    """log EI and its gradient, from the posterior and its gradient (shapes (m,), (m, F); or
+    (K, m), (K, m, F) for K models at once).
 
     d log EI = d sigma / sigma + (Phi/h)(z) dz,   dz = -(d mu + z d sigma) / sigma.
     """

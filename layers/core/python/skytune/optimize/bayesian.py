@@ -397,7 +397,7 @@ class _Acquisition:
 
     def score(self, gp: "GaussianProcess | EnsembleGP | FantasyGP", xs: np.ndarray) -> np.ndarray:
         if self._over_draws(gp):
-            return _log_mean_exp(self._at(*gp.predict_draws(xs), self.draw_bests[:, None]))[0]
+            return _log_mean_exp(self._at(*gp.predict_draws(xs), gp.incumbents[:, None]))[0]
         if self._averages(gp):
             values = np.stack([self(*member.predict(xs)) for member in gp.members])
             return _log_mean_exp(values)[0]
@@ -407,7 +407,7 @@ class _Acquisition:
                             ) -> tuple[np.ndarray, np.ndarray]:
         if self._over_draws(gp):
             means, variances, d_means, d_variances = gp.predict_draws_with_gradient(xs)
-            values, grads = self._at(means, variances, self.draw_bests[:, None], d_means, d_variances,
+            values, grads = self._at(means, variances, gp.incumbents[:, None], d_means, d_variances,
                                      with_gradient=True)
             value, weights = _log_mean_exp(values)
             return value, np.einsum("kn,knd->nd", weights, grads)
@@ -503,8 +503,6 @@ def _maximise_acquisition(space: SearchSpace, gp: GaussianProcess, rng: np.rando
     mean_at_data = gp.predict(gp.x)[0]
     best = float(np.min(mean_at_data))
     acquisition = _Acquisition(kind, best, opts.lcb_kappa, opts.ensemble_acquisition == "average")
-    if isinstance(gp, FantasyGP):
-        acquisition.draw_bests = gp.draw_incumbents()
     candidates = _candidates(space, gp, mean_at_data, rng, opts, seed, box)
     scores = acquisition.score(gp, candidates)
     order = np.argsort(-scores)

@@ -423,29 +423,11 @@ class EnsembleGP:
         return cls([GaussianProcess(x, y, t, structure) for t in thetas])
 
     def predict(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        means, second = 0.0, 0.0
-        for gp in self.members:
-            mean, var = gp.predict(xs)
-            means = means + mean
-            second = second + var + mean * mean
-        k = len(self.members)
-        mean = means / k
-        return mean, np.maximum(second / k - mean * mean, 1e-12)
+        return mixture_moments([gp.predict(xs) for gp in self.members])
 
     def predict_with_gradient(self, xs: np.ndarray
                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        k = len(self.members)
-        mean, second, d_mean, d_second = 0.0, 0.0, 0.0, 0.0
-        for gp in self.members:
-            m, v, dm, dv = gp.predict_with_gradient(xs)
-            mean, second = mean + m, second + v + m * m
-            d_mean, d_second = d_mean + dm, d_second + dv + 2.0 * m[:, None] * dm
-        mean, second, d_mean, d_second = mean / k, second / k, d_mean / k, d_second / k
-        var = second - mean * mean
-        d_var = d_second - 2.0 * mean[:, None] * d_mean
-        floor = 1e-12
-        d_var = np.where((var > floor)[:, None], d_var, 0.0)
-        return mean, np.maximum(var, floor), d_mean, d_var
+        return mixture_moments_with_gradient([gp.predict_with_gradient(xs) for gp in self.members])
 
     def condition_on(self, x_new: np.ndarray, y_new: np.ndarray) -> "EnsembleGP":
         return EnsembleGP([gp.condition_on(x_new, y_new) for gp in self.members])
@@ -461,7 +443,7 @@ class FantasyGP:
     a draw differing from that mean by ``z``, the draw's mean is ``mu_B(x) + k(x, X_B) c`` with
     ``c = K_B^-1 [0; z]``. So every draw costs one extra matrix product, not a refit or an
     inverse. ``predict`` is the believer's (candidate centres, -LCB); the acquisition uses
-    ``predict_draws`` and a per-draw incumbent (``draw_incumbents``).
+    ``predict_draws`` and a per-draw incumbent (``incumbents``).
     """
 
     def __init__(self, base: "GaussianProcess | EnsembleGP", x_pending: np.ndarray,
@@ -481,6 +463,8 @@ class FantasyGP:
         z = np.zeros((len(self.x), n_draws))
         z[-len(x_pending):] = (draws - mean_pending).T
         self.coefficients = [member.alpha[:, None] + member.k_inv @ z for member in self.members]
+        # each draw's best (lowest) posterior mean over the data and pending points, shape (K,)
+        self.incumbents = self.predict_draws(self.x)[0].min(axis=1)
 
     def predict(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.believer.predict(xs)
@@ -493,40 +477,50 @@ class FantasyGP:
 
     def predict_draws(self, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each draw's mean and variance at the rows of xs, shapes (K, m), (K, m)."""
-        if len(self.members) == 1:
-            means, var = self.members[0].predict_with_coefficients(xs, self.coefficients[0])
+        parts = [member.predict_with_coefficients(xs, coefficients)
+                 for member, coefficients in zip(self.members, self.coefficients)]
+        if len(parts) == 1:  # the variance as is, not mean(var + mu^2) - mu^2
+            means, var = parts[0]
             return means, np.broadcast_to(var, means.shape)
-        means, second = 0.0, 0.0
-        for member, coefficients in zip(self.members, self.coefficients):
-            mean, var = member.predict_with_coefficients(xs, coefficients)
-            means, second = means + mean, second + var[None, :] + mean * mean
-        k = len(self.members)
-        means = means / k
-        return means, np.maximum(second / k - means * means, 1e-12)
+        return mixture_moments(parts)
 
     def predict_draws_with_gradient(self, xs: np.ndarray):
         """As ``predict_draws`` plus the gradients w.r.t. xs, shapes (K, m, F)."""
-        if len(self.members) == 1:
-            means, var, d_means, d_var = self.members[0].predict_with_coefficients(
-                xs, self.coefficients[0], gradient=True)
+        parts = [member.predict_with_coefficients(xs, coefficients, gradient=True)
+                 for member, coefficients in zip(self.members, self.coefficients)]
+        if len(parts) == 1:
+            means, var, d_means, d_var = parts[0]
             return (means, np.broadcast_to(var, means.shape), d_means,
                     np.broadcast_to(d_var, d_means.shape))
-        means, second, d_means, d_second = 0.0, 0.0, 0.0, 0.0
-        for member, coefficients in zip(self.members, self.coefficients):
-            mean, var, d_mean, d_var = member.predict_with_coefficients(xs, coefficients, gradient=True)
-            means, second = means + mean, second + var[None, :] + mean * mean
-            d_means = d_means + d_mean
-            d_second = d_second + d_var[None] + 2.0 * mean[:, :, None] * d_mean
-        k = len(self.members)
-        means, second, d_means, d_second = means / k, second / k, d_means / k, d_second / k
-        var = second - means * means
-        d_var = d_second - 2.0 * means[:, :, None] * d_means
-        d_var = np.where((var > 1e-12)[:, :, None], d_var, 0.0)
-        return means, np.maximum(var, 1e-12), d_means, d_var
+        return mixture_moments_with_gradient(parts)
 
-    def draw_incumbents(self) -> np.ndarray:
-        """Each draw's best (lowest) posterior mean over the data and pending points, shape (K,)."""
-        return self.predict_draws(self.x)[0].min(axis=1)
+
+def mixture_moments(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the equally weighted mixture of the (mean, var) ``parts``, moment
+    matched: mu = mean_i mu_i, var = mean_i (var_i + mu_i^2) - mu^2. Shapes broadcast (a member's
+    (m,) variance against a stack of draws' (K, m) means)."""
+    means, second = 0.0, 0.0
+    for mean, var in parts:
+        means = means + mean
+        second = second + var + mean * mean
+    k = len(parts)
+    mean = means / k
+    return mean, np.maximum(second / k - mean * mean, 1e-12)
+
+
+def mixture_moments_with_gradient(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``mixture_moments`` of (mean, var, d_mean, d_var) parts, with the gradients (last axis F)."""
+    mean, second, d_mean, d_second = 0.0, 0.0, 0.0, 0.0
+    for m, v, dm, dv in parts:
+        mean, second = mean + m, second + v + m * m
+        d_mean, d_second = d_mean + dm, d_second + dv + 2.0 * m[..., None] * dm
+    k = len(parts)
+    mean, second, d_mean, d_second = mean / k, second / k, d_mean / k, d_second / k
+    var = second - mean * mean
+    d_var = d_second - 2.0 * mean[..., None] * d_mean
+    floor = 1e-12
+    d_var = np.where((var > floor)[..., None], d_var, 0.0)
+    return mean, np.maximum(var, floor), d_mean, d_var
 
 
 def _psd_factor(cov: np.ndarray) -> np.ndarray:
