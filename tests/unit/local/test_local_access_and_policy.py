@@ -97,3 +97,21 @@ def test_the_runner_refuses_and_reports_a_disallowed_trial(tmp_path):
     assert process.run() == "Failed"
     assert not (tmp_path / "pwned").exists()
     assert calls[-1][1].endswith("/complete") and "refused by the local runner" in calls[-1][2]["failure_reason"]
+
+
+def test_the_pid_file_appears_whole_or_not_at_all(tmp_path, monkeypatch):
+    # A restart's recovery (and CI once) read the pid file between its creation and its write, and got ''.
+    from skytune.local import runners
+
+    seen = []
+    real_replace = os.replace
+
+    def replace(source, target):
+        seen.append((os.path.exists(target), open(source).read()))
+        real_replace(source, target)
+
+    monkeypatch.setattr(runners.os, "replace", replace)
+    runners.write_pid_file(tmp_path, 4242)
+    assert seen == [(False, "4242")]  # the name appears only by the rename, with the whole pid in it
+    assert (tmp_path / runners.PID_FILE).read_text() == "4242"
+    assert [p.name for p in tmp_path.iterdir()] == [runners.PID_FILE]  # no scratch file left

@@ -46,6 +46,14 @@ ApiCall = Callable[[str, str, dict | None], tuple[int, Any]]
 IngestLogs = Callable[[dict], Any]
 
 
+def write_pid_file(trial_dir: Path, pid: int) -> None:
+    """Written under a scratch name and renamed, so a reader (a restart's recovery) never sees the
+    file empty or half written: it finds no file, or the whole pid."""
+    scratch = trial_dir / f".{PID_FILE}.{os.getpid()}"
+    scratch.write_text(str(pid))
+    os.replace(scratch, trial_dir / PID_FILE)
+
+
 @dataclass
 class _LogLine:
     id: str
@@ -95,7 +103,7 @@ class TrialProcess:
         ingesting = self._register_log_source()
         process = self._spawn(trial, hyperparameters, trial_dir, executable)
         # Kept until the trial ends: a restart after a crash finds (and stops) a process left running.
-        (trial_dir / PID_FILE).write_text(str(process.pid))
+        write_pid_file(trial_dir, process.pid)
         readers = [threading.Thread(target=self._read, args=(pipe, name), daemon=True)
                    for pipe, name in ((process.stdout, "stdout"), (process.stderr, "stderr"))]
         for reader in readers:
