@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmarks.tuner.suite import paired_cells
+from benchmarks.tuner.suite import open_results, paired_cells
 
 
 def load_rows(paths: list[str]) -> dict:
@@ -23,7 +23,7 @@ def load_rows(paths: list[str]) -> dict:
     budget serves a smaller one, as in the suite); among equally long ones, the first read."""
     rows: dict = {}
     for path in paths:
-        with open(path) as lines:
+        with open_results(path) as lines:
             for line in lines:
                 r = json.loads(line)
                 key = (r["problem"], r["method"], r["workers"], r["seed"])

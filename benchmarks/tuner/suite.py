@@ -26,6 +26,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import gzip  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import platform  # noqa: E402
@@ -59,10 +60,17 @@ def _task(args: tuple) -> dict:
             "log10_regret": result["log10_regret"], "ask_median": float(np.median(result["ask_seconds"]))}
 
 
+def open_results(path: str, mode: str = "rt"):
+    """The raw results, plain or gzipped (``.gz``: how they are kept in benchmarks/tuner/data, so a
+    later round can pair new runs with them instead of re-running every peer; appending to a gzip
+    file adds a member, which reading joins)."""
+    return gzip.open(path, mode) if path.endswith(".gz") else open(path, mode)
+
+
 def _load(path: str | None) -> list[dict]:
     if not path or not os.path.exists(path):
         return []
-    with open(path) as f:
+    with open_results(path) as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
@@ -212,7 +220,7 @@ def main(argv: list[str] | None = None) -> str:
         for i, r in enumerate(finished, 1):
             results.append(r)
             if args.json:
-                with open(args.json, "a") as f:
+                with open_results(args.json, "at") as f:
                     f.write(json.dumps(r) + "\n")
             print(f"[{i}/{len(todo)}] {r['problem']} {r['method']} w={r['workers']} seed={r['seed']} "
                   f"{r['seconds']:.1f}s", file=sys.stderr, flush=True)

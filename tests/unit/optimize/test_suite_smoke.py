@@ -39,6 +39,21 @@ def test_the_smoke_suite_runs_in_seconds():
     assert "| branin2 |" in text and "| levy6int |" in text and "diff vs Random" in text
 
 
+def test_gzipped_results_are_appended_to_and_reused_without_a_rerun(tmp_path):
+    import gzip
+    import json
+
+    from benchmarks.tuner import paired
+
+    kept = tmp_path / "kept.jsonl.gz"
+    main(["--smoke", "--json", str(kept)])
+    rows = [json.loads(line) for line in gzip.open(kept, "rt")]
+    assert len(rows) == 2 * 2 * 2  # problems x methods x seeds
+    main(["--smoke", "--json", str(kept)])  # everything is there: nothing runs, nothing is appended
+    assert len(gzip.open(kept, "rt").readlines()) == len(rows)
+    assert len(paired.load_rows([str(kept)])) == len(rows)
+
+
 def test_every_candidate_variant_names_valid_bayesian_options():
     from benchmarks.tuner.methods import VARIANTS
     from skytune.optimize.bayesian import BayesianOptions
