@@ -20,6 +20,7 @@ from skytune.optimize.bayesian import (
     TR_INITIAL,
     TR_MAX,
     kernel_structure,
+    looks_quantised,
     trust_region_box,
     trust_region_length,
 )
@@ -151,3 +152,36 @@ def test_an_unknown_acquisition_is_refused():
     with pytest.raises(ValueError, match="acquisition"):
         suggest("Bayesian", SPACE, history, [], 1, 0, acquisition="thompson", **FAST_BO)
 
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=80, unique=True))
+def test_distinct_values_never_look_quantised(values):
+    assert not looks_quantised(values)
+
+
+def test_a_tie_among_the_best_quarter_looks_quantised_a_tie_among_the_worst_does_not():
+    errors = [k / 178 for k in (10, 11, 11, 13, 20, 25, 30, 31, 40, 41, 50, 60)]  # 11/178 twice, near the best
+    assert looks_quantised(errors)
+    assert looks_quantised(errors[:2] + errors[1:2])  # few values: the best 5 are all of them
+    # a collapsed model's plateau (the same bad error again and again) is not a quantised optimum
+    assert not looks_quantised([k / 178 for k in range(10, 22)] + [71 / 178] * 10)
+
+
+def test_the_smooth_trust_region_keeps_the_box_on_smooth_values_and_drops_it_on_plateaus():
+    space = parse_space({"ContinuousParameterRanges": [
+        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(2)]})
+    history = _history(space, 9)
+    best = min(history, key=lambda o: o.value)
+    stale = [Observation({k: min(1.0, v + 0.5) for k, v in best.params.items()}, best.value + 1.0 + i)
+             for i in range(40)]
+    smooth = {"trust_region": "auto", "trust_region_smooth_min_dim": 1, **FAST_BO}
+    pick = suggest("Bayesian", space, history + stale, [], 1, 0, **smooth)[0]
+    assert max(abs(pick[k] - best.params[k]) for k in pick) < 0.1  # the shrunk box, as on 8 parameters
+    assert pick == suggest("Bayesian", space, history + stale, [], 1, 0, trust_region_min_dim=1, **FAST_BO)[0]
+    # the same trials with the values on a grid of 0.05: ties near the best, so no box (the default's pick)
+    plateau = [Observation(o.params, round(o.value * 20) / 20) for o in history + stale]
+    assert looks_quantised([o.value for o in plateau])
+    pick = suggest("Bayesian", space, plateau, [], 1, 0, **smooth)[0]
+    assert pick == suggest("Bayesian", space, plateau, [], 1, 0, trust_region="off", **FAST_BO)[0]
+    assert pick == suggest("Bayesian", space, plateau, [], 1, 0, **FAST_BO)[0]  # 2 parameters: the default has none
