@@ -194,6 +194,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # round 11: the box on every space while the objective does not look quantised (ties among
     # the best quarter of the values), as from 8 parameters up to now
     "Bayesian+trsmooth": {**ROUND8_DEFAULT, "trust_region": "auto", "trust_region_smooth_min_dim": 1},
+    # ... from 20 completed trials on: trsmooth's box before the first ties (trials 6-12) anchored
+    # tree_wine's search on a plateau in 8 of 20 runs
+    "Bayesian+trsmooth20": {**ROUND8_DEFAULT, "trust_region": "auto", "trust_region_smooth_min_dim": 1,
+                            "trust_region_smooth_after": 20},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
     # Matern 5/2: only in a process started with SKYTUNE_BENCH_KERNEL=rbf (make_method refuses otherwise)
     "Bayesian+rbf": {"prior": Prior(noise_form="mixture")},
@@ -212,7 +216,7 @@ if os.environ.get("SKYTUNE_BENCH_KERNEL") == "rbf":  # an experiment: the whole 
 
 SETTINGS_OF_THE_DAY = {"prior": Prior(), "output_transform": "none", "first_point": "sobol", "n_initial": None,
                        "trust_region": "off", "trust_region_min_dim": 8, "trust_region_global_every": 0,
-                       "trust_region_smooth_min_dim": 8}
+                       "trust_region_smooth_min_dim": 8, "trust_region_smooth_after": 0}
 
 
 def make_method(name: str, problem: Problem, seed: int, parallel: bool):

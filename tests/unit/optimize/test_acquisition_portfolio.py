@@ -179,6 +179,9 @@ def test_the_smooth_trust_region_keeps_the_box_on_smooth_values_and_drops_it_on_
     pick = suggest("Bayesian", space, history + stale, [], 1, 0, **smooth)[0]
     assert max(abs(pick[k] - best.params[k]) for k in pick) < 0.1  # the shrunk box, as on 8 parameters
     assert pick == suggest("Bayesian", space, history + stale, [], 1, 0, trust_region_min_dim=1, **FAST_BO)[0]
+    # before trust_region_smooth_after trials have completed, no box either
+    early = suggest("Bayesian", space, history + stale, [], 1, 0, trust_region_smooth_after=50, **smooth)[0]
+    assert early == suggest("Bayesian", space, history + stale, [], 1, 0, **FAST_BO)[0] != pick
     # the same trials with the values on a grid of 0.05: ties near the best, so no box (the default's pick)
     plateau = [Observation(o.params, round(o.value * 20) / 20) for o in history + stale]
     assert looks_quantised([o.value for o in plateau])

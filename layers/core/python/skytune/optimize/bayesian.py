@@ -109,6 +109,9 @@ class BayesianOptions:
     # quantised (see looks_quantised): the box helped smooth functions of 2-6 parameters in round
     # 10 and held a cross-validated error's plateaus (svm_cancer) to its first good region
     trust_region_smooth_min_dim: int = 8
+    # ... and only once this many trials have completed: on a quantised objective the first ties
+    # come after about 10 trials, and a box before them anchored the search (tree_wine, round 11)
+    trust_region_smooth_after: int = 0
     # With the trust region on, every k-th pick of the job (by its position) maximises the
     # acquisition over the whole space instead of the box (0: every pick in the box)
     trust_region_global_every: int = 0
@@ -221,7 +224,8 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
     signed = [sign * o.value for o in usable if o.is_success]
     if opts.trust_region == "auto" and (
             space.dimension >= opts.trust_region_min_dim
-            or (space.dimension >= opts.trust_region_smooth_min_dim and not looks_quantised(signed))):
+            or (space.dimension >= opts.trust_region_smooth_min_dim and len(signed) >= opts.trust_region_smooth_after
+                and not looks_quantised(signed))):
         length = trust_region_length(signed, opts.initial_count(space), space.dimension)
         box = trust_region_box(space, model, x[int(np.argmin(y))], length)
     for k in range(n - n_sobol):
