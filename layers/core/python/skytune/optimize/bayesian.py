@@ -154,6 +154,15 @@ class BayesianOptions:
         return self.first_point == "center" or (self.first_point == "auto"
                                                   and space.dimension >= self.center_min_dim)
 
+    def uses_trust_region(self, space: SearchSpace, values: Sequence[float]) -> bool:
+        """Whether this pick is made in the box, given the completed values (minimised)."""
+        if self.trust_region != "auto":
+            return False
+        if space.dimension >= self.trust_region_min_dim:
+            return True
+        return (space.dimension >= self.trust_region_smooth_min_dim
+                and len(values) >= self.trust_region_smooth_after and not looks_quantised(values))
+
     def initial_count(self, space: SearchSpace) -> int:
         if self.n_initial is not None:
             return self.n_initial
@@ -222,10 +231,7 @@ def suggest_bayesian(space: SearchSpace, completed: Sequence[Observation],
 
     box = None
     signed = [sign * o.value for o in usable if o.is_success]
-    if opts.trust_region == "auto" and (
-            space.dimension >= opts.trust_region_min_dim
-            or (space.dimension >= opts.trust_region_smooth_min_dim and len(signed) >= opts.trust_region_smooth_after
-                and not looks_quantised(signed))):
+    if opts.uses_trust_region(space, signed):
         length = trust_region_length(signed, opts.initial_count(space), space.dimension)
         box = trust_region_box(space, model, x[int(np.argmin(y))], length)
     for k in range(n - n_sobol):
