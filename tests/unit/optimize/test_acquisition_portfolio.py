@@ -135,15 +135,21 @@ def test_portfolio_and_trust_region_suggest_valid_deterministic_new_points():
         assert all(p != o.params for p in picks for o in history)
 
 
-def test_trust_region_keeps_the_pick_near_the_incumbent_once_it_has_shrunk():
+def _shrunk_box_history(dimension):
+    """9 random trials, then 40 failures away from the best: the box has halved 5 to 10 times."""
     space = parse_space({"ContinuousParameterRanges": [
-        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(8)]})
+        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(dimension)]})
     history = _history(space, 9)
     best = min(history, key=lambda o: o.value)
-    # 40 failures after the design: the region halved 5 times (tolerance 8) -> side 0.025
     stale = [Observation({k: min(1.0, v + 0.5) for k, v in best.params.items()}, best.value + 1.0 + i)
              for i in range(40)]
-    pick = suggest("Bayesian", space, history + stale, [], 1, 0, trust_region="auto", **FAST_BO)[0]
+    return space, history + stale, best
+
+
+def test_trust_region_keeps_the_pick_near_the_incumbent_once_it_has_shrunk():
+    # 40 failures after the design: the region halved 5 times (tolerance 8) -> side 0.025
+    space, history, best = _shrunk_box_history(8)
+    pick = suggest("Bayesian", space, history, [], 1, 0, trust_region="auto", **FAST_BO)[0]
     assert max(abs(pick[k] - best.params[k]) for k in pick) < 0.1  # 0.60 with trust_region="off"
 
 
@@ -169,21 +175,16 @@ def test_a_tie_among_the_best_quarter_looks_quantised_a_tie_among_the_worst_does
 
 
 def test_the_smooth_trust_region_keeps_the_box_on_smooth_values_and_drops_it_on_plateaus():
-    space = parse_space({"ContinuousParameterRanges": [
-        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(2)]})
-    history = _history(space, 9)
-    best = min(history, key=lambda o: o.value)
-    stale = [Observation({k: min(1.0, v + 0.5) for k, v in best.params.items()}, best.value + 1.0 + i)
-             for i in range(40)]
+    space, trials, best = _shrunk_box_history(2)
     smooth = {"trust_region": "auto", "trust_region_smooth_min_dim": 1, **FAST_BO}
-    pick = suggest("Bayesian", space, history + stale, [], 1, 0, **smooth)[0]
+    pick = suggest("Bayesian", space, trials, [], 1, 0, **smooth)[0]
     assert max(abs(pick[k] - best.params[k]) for k in pick) < 0.1  # the shrunk box, as on 8 parameters
-    assert pick == suggest("Bayesian", space, history + stale, [], 1, 0, trust_region_min_dim=1, **FAST_BO)[0]
+    assert pick == suggest("Bayesian", space, trials, [], 1, 0, trust_region_min_dim=1, **FAST_BO)[0]
     # before trust_region_smooth_after trials have completed, no box either
-    early = suggest("Bayesian", space, history + stale, [], 1, 0, trust_region_smooth_after=50, **smooth)[0]
-    assert early == suggest("Bayesian", space, history + stale, [], 1, 0, **FAST_BO)[0] != pick
+    early = suggest("Bayesian", space, trials, [], 1, 0, trust_region_smooth_after=50, **smooth)[0]
+    assert early == suggest("Bayesian", space, trials, [], 1, 0, **FAST_BO)[0] != pick
     # the same trials with the values on a grid of 0.05: ties near the best, so no box (the default's pick)
-    plateau = [Observation(o.params, round(o.value * 20) / 20) for o in history + stale]
+    plateau = [Observation(o.params, round(o.value * 20) / 20) for o in trials]
     assert looks_quantised([o.value for o in plateau])
     pick = suggest("Bayesian", space, plateau, [], 1, 0, **smooth)[0]
     assert pick == suggest("Bayesian", space, plateau, [], 1, 0, trust_region="off", **FAST_BO)[0]
