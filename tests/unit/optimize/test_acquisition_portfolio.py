@@ -17,6 +17,7 @@ from skytune.optimize.acquisition import (
     negative_lower_confidence_bound_and_gradient,
 )
 from skytune.optimize.bayesian import (
+    BayesianOptions,
     TR_INITIAL,
     TR_MAX,
     kernel_structure,
@@ -174,18 +175,32 @@ def test_a_tie_among_the_best_quarter_looks_quantised_a_tie_among_the_worst_does
     assert not looks_quantised([k / 178 for k in range(10, 22)] + [71 / 178] * 10)
 
 
-def test_the_smooth_trust_region_keeps_the_box_on_smooth_values_and_drops_it_on_plateaus():
-    space, trials, best = _shrunk_box_history(2)
-    smooth = {"trust_region": "auto", "trust_region_smooth_min_dim": 1, **FAST_BO}
-    pick = suggest("Bayesian", space, trials, [], 1, 0, **smooth)[0]
+ROUND9_BOX = {"trust_region_smooth_min_dim": 8, "trust_region_smooth_after": 0}  # the box from 8 parameters only
+
+
+def test_by_default_the_box_is_on_small_smooth_spaces_after_20_trials_and_off_on_plateaus():
+    space, trials, best = _shrunk_box_history(2)  # 49 completed trials, distinct values
+    pick = suggest("Bayesian", space, trials, [], 1, 0, **FAST_BO)[0]
     assert max(abs(pick[k] - best.params[k]) for k in pick) < 0.1  # the shrunk box, as on 8 parameters
     assert pick == suggest("Bayesian", space, trials, [], 1, 0, trust_region_min_dim=1, **FAST_BO)[0]
-    # before trust_region_smooth_after trials have completed, no box either
-    early = suggest("Bayesian", space, trials, [], 1, 0, trust_region_smooth_after=50, **smooth)[0]
-    assert early == suggest("Bayesian", space, trials, [], 1, 0, **FAST_BO)[0] != pick
-    # the same trials with the values on a grid of 0.05: ties near the best, so no box (the default's pick)
+    round9 = suggest("Bayesian", space, trials, [], 1, 0, **ROUND9_BOX, **FAST_BO)[0]
+    assert round9 != pick
+    # before trust_region_smooth_after trials have completed, no box
+    early = suggest("Bayesian", space, trials, [], 1, 0, trust_region_smooth_after=50, **FAST_BO)[0]
+    assert early == round9
+    # the same trials with the values on a grid of 0.05: ties near the best, so no box (round 9's pick)
     plateau = [Observation(o.params, round(o.value * 20) / 20) for o in trials]
     assert looks_quantised([o.value for o in plateau])
-    pick = suggest("Bayesian", space, plateau, [], 1, 0, **smooth)[0]
+    pick = suggest("Bayesian", space, plateau, [], 1, 0, **FAST_BO)[0]
     assert pick == suggest("Bayesian", space, plateau, [], 1, 0, trust_region="off", **FAST_BO)[0]
-    assert pick == suggest("Bayesian", space, plateau, [], 1, 0, **FAST_BO)[0]  # 2 parameters: the default has none
+
+
+def test_the_default_box_rule_reads_the_trial_count_and_the_values():
+    options = BayesianOptions()
+    space = parse_space({"ContinuousParameterRanges": [
+        {"Name": f"x{i}", "MinValue": "0", "MaxValue": "1"} for i in range(3)]})
+    smooth = [1.0 / (i + 1.5) for i in range(25)]
+    assert options.uses_trust_region(space, smooth[:20])
+    assert not options.uses_trust_region(space, smooth[:19])
+    assert not options.uses_trust_region(space, smooth[:20] + [smooth[19]])  # a tie at the best
+    assert not BayesianOptions(**ROUND9_BOX).uses_trust_region(space, smooth)

@@ -264,8 +264,9 @@ def test_coordinate_moves_redraw_one_or_two_parameters_of_a_centre():
     assert np.array_equal(MIXED_SPACE.snap_features(moves), moves)
 
 
-def test_the_default_searches_a_trust_region_from_eight_parameters_on():
-    # round 9's default (BENCHMARKS.md): TuRBO's trust region on spaces of >= 8 parameters only
+def test_the_default_searches_a_trust_region_from_eight_parameters_or_on_smooth_values_after_20():
+    # round 9's default (BENCHMARKS.md): TuRBO's trust region on spaces of >= 8 parameters; round
+    # 12's: on smaller spaces too once 20 trials have completed, unless the values tie near the best
     rng = np.random.default_rng(11)
 
     def history(dimension):
@@ -280,8 +281,11 @@ def test_the_default_searches_a_trust_region_from_eight_parameters_on():
     assert default == suggest("Bayesian", wide, completed, [], 1, seed=2, trust_region="auto")
     assert default != suggest("Bayesian", wide, completed, [], 1, seed=2, trust_region="off")
     narrow, completed = history(7)
-    assert (suggest("Bayesian", narrow, completed, [], 1, seed=2)
-            == suggest("Bayesian", narrow, completed, [], 1, seed=2, trust_region="off"))
+    default = suggest("Bayesian", narrow, completed, [], 1, seed=2)
+    assert default == suggest("Bayesian", narrow, completed, [], 1, seed=2, trust_region_min_dim=1)
+    assert default != suggest("Bayesian", narrow, completed, [], 1, seed=2, trust_region="off")
+    assert (suggest("Bayesian", narrow, completed[:19], [], 1, seed=2)
+            == suggest("Bayesian", narrow, completed[:19], [], 1, seed=2, trust_region="off"))
 
 
 def test_every_other_pick_can_search_the_whole_space_with_the_trust_region_on():

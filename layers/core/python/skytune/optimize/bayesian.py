@@ -107,11 +107,12 @@ class BayesianOptions:
     trust_region_min_dim: int = 8
     # On smaller spaces, also on from this many parameters while the objective does not look
     # quantised (see looks_quantised): the box helped smooth functions of 2-6 parameters in round
-    # 10 and held a cross-validated error's plateaus (svm_cancer) to its first good region
-    trust_region_smooth_min_dim: int = 8
+    # 10 and held a cross-validated error's plateaus (svm_cancer) to its first good region.
+    # Default since round 12 (BENCHMARKS.md): 1, with the wait below
+    trust_region_smooth_min_dim: int = 1
     # ... and only once this many trials have completed: on a quantised objective the first ties
     # come after about 10 trials, and a box before them anchored the search (tree_wine, round 11)
-    trust_region_smooth_after: int = 0
+    trust_region_smooth_after: int = 20
     # With the trust region on, every k-th pick of the job (by its position) maximises the
     # acquisition over the whole space instead of the box (0: every pick in the box)
     trust_region_global_every: int = 0
