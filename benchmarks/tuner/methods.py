@@ -195,7 +195,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the best quarter of the values), as from 8 parameters up to now
     "Bayesian+trsmooth": {**ROUND8_DEFAULT, "trust_region": "auto", "trust_region_smooth_min_dim": 1},
     # ... from 20 completed trials on: trsmooth's box before the first ties (trials 6-12) anchored
-    # tree_wine's search on a plateau in 8 of 20 runs
+    # tree_wine's search on a plateau in 8 of 20 runs. The default since round 12 (plain "Bayesian")
     "Bayesian+trsmooth20": {**ROUND8_DEFAULT, "trust_region": "auto", "trust_region_smooth_min_dim": 1,
                             "trust_region_smooth_after": 20},
     # round 6's first default with a squared-exponential kernel (BoTorch's since 0.12) instead of
