@@ -85,6 +85,29 @@ def zdt(kind: int, d: int = 6) -> Problem:
                    best=best)
 
 
+def _zdt3_front_hv(reference: np.ndarray, n: int = 200001) -> float:
+    """HV* of ZDT3's disconnected front (f2 = 1 - sqrt(f1) - f1 sin(10 pi f1), f1 in [0, 1], its
+    non-dominated part) against ``reference``: exact 2-D hypervolume of n front points (to ~1e-5)."""
+    f1 = np.linspace(0.0, 1.0, n)
+    f2 = 1 - np.sqrt(f1) - f1 * np.sin(10 * np.pi * f1)
+    keep = f2 < np.minimum.accumulate(np.concatenate([[np.inf], f2[:-1]]))  # below every point to its left
+    f1, f2 = f1[keep], f2[keep]
+    widths = np.diff(np.concatenate([f1, [reference[0]]]))
+    return float(np.sum(widths * (reference[1] - f2)))
+
+
+def zdt3(d: int = 6) -> Problem:
+    """ZDT3 (Zitzler, Deb, Thiele 2000): a front of five disconnected pieces; held out in round 13b."""
+    def f(c):
+        x = _x(c, d)
+        g = 1 + 9 * x[1:].mean()
+        r = x[0] / g
+        return {"f1": float(x[0]), "f2": float(g * (1 - math.sqrt(r) - r * math.sin(10 * math.pi * x[0])))}
+    reference = np.array([11.0, 11.0])
+    return Problem(f"zdt3-{d}d", "multiobjective", _box(d), f, ["f1", "f2"], reference=reference,
+                   best=_zdt3_front_hv(reference))
+
+
 def dtlz2(d: int = 6, m: int = 3) -> Problem:
     def f(c):
         x = _x(c, d)
@@ -239,7 +262,7 @@ def constrained_branin() -> Problem:
 
 
 PARTS: dict[str, dict[str, Callable[[int], Problem]]] = {
-    "multiobjective": {"zdt1-6d": lambda s: zdt(1), "zdt2-6d": lambda s: zdt(2),
+    "multiobjective": {"zdt1-6d": lambda s: zdt(1), "zdt2-6d": lambda s: zdt(2), "zdt3-6d": lambda s: zdt3(),
                        "dtlz2-6d-3obj": lambda s: dtlz2(), "dtlz7-6d-3obj": lambda s: dtlz7(),
                        "branin-currin": lambda s: branin_currin()},
     "conditional": {"conditional-net": conditional},
@@ -257,7 +280,9 @@ OURS = {"multiobjective": "skytune-ehvi", "conditional": "skytune", "constrained
 # default reference (30% inside the worst value observed instead of 10% past it), less exploration
 # (posterior standard deviations x 0.3 in EHVI), both, and BoTorch's front-based reference
 ABLATIONS = {"multiobjective": ["skytune-ehvi-tight", "skytune-ehvi-calm", "skytune-ehvi-tight-calm",
-                                "skytune-ehvi-known-ref-calm", "skytune-ehvi-front-ref", "skytune-ehvi-r6"],
+                                "skytune-ehvi-known-ref-calm", "skytune-ehvi-front-ref", "skytune-ehvi-r6",
+                                "skytune-ehvi-box40", "skytune-ehvi-box20", "skytune-ehvi-box40-half",
+                                "skytune-ehvi-box40-twothirds"],
              "constrained": ["skytune-r6"]}  # round 7: the single-objective model's round-6 choices
 
 
@@ -386,6 +411,10 @@ def make_method(name: str, problem: Problem, seed: int):
     if name in ("skytune-ehvi-r6", "skytune-r6"):  # round 7's candidate: the single-objective model's
         # round-6 choices (mixture noise prior, winsorized objective values)
         return Skytune(problem, seed, "ehvi", prior=Prior(noise_form="mixture"), output_transform="winsorize")
+    if name.startswith("skytune-ehvi-box"):  # round 13: candidates in boxes around the Pareto set
+        width, _, share = name.removeprefix("skytune-ehvi-box").partition("-")
+        return Skytune(problem, seed, "ehvi", pareto_box=int(width) / 100,
+                       pareto_box_share={"": 1.0, "half": 0.5, "twothirds": 2 / 3}[share])
     if name == "skytune-flat":
         return SkytuneFlat(problem, seed)
     if name == "random":

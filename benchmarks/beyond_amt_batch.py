@@ -1,12 +1,15 @@
 """Round 5: batches with the extended optimiser (issue 15 §3), before and after the fantasy fix.
 
     nice -n 19 python -m benchmarks.beyond_amt_batch build/beyond_batch.jsonl dtlz2-6d-3obj,branin-currin
+    # round 13: the default against candidates in boxes around the Pareto set, one process
+    nice -n 19 python -m benchmarks.beyond_amt_batch build/r13_batch.jsonl dtlz2-6d-3obj,branin-currin round5,box40 1
 
 Each call of :func:`suggest_extended` asks for 4 configurations (the first call: 4 Sobol points),
 so the 2nd-4th picks of a batch see the earlier ones as kriging-believer fantasies; 32 evaluations,
 20 seeds, log10 hypervolume regret at 16 and 32 (as :mod:`benchmarks.beyond_amt`). Variants:
 ``round5`` (the code as it is) and ``round4-fantasy``: the round-4 ``_front``, which normalised the
-fantasies a second time (re-created here, since the fix removed it). Appends JSON lines to OUT.
+fantasies a second time (re-created here, since the fix removed it); round 13's ``box40``: the
+candidates in boxes of side 0.4 around the Pareto set (``pareto_box=0.4``). Appends JSON lines to OUT.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from skytune.optimize import extended as E
 from skytune.optimize.extended import Goal, suggest_extended
 
 ROUND5_FRONT = E._Models._front
+OPTIONS = {"round5": {}, "round4-fantasy": {}, "box40": {"pareto_box": 0.4},
+           "box40-half": {"pareto_box": 0.4, "pareto_box_share": 0.5}}
 
 
 def round4_front(self):
@@ -41,7 +46,8 @@ def run(args: tuple) -> dict:
     goals = [Goal(m) for m in problem.objectives]
     history, evaluated, scores = [], [], {}
     while len(evaluated) < 32:
-        for config in suggest_extended(space, history, [], 4, seed, objectives=goals, index=len(history)):
+        for config in suggest_extended(space, history, [], 4, seed, objectives=goals, index=len(history),
+                                       **OPTIONS[variant]):
             metrics = problem.function(config)
             history.append(E.Outcome(config, metrics))
             evaluated.append(metrics)
@@ -52,8 +58,10 @@ def run(args: tuple) -> dict:
 
 def main(argv: list[str]) -> None:
     out, problems = argv[0], argv[1].split(",")
-    tasks = [(p, v, s) for p in problems for v in ("round5", "round4-fantasy") for s in range(20)]
-    with multiprocessing.Pool(2) as pool, open(out, "a") as sink:
+    variants = argv[2].split(",") if len(argv) > 2 else ["round5", "round4-fantasy"]
+    processes = int(argv[3]) if len(argv) > 3 else 2
+    tasks = [(p, v, s) for p in problems for v in variants for s in range(20)]
+    with multiprocessing.Pool(processes) as pool, open(out, "a") as sink:
         for result in pool.imap_unordered(run, tasks):
             sink.write(json.dumps(result) + "\n")
             sink.flush()

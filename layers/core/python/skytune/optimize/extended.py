@@ -114,6 +114,10 @@ class ExtendedOptions:
     # "winsorize" for the objective values the GPs fit (constraint models are never clipped)
     prior: Prior = Prior()
     output_transform: str = "none"
+    # several objectives: 0 draws the candidates from the whole space (Sobol); a width w in (0, 1]
+    # draws them in boxes of side w (unit space) around the Pareto-set trials instead (round 13)
+    pareto_box: float = 0.0
+    pareto_box_share: float = 1.0  # the share of the model's picks that use the box (by trial index)
 
 
 def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: Sequence[Mapping[str, Any]],
@@ -130,6 +134,10 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
         raise ValueError("ehvi_margin must be a number above -1")
     if not (math.isfinite(opts.ehvi_sd_scale) and opts.ehvi_sd_scale > 0.0):
         raise ValueError("ehvi_sd_scale must be a positive number")
+    if not (math.isfinite(opts.pareto_box) and 0.0 <= opts.pareto_box <= 1.0):
+        raise ValueError("pareto_box must be a number from 0 to 1")
+    if not (math.isfinite(opts.pareto_box_share) and 0.0 <= opts.pareto_box_share <= 1.0):
+        raise ValueError("pareto_box_share must be a number from 0 to 1")
     if opts.output_transform not in ("none", "winsorize"):
         raise ValueError("output_transform must be none or winsorize")
     if not objectives:
@@ -159,8 +167,8 @@ def suggest_extended(space: SearchSpace, completed: Sequence[Outcome], pending: 
     model = _Models(space, history, successes, objectives, constraints, rng, opts)
     for pick in picks + running:
         model.fantasise(pick)
-    for _ in range(n - n_sobol):
-        config = model.best_candidate(taken, seed)
+    for k in range(n_sobol, n):
+        config = model.best_candidate(taken, seed, index + k)
         picks.append(config)
         taken.add(space.key(config))
         model.fantasise(config)
@@ -346,11 +354,19 @@ class _Models:
         return out
 
     # -- candidates ----------------------------------------------------------------------------
-    def best_candidate(self, taken: set, seed: int) -> dict[str, Any]:
+    def _boxed_pick(self, index: int) -> bool:
+        share = self.opts.pareto_box_share
+        return (self.multi and self.opts.pareto_box > 0.0
+                and math.floor((index + 1) * share + 1e-9) > math.floor(index * share + 1e-9))
+
+    def best_candidate(self, taken: set, seed: int, index: int = 0) -> dict[str, Any]:
         space, rng = self.space, self.rng
         self._box = None
         start = int(rng.integers(0, 2**20))
-        configs = space.from_unit(sobol(start, self.opts.n_candidates, space.dimension, seed))
+        if self._boxed_pick(index):
+            configs = self._boxed(self._centres(), self.opts.pareto_box, start, seed)
+        else:
+            configs = space.from_unit(sobol(start, self.opts.n_candidates, space.dimension, seed))
         configs += self._local(self._centres(), (0.2, 0.05, 0.01), redraw=True)
         seen = set(taken)
         configs = _untaken(space, configs, seen)
@@ -380,6 +396,16 @@ class _Models:
         else:
             chosen = rows[np.argsort(y[:, 0])[:5]]
         return [self.configs[i] for i in chosen]
+
+    def _boxed(self, centres: Sequence[Mapping[str, Any]], width: float, start: int, seed: int
+               ) -> list[dict[str, Any]]:
+        base = self.space.to_unit(list(centres))
+        u = sobol(start, self.opts.n_candidates, self.space.dimension, seed)
+        which = self.rng.integers(0, len(base), len(u))
+        # TuRBO's box: clipped to the cube, points uniform inside it (not piled onto the bounds)
+        low = np.clip(base[which] - width / 2, 0.0, 1.0)
+        high = np.clip(base[which] + width / 2, 0.0, 1.0)
+        return self.space.from_unit(low + u * (high - low))
 
     def _local(self, centres: Sequence[Mapping[str, Any]], scales: Sequence[float], redraw: bool = True
                ) -> list[dict[str, Any]]:
