@@ -107,14 +107,17 @@ def paired_cells(results: list[dict], budgets: list[int], ours: str = OURS) -> l
 
 
 def render(results: list[dict], budgets: list[int], command: str, elapsed: float, jobs: int,
-           ours: str = OURS) -> str:
+           ours: str = OURS, ran: int | None = None) -> str:
+    """``ran``: how many of ``results`` this invocation ran (0: all read from stored runs)."""
     rows = paired_cells(results, budgets, ours)
     seeds = sorted({r["seed"] for r in results})
     lines = [
         "# Optimiser suite (paired, same run)", "",
         f"Command: `{command}`  ",
-        f"{len(seeds)} seeds, {len(results)} runs, {elapsed / 60:.1f} min wall time for this invocation on "
-        f"{jobs} processes (Python {platform.python_version()}, single-threaded BLAS).  ",
+        (f"{len(seeds)} seeds, {len(results)} runs, all read from stored results (this invocation ran none; "
+         f"Python {platform.python_version()}, single-threaded BLAS).  " if ran == 0 else
+         f"{len(seeds)} seeds, {len(results)} runs, {elapsed / 60:.1f} min wall time for this invocation on "
+         f"{jobs} processes (Python {platform.python_version()}, single-threaded BLAS).  "),
         "Metric: log10 simple regret of the best value found after the budget (synthetic functions, "
         "shifted randomly per seed; floored at -12), or log10 of the best cross-validated error "
         f"(scikit-learn tasks). Lower is better. `{ours}` is skytune's; `diff` = {ours} - peer "
@@ -230,7 +233,7 @@ def main(argv: list[str] | None = None) -> str:
             pool.close()
             pool.join()
     command = "python -m benchmarks.tuner.suite " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = render(results, budgets, command, time.perf_counter() - started, args.jobs, args.ours)
+    text = render(results, budgets, command, time.perf_counter() - started, args.jobs, args.ours, ran=len(todo))
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:

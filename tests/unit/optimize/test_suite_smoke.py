@@ -46,11 +46,15 @@ def test_gzipped_results_are_appended_to_and_reused_without_a_rerun(tmp_path):
     from benchmarks.tuner import paired
 
     kept = tmp_path / "kept.jsonl.gz"
-    main(["--smoke", "--json", str(kept)])
+    first = main(["--smoke", "--json", str(kept)])
+    assert "min wall time for this invocation" in first
     rows = [json.loads(line) for line in gzip.open(kept, "rt")]
     assert len(rows) == 2 * 2 * 2  # problems x methods x seeds
-    main(["--smoke", "--json", str(kept)])  # everything is there: nothing runs, nothing is appended
+    again = main(["--smoke", "--json", str(kept)])  # everything is there: nothing runs, nothing is appended
     assert len(gzip.open(kept, "rt").readlines()) == len(rows)
+    # and the table says so, instead of a wall time of 0.0 min
+    assert "8 runs, all read from stored results (this invocation ran none" in again
+    assert "min wall time" not in again
     assert len(paired.load_rows([str(kept)])) == len(rows)
 
 
