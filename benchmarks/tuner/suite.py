@@ -111,13 +111,13 @@ def render(results: list[dict], budgets: list[int], command: str, elapsed: float
     """``ran``: how many of ``results`` this invocation ran (0: all read from stored runs)."""
     rows = paired_cells(results, budgets, ours)
     seeds = sorted({r["seed"] for r in results})
+    timing = ("all read from stored results (this invocation ran none; " if ran == 0 else
+              f"{elapsed / 60:.1f} min wall time for this invocation on {jobs} processes (")
     lines = [
         "# Optimiser suite (paired, same run)", "",
         f"Command: `{command}`  ",
-        (f"{len(seeds)} seeds, {len(results)} runs, all read from stored results (this invocation ran none; "
-         f"Python {platform.python_version()}, single-threaded BLAS).  " if ran == 0 else
-         f"{len(seeds)} seeds, {len(results)} runs, {elapsed / 60:.1f} min wall time for this invocation on "
-         f"{jobs} processes (Python {platform.python_version()}, single-threaded BLAS).  "),
+        f"{len(seeds)} seeds, {len(results)} runs, {timing}Python {platform.python_version()}, "
+        "single-threaded BLAS).  ",
         "Metric: log10 simple regret of the best value found after the budget (synthetic functions, "
         "shifted randomly per seed; floored at -12), or log10 of the best cross-validated error "
         f"(scikit-learn tasks). Lower is better. `{ours}` is skytune's; `diff` = {ours} - peer "

@@ -70,8 +70,8 @@ def test_with_the_box_on_every_pick_the_pick_comes_from_a_box(monkeypatch):
 
 
 def test_the_share_decides_which_picks_use_the_box_by_trial_index():
-    def pattern(share, n=6, **extra):
-        models = _models(pareto_box=0.4, pareto_box_share=share, **extra)
+    def pattern(share, n=6):
+        models = _models(pareto_box=0.4, pareto_box_share=share)
         return [models._boxed_pick(i) for i in range(n)]
 
     assert pattern(1.0) == [True] * 6

@@ -363,11 +363,12 @@ class _Models:
         space, rng = self.space, self.rng
         self._box = None
         start = int(rng.integers(0, 2**20))
+        centres = self._centres()
         if self._boxed_pick(index):
-            configs = self._boxed(self._centres(), self.opts.pareto_box, start, seed)
+            configs = self._boxed(centres, self.opts.pareto_box, start, seed)
         else:
             configs = space.from_unit(sobol(start, self.opts.n_candidates, space.dimension, seed))
-        configs += self._local(self._centres(), (0.2, 0.05, 0.01), redraw=True)
+        configs += self._local(centres, (0.2, 0.05, 0.01), redraw=True)
         seen = set(taken)
         configs = _untaken(space, configs, seen)
         if not configs:
